@@ -1,0 +1,25 @@
+// Runs every *.test.ts under src/ (and web/ when present) with Node's test runner through tsx.
+// Node 20's --test takes no globs, so the files are listed here. Extra arguments pass through
+// (e.g. `npm test -- --test-name-pattern=safetensors`).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+function find(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) find(p, out);
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+const args = process.argv.slice(2);
+const filters = args.filter((a) => !a.startsWith('-'));
+const flags = args.filter((a) => a.startsWith('-'));
+let files = find('src').sort();
+if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
+const env = { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' };
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], { stdio: 'inherit', env });
+process.exit(r.status ?? 1);

@@ -1,0 +1,31 @@
+/** Shared CLI plumbing: the `--device` option, one-line error reporting, config flags. */
+import type { Command } from 'commander';
+import { DEVICE_CHOICES, initDevice, type DeviceInfo } from '../platform/devices.js';
+
+/** Adds `--device auto|webgpu|wasm` to a command. */
+export function addDeviceOption(cmd: Command): Command {
+  return cmd.option('--device <device>', `compute device: ${DEVICE_CHOICES.join('|')} (auto picks a hardware GPU, else the faster of Wasm and software WebGPU)`, 'auto');
+}
+
+/** Initialises the device named by `--device` and says on stderr which one runs. */
+export async function useDevice(choice: string | undefined, quiet = false): Promise<DeviceInfo> {
+  const info = await initDevice(choice ?? 'auto');
+  if (!quiet) process.stderr.write(`device: ${info.backend} — ${info.name}${choice === 'auto' || !choice ? ' (auto)' : ''}\n`);
+  return info;
+}
+
+/** Wraps a command action so any thrown error becomes `diff-instruct: error: <one line>` and exit code 1. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`diff-instruct: error: ${msg.split('\n')[0]}\n`);
+      if (process.env.DI_DEBUG) console.error(e);
+      process.exitCode = 1;
+      // Dawn keeps the event loop alive; leave promptly once the error is printed.
+      setTimeout(() => process.exit(1), 50).unref();
+    }
+  };
+}

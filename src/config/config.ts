@@ -1,0 +1,112 @@
+/**
+ * One typed configuration per command: a strict zod object whose every field has a default and a
+ * one-line reason (`.describe`). The same schema drives the CLI flags, the library and the web page;
+ * unknown keys are errors; the resolved config is written into the run folder and checkpoint metadata.
+ */
+import { z } from 'zod';
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+export type Schema = z.ZodObject<any>;
+
+/** kebab-case flag name for a camelCase config key (`sigmaInit` → `sigma-init`). */
+export const toKebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+const toCamel = (k: string) => k.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
+
+/** Unwraps default/optional/nullable wrappers to the inner zod type. */
+function inner(t: z.ZodType): z.ZodType {
+  let cur: any = t;
+  while (cur?.def && ['default', 'optional', 'nullable', 'prefault', 'readonly'].includes(cur.def.type)) cur = cur.def.innerType;
+  return cur;
+}
+
+/** The one-line reason of each field (its `.describe`), for help texts and `--dry-run`. */
+export function fieldReasons(schema: Schema): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, t] of Object.entries(schema.shape)) out[k] = (t as z.ZodType).description ?? '';
+  return out;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, where: string): string {
+  if (issue.code === 'unrecognized_keys') {
+    return `${where}: unknown config key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  }
+  const path = issue.path.join('.') || '(root)';
+  return `${where}: config key '${path}': ${issue.message}`;
+}
+
+/**
+ * Validates `raw` against `schema` and fills defaults. Throws a one-line error naming the first bad key.
+ * `where` names the source (a file, "command line") in the message.
+ */
+export function parseConfig<S extends Schema>(schema: S, raw: unknown, where = 'config'): z.infer<S> {
+  const r = schema.strict().safeParse(raw ?? {});
+  if (!r.success) throw new Error(formatIssue(r.error.issues[0], where));
+  return r.data as z.infer<S>;
+}
+
+/** Turns a CLI string into the type the field expects (numbers, booleans, enums, number lists). */
+export function coerceCliValue(t: z.ZodType, value: string, key: string): unknown {
+  const base: any = inner(t);
+  const kind = base?.def?.type;
+  if (kind === 'number') {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`--${toKebab(key)}: expected a number, got '${value}'`);
+    return n;
+  }
+  if (kind === 'boolean') {
+    if (['true', '1', 'yes', ''].includes(value)) return true;
+    if (['false', '0', 'no'].includes(value)) return false;
+    throw new Error(`--${toKebab(key)}: expected true or false, got '${value}'`);
+  }
+  if (kind === 'array') {
+    const el = inner(base.def.element)?.def?.type;
+    const parts = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    return el === 'number' ? parts.map((s) => coerceCliValue(base.def.element, s, key)) : parts;
+  }
+  return value;
+}
+
+/** Adds one `--kebab-key <value>` option per schema field, described by its reason and default. */
+export function addConfigOptions(cmd: Command, schema: Schema): Command {
+  const defaults = schema.parse({});
+  for (const [k, t] of Object.entries(schema.shape)) {
+    const d = (defaults as any)[k];
+    const shown = d === undefined || d === null ? '' : ` (default: ${Array.isArray(d) ? d.join(',') : d})`;
+    cmd.option(`--${toKebab(k)} <value>`, `${(t as z.ZodType).description ?? ''}${shown}`);
+  }
+  cmd.option('--config <file>', 'JSON file of config values (command-line flags override it)');
+  cmd.option('--dry-run', 'print the resolved config and exit');
+  return cmd;
+}
+
+/** Builds the config from `--config <file>` and the schema flags commander parsed into `opts`. */
+export function configFromOptions<S extends Schema>(schema: S, opts: Record<string, unknown>): z.infer<S> {
+  let raw: Record<string, unknown> = {};
+  if (typeof opts.config === 'string') {
+    let text: string;
+    try {
+      text = readFileSync(opts.config, 'utf8');
+    } catch {
+      throw new Error(`config file '${opts.config}' cannot be read`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`config file '${opts.config}' is not valid JSON: ${(e as Error).message}`);
+    }
+    parseConfig(schema, raw, opts.config); // reject unknown keys in the file before merging
+  }
+  for (const [k, t] of Object.entries(schema.shape)) {
+    const v = opts[k] ?? opts[toCamel(toKebab(k))];
+    if (typeof v === 'string') raw[k] = coerceCliValue(t as z.ZodType, v, k);
+  }
+  return parseConfig(schema, raw, 'command line');
+}
+
+/** Pretty-printed resolved config with each field's reason, for `--dry-run`. */
+export function describeConfig(schema: Schema, cfg: Record<string, unknown>): string {
+  const reasons = fieldReasons(schema);
+  const lines = Object.entries(cfg).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},${reasons[k] ? `  // ${reasons[k]}` : ''}`);
+  return `{\n${lines.join('\n')}\n}`;
+}

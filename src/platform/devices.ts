@@ -1,0 +1,184 @@
+/**
+ * Compute devices: bring up jax-js on WebGPU (Dawn, through the `webgpu` npm package in Node, or the
+ * browser's `navigator.gpu`) or Wasm, list what is available, and pick one for `--device auto`.
+ *
+ * Dawn setup in Node:
+ *  - a real GPU (Vulkan): flags `enable-dawn-features=<DAWN_TOGGLES>`; on NVIDIA the toggles
+ *    `allow_unsafe_apis,vulkan_enable_f16_on_nvidia` expose shader-f16 and f16 subgroup matrices.
+ *  - no GPU (CPU-only Linux): Dawn's OpenGL ES backend on Mesa llvmpipe (`backend=opengles`,
+ *    `EGL_PLATFORM=surfaceless`, adapter `featureLevel: 'compatibility'`). Slow but real WebGPU.
+ */
+import './node.js';
+import { defaultDevice, init } from '@jax-js/jax';
+import { isNode } from './node.js';
+
+export const DEVICE_CHOICES = ['auto', 'webgpu', 'wasm'] as const;
+export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
+export type Backend = 'webgpu' | 'wasm';
+
+export interface DeviceInfo {
+  backend: Backend;
+  /** Adapter or CPU description, e.g. "NVIDIA H200 (vulkan)" or "llvmpipe (opengles, software)". */
+  name: string;
+  /** True when WebGPU runs on a software rasteriser (Mesa llvmpipe): correct but slow. */
+  software: boolean;
+  features: string[];
+}
+
+export const DEFAULT_DAWN_TOGGLES = 'allow_unsafe_apis,vulkan_enable_f16_on_nvidia';
+
+interface GpuProbe {
+  gpu: GPU;
+  adapter: GPUAdapter;
+  info: DeviceInfo;
+}
+
+let probed: Promise<GpuProbe | null> | null = null;
+let active: DeviceInfo | null = null;
+
+function describeAdapter(adapter: GPUAdapter, via: string): DeviceInfo {
+  const i = adapter.info;
+  const label = [i.device, i.description, i.vendor].find((s) => s && s.length > 0) ?? 'unknown adapter';
+  const software = /llvmpipe|swiftshader|lavapipe|softpipe/i.test(`${i.description} ${i.device} ${i.architecture}`);
+  return { backend: 'webgpu', name: `${label} (${via}${software ? ', software' : ''})`, software, features: [...adapter.features] };
+}
+
+/** Wraps a GPU object so every requestAdapter call also carries `extra` (jax-js passes only powerPreference). */
+function withAdapterOptions(gpu: GPU, extra: GPURequestAdapterOptions): GPU {
+  return new Proxy(gpu, {
+    get(target, prop) {
+      if (prop === 'requestAdapter') {
+        return (opts?: GPURequestAdapterOptions) => target.requestAdapter({ ...opts, ...extra });
+      }
+      const v = (target as any)[prop];
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+async function probeNodeGpu(): Promise<GpuProbe | null> {
+  let mod: any;
+  try {
+    mod = await import('webgpu');
+  } catch {
+    return null;
+  }
+  Object.assign(globalThis, mod.globals);
+  const toggles = process.env.DAWN_TOGGLES ?? DEFAULT_DAWN_TOGGLES;
+  const base = toggles ? [`enable-dawn-features=${toggles}`] : [];
+  // 1) a real GPU through Dawn's default backend (Vulkan on Linux)
+  try {
+    const gpu: GPU = mod.create(base);
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter) return { gpu, adapter, info: describeAdapter(adapter, 'vulkan') };
+  } catch {
+    /* fall through to the software path */
+  }
+  // 2) software WebGPU: Dawn's OpenGL ES backend on Mesa llvmpipe
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  try {
+    const gpu: GPU = mod.create([...base, 'backend=opengles']);
+    const opts: GPURequestAdapterOptions = { featureLevel: 'compatibility' } as GPURequestAdapterOptions;
+    const adapter = await gpu.requestAdapter(opts);
+    if (adapter) return { gpu: withAdapterOptions(gpu, opts), adapter, info: describeAdapter(adapter, 'opengles') };
+  } catch {
+    /* no WebGPU at all */
+  }
+  return null;
+}
+
+async function probeBrowserGpu(): Promise<GpuProbe | null> {
+  const gpu: GPU | undefined = (globalThis as any).navigator?.gpu;
+  if (!gpu) return null;
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  return adapter ? { gpu, adapter, info: describeAdapter(adapter, 'browser') } : null;
+}
+
+/** Finds a WebGPU adapter once per process (Dawn's native backend in Node, navigator.gpu in a browser). */
+export function probeGpu(): Promise<GpuProbe | null> {
+  probed ??= isNode ? probeNodeGpu() : probeBrowserGpu();
+  return probed;
+}
+
+function wasmInfo(): DeviceInfo {
+  const cores = isNode ? (globalThis as any).process?.env?.DI_CORES ?? '' : '';
+  return { backend: 'wasm', name: `WebAssembly (CPU${cores ? `, ${cores} cores` : ''})`, software: false, features: [] };
+}
+
+/** Every device this process can use, WebGPU first when present. */
+export async function listDevices(): Promise<DeviceInfo[]> {
+  const out: DeviceInfo[] = [];
+  const gpu = await probeGpu();
+  if (gpu) out.push(gpu.info);
+  out.push(wasmInfo());
+  return out;
+}
+
+/**
+ * What `auto` picks: a hardware WebGPU adapter when there is one; otherwise Wasm, because on a 2-core
+ * CPU machine Wasm trains our small conv nets faster than WebGPU on llvmpipe (benchmarks/README.md,
+ * "auto device choice", has the measurement).
+ */
+export function autoChoice(devices: DeviceInfo[]): DeviceInfo {
+  const hw = devices.find((d) => d.backend === 'webgpu' && !d.software);
+  return hw ?? devices.find((d) => d.backend === 'wasm')!;
+}
+
+/**
+ * Initialises jax-js on the requested device and makes it the default for new arrays.
+ * Throws a one-line error for an unknown or unavailable device.
+ */
+export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
+  if (!(DEVICE_CHOICES as readonly string[]).includes(choice)) {
+    throw new Error(`unknown device '${choice}': expected one of ${DEVICE_CHOICES.join(', ')}`);
+  }
+  if (active && (choice === 'auto' || choice === active.backend)) return active;
+  let info: DeviceInfo;
+  if (choice === 'wasm') {
+    info = wasmInfo();
+  } else {
+    const devices = await listDevices();
+    info = choice === 'auto' ? autoChoice(devices) : devices.find((d) => d.backend === choice)!;
+    if (!info) throw new Error(`device '${choice}' is not available here (found: ${devices.map((d) => d.name).join('; ')})`);
+  }
+  const g = globalThis as any;
+  if (info.backend === 'webgpu') {
+    const probe = (await probeGpu())!;
+    if (isNode) {
+      // jax-js reads navigator.gpu inside init(); Node 20 has no navigator
+      const nav = g.navigator ?? {};
+      try {
+        Object.defineProperty(g, 'navigator', { value: { ...nav, gpu: probe.gpu, userAgent: 'node' }, configurable: true, writable: true });
+      } catch {
+        g.navigator = { gpu: probe.gpu, userAgent: 'node' };
+      }
+    }
+  } else if (isNode && typeof g.navigator === 'undefined') {
+    g.navigator = {};
+  }
+  const ok = await init(info.backend);
+  if (!ok.includes(info.backend)) throw new Error(`device '${info.backend}' failed to initialise`);
+  defaultDevice(info.backend);
+  active = info;
+  return info;
+}
+
+/** The device chosen by the last `initDevice` call, or null before one. */
+export function activeDevice(): DeviceInfo | null {
+  return active;
+}
+
+/** Initialises a second backend without changing the default (tests run each numeric check on both). */
+export async function initBackend(backend: Backend): Promise<boolean> {
+  if (backend === 'webgpu') {
+    const probe = await probeGpu();
+    if (!probe) return false;
+    const g = globalThis as any;
+    if (isNode && !g.navigator?.gpu) {
+      Object.defineProperty(g, 'navigator', { value: { ...(g.navigator ?? {}), gpu: probe.gpu, userAgent: 'node' }, configurable: true, writable: true });
+    }
+  } else if (isNode && typeof (globalThis as any).navigator === 'undefined') {
+    (globalThis as any).navigator = {};
+  }
+  return (await init(backend)).includes(backend);
+}
