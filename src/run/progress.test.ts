@@ -1,0 +1,56 @@
+/** Progress bar tests: draws on a TTY, writes nothing at all otherwise (checked on the real stderr too). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Progress } from './progress.js';
+
+test('progress: draws count, percent and bar on a TTY; done ends the line', () => {
+  const out: string[] = [];
+  let t = 0;
+  const p = new Progress(10, 'sample', { stream: { isTTY: true, columns: 80, write: (s) => out.push(s) }, now: () => t });
+  t = 1000;
+  p.tick(3, 'loss 0.5');
+  const line = out.at(-1)!;
+  assert.match(line, /^\rsample \[#+\.+\] 3\/10 30% 0:01 eta 0:02 3\.00\/s loss 0\.5\x1b\[K$/);
+  // 30% of a bar of width w: 3 of 10 → round(0.3·w) '#'
+  const bar = /\[(#*)(\.*)\]/.exec(line)!;
+  assert.equal(bar[1].length, Math.round(0.3 * (bar[1].length + bar[2].length)));
+  t = 1050;
+  p.tick(1); // within 100 ms of the last draw: throttled
+  assert.equal(out.length, 1);
+  t = 2000;
+  p.tick(6); // reaching the total always draws
+  assert.match(out.at(-1)!, /10\/10 100%/);
+  p.done();
+  assert.equal(out.at(-1), '\n');
+  const n = out.length;
+  p.tick(1);
+  p.done();
+  assert.equal(out.length, n, 'nothing after done');
+  assert.ok(out.every((s) => s === '\n' || s.length <= 80 + 4), 'line fits the terminal width');
+});
+
+test('progress: unknown total shows the count without a bar', () => {
+  const out: string[] = [];
+  const p = new Progress(0, 'features', { stream: { isTTY: true, columns: 60, write: (s) => out.push(s) }, now: () => 0 });
+  p.tick(5);
+  assert.match(out[0], /^\rfeatures 5 0:00/);
+  assert.ok(!/\[[#.]*\]/.test(out[0]), 'no bar');
+});
+
+test('progress: silent when the stream is not a TTY (fake stream and real piped stderr)', () => {
+  const out: string[] = [];
+  const p = new Progress(3, 'x', { stream: { isTTY: false, write: (s) => out.push(s) } });
+  p.tick();
+  p.tick(2, 'info');
+  p.done();
+  assert.deepEqual(out, []);
+  // the default stream is process.stderr; in a child with stderr piped it must print nothing
+  const mod = fileURLToPath(new URL('./progress.ts', import.meta.url));
+  const code = `const { Progress } = await import(${JSON.stringify(mod)}); const p = new Progress(5, 'x', { minIntervalMs: 0 }); for (let i = 0; i < 5; i++) p.tick(); p.done();`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout, '');
+});

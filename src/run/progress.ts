@@ -1,0 +1,93 @@
+/**
+ * A one-line progress bar for long loops (sampling, feature extraction, training kimg). It draws on
+ * stderr only when stderr is a terminal, so logs, pipes and CI output stay clean: with a file or pipe
+ * it writes nothing at all. Redraws are throttled; the line is rewritten in place with `\r`.
+ */
+
+/** The part of a stream the bar uses (process.stderr, or a stand-in in tests). */
+export interface ProgressStream {
+  isTTY?: boolean;
+  columns?: number;
+  write(s: string): unknown;
+}
+
+export interface ProgressOptions {
+  stream?: ProgressStream;
+  /** Minimum time between redraws (default 100 ms); the first and final states are always drawn. */
+  minIntervalMs?: number;
+  /** Clock in milliseconds (tests pin it). */
+  now?: () => number;
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  s = Math.round(s);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const mm = String(m).padStart(h ? 2 : 1, '0'), ss = String(sec).padStart(2, '0');
+  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+export class Progress {
+  private count = 0;
+  private info = '';
+  private lastDraw = -Infinity;
+  private finished = false;
+  private readonly start: number;
+  private readonly stream: ProgressStream;
+  private readonly active: boolean;
+  private readonly minInterval: number;
+  private readonly now: () => number;
+
+  /** `total` ≤ 0 means unknown: the count and rate are shown without a bar. */
+  constructor(
+    private readonly total: number,
+    private readonly label: string,
+    opts: ProgressOptions = {},
+  ) {
+    this.stream = opts.stream ?? process.stderr;
+    this.active = !!this.stream.isTTY;
+    this.minInterval = opts.minIntervalMs ?? 100;
+    this.now = opts.now ?? Date.now;
+    this.start = this.now();
+  }
+
+  /** Advances by `n` and optionally replaces the trailing info text (e.g. `loss 0.123`). */
+  tick(n = 1, info?: string): void {
+    if (this.finished) return;
+    this.count += n;
+    if (info !== undefined) this.info = info;
+    if (!this.active) return;
+    const t = this.now();
+    if (t - this.lastDraw >= this.minInterval || (this.total > 0 && this.count >= this.total)) this.draw(t);
+  }
+
+  /** Draws the final state and ends the line. Further ticks are ignored. */
+  done(info?: string): void {
+    if (this.finished) return;
+    if (info !== undefined) this.info = info;
+    this.finished = true;
+    if (!this.active) return;
+    this.draw(this.now());
+    this.stream.write('\n');
+  }
+
+  private draw(t: number): void {
+    this.lastDraw = t;
+    const elapsed = (t - this.start) / 1000;
+    const rate = elapsed > 0 ? this.count / elapsed : 0;
+    const known = this.total > 0;
+    const frac = known ? Math.min(1, this.count / this.total) : 0;
+    const counts = known ? `${this.count}/${this.total} ${Math.floor(frac * 100)}%` : `${this.count}`;
+    const eta = known && rate > 0 && this.count < this.total ? ` eta ${fmtTime((this.total - this.count) / rate)}` : '';
+    const tail = ` ${counts} ${fmtTime(elapsed)}${eta} ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(2)}/s${this.info ? ' ' + this.info : ''}`;
+    const cols = this.stream.columns ?? 80;
+    let bar = '';
+    if (known) {
+      const width = Math.max(10, Math.min(40, cols - this.label.length - tail.length - 4));
+      const fill = Math.round(frac * width);
+      bar = ` [${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
+    }
+    // \r returns to column 0, \x1b[K clears what a longer previous line left behind
+    this.stream.write(`\r${`${this.label}${bar}${tail}`.slice(0, Math.max(1, cols - 1))}\x1b[K`);
+  }
+}

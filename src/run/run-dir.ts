@@ -1,0 +1,174 @@
+/**
+ * Run folders in the style of EDM's train.py: every run gets `<outdir>/<NNNNN>-<desc>/`, where NNNNN is
+ * one more than the largest numeric prefix among the folders already in `outdir` (`{id:05d}-{desc}`),
+ * and holds:
+ *   training_options.json                        the resolved config (+ meta), written once, atomically
+ *   log.txt                                      everything `log()` printed
+ *   stats.jsonl                                  one JSON object per line (`stats()`)
+ *   events.out.tfevents.*                        TensorBoard scalars and sample grids (`tb`)
+ *   <prefix>-<kimg, 6 digits>.safetensors        snapshots, found again by `latestSnapshot`
+ * `openRunDir` reopens a folder to resume a run: the logs are appended to, never truncated.
+ */
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { isAbsolute, join, normalize, sep } from 'node:path';
+import { appendLine, writeFileAtomic } from '../io/atomic.js';
+import { TensorBoardWriter } from '../io/tensorboard.js';
+
+export const OPTIONS_FILE = 'training_options.json';
+
+/** What `training_options.json` holds. */
+export interface RunOptions {
+  config: unknown;
+  meta: unknown;
+}
+
+export interface RunDirOptions {
+  /** Print `log()` lines on stdout as well as appending them to log.txt (default true). */
+  echo?: boolean;
+}
+
+export interface RunDir {
+  /** The run folder. */
+  readonly path: string;
+  /** The contents of training_options.json. */
+  readonly options: RunOptions;
+  /** Appends `line` to log.txt and prints it on stdout. */
+  log(line: string): void;
+  /** Appends `obj` as one JSON line to stats.jsonl (NaN/Infinity become null, as JSON has none). */
+  stats(obj: object): void;
+  /** Path of `name` inside the run folder (subfolders allowed; it may not climb out). */
+  file(name: string): string;
+  /** TensorBoard writer for this folder, created on first use. */
+  readonly tb: TensorBoardWriter;
+  /** Flushes and closes what the run folder opened (the TensorBoard file). */
+  close(): void;
+}
+
+class RunFolder implements RunDir {
+  private tbWriter: TensorBoardWriter | null = null;
+  constructor(
+    readonly path: string,
+    readonly options: RunOptions,
+    private readonly echo: boolean,
+  ) {}
+
+  log(line: string): void {
+    appendLine(join(this.path, 'log.txt'), line);
+    if (this.echo) process.stdout.write(line + '\n');
+  }
+
+  stats(obj: object): void {
+    appendLine(join(this.path, 'stats.jsonl'), JSON.stringify(obj));
+  }
+
+  file(name: string): string {
+    const n = normalize(name);
+    if (!name || isAbsolute(name) || n === '..' || n.startsWith('..' + sep)) {
+      throw new Error(`run folder file '${name}' must be a relative path inside '${this.path}'`);
+    }
+    return join(this.path, n);
+  }
+
+  get tb(): TensorBoardWriter {
+    this.tbWriter ??= new TensorBoardWriter(this.path);
+    return this.tbWriter;
+  }
+
+  close(): void {
+    this.tbWriter?.close();
+  }
+}
+
+const DESC_RE = /^[A-Za-z0-9][A-Za-z0-9._+=-]*$/;
+
+/** Ids already used in `outdir`: the leading digits of each subfolder's name (EDM: `re.match(r'^\d+', x)`). */
+function existingIds(outdir: string): number[] {
+  const ids: number[] = [];
+  for (const ent of readdirSync(outdir, { withFileTypes: true })) {
+    const m = /^\d+/.exec(ent.name);
+    if (m && ent.isDirectory()) ids.push(Number(m[0]));
+  }
+  return ids;
+}
+
+/**
+ * Creates `<outdir>/<NNNNN>-<desc>/` with NNNNN = 1 + the largest existing id (00000 in an empty or new
+ * `outdir`) and writes training_options.json = `{config, meta}` atomically.
+ */
+export function createRunDir(outdir: string, desc: string, config: object, meta: object = {}, opts: RunDirOptions = {}): RunDir {
+  if (!DESC_RE.test(desc)) throw new Error(`run description '${desc}' may only contain letters, digits and . _ + = - (and must start with a letter or digit)`);
+  try {
+    mkdirSync(outdir, { recursive: true });
+  } catch (e) {
+    throw new Error(`cannot create output folder '${outdir}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let id = Math.max(-1, ...existingIds(outdir)) + 1;
+  let path: string;
+  for (;;) {
+    path = join(outdir, `${String(id).padStart(5, '0')}-${desc}`);
+    try {
+      mkdirSync(path); // not recursive: EEXIST means another process took this id at the same moment
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create run folder '${path}': ${(e as NodeJS.ErrnoException).code}`);
+      id++;
+    }
+  }
+  const options: RunOptions = { config, meta };
+  writeFileAtomic(join(path, OPTIONS_FILE), JSON.stringify(options, null, 2) + '\n');
+  return new RunFolder(path, options, opts.echo ?? true);
+}
+
+/** Reopens an existing run folder (for `--resume`): logs, stats and TensorBoard append to what is there. */
+export function openRunDir(path: string, opts: RunDirOptions = {}): RunDir {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    throw new Error(`cannot open run folder '${path}': no such folder`);
+  }
+  if (!isDir) throw new Error(`cannot open run folder '${path}': not a folder`);
+  let text: string;
+  try {
+    text = readFileSync(join(path, OPTIONS_FILE), 'utf8');
+  } catch {
+    throw new Error(`'${path}' is not a run folder (no ${OPTIONS_FILE})`);
+  }
+  let options: RunOptions;
+  try {
+    options = JSON.parse(text);
+  } catch {
+    throw new Error(`'${join(path, OPTIONS_FILE)}' is not valid JSON`);
+  }
+  if (typeof options !== 'object' || options === null || !('config' in options)) {
+    throw new Error(`'${join(path, OPTIONS_FILE)}' has no 'config' key`);
+  }
+  return new RunFolder(path, options, opts.echo ?? true);
+}
+
+/** EDM's snapshot name: `<prefix>-<kimg as 6 digits>.safetensors` (e.g. `network-snapshot-000200.safetensors`). */
+export function snapshotName(prefix: string, kimg: number): string {
+  if (!Number.isFinite(kimg) || kimg < 0) throw new Error(`snapshot kimg ${kimg} is not a non-negative number`);
+  return `${prefix}-${String(Math.floor(kimg)).padStart(6, '0')}.safetensors`;
+}
+
+/** Path of the snapshot `<prefix>-<kimg>.safetensors` with the highest kimg in `runPath`, or null if none. */
+export function latestSnapshot(runPath: string, prefix: string): string | null {
+  let names: string[];
+  try {
+    names = readdirSync(runPath);
+  } catch {
+    throw new Error(`cannot read run folder '${runPath}': no such folder`);
+  }
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{6,})\\.safetensors$`);
+  let best: string | null = null;
+  let bestKimg = -1;
+  for (const n of names) {
+    const m = re.exec(n);
+    if (m && Number(m[1]) > bestKimg) {
+      bestKimg = Number(m[1]);
+      best = n;
+    }
+  }
+  return best === null ? null : join(runPath, best);
+}
