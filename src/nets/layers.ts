@@ -1,0 +1,313 @@
+/**
+ * Network building blocks as pure functions of a flat parameter tree, with NVlabs/edm's parameter
+ * names and initialisation (Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based
+ * Generative Models", training/networks.py: `weight_init`, Linear, Conv2d, GroupNorm, UNetBlock,
+ * PositionalEmbedding).
+ *
+ * Every layer reads its weights as `params[`${name}.weight`]` and takes a `.ref` of them, so one tree
+ * can feed every layer; the network that owns the tree disposes it once at the end. Activations follow
+ * jax-js ownership: each function consumes its array arguments.
+ *
+ * Parameters are described first as `ParamSpec`s (name, shape, init rule); `initParams` draws them and
+ * `specShapes` gives the shapes a checkpoint must have, so init and loading can never disagree.
+ */
+import { defaultDevice, lax, nn, numpy as np, random } from '@jax-js/jax';
+
+export type Params = Record<string, np.Array>;
+
+/** Per-call options of a network: a dropout key and whether dropout is active. */
+export type NetOpts = { key?: np.Array; train?: boolean };
+
+/** EDM's `weight_init` modes. */
+export type InitMode = 'xavier_uniform' | 'xavier_normal' | 'kaiming_uniform' | 'kaiming_normal';
+
+/** How one parameter is drawn: EDM's `weight_init(shape, mode, fan_in, fan_out) * gain`, or a constant. */
+export type ParamInit = { kind: 'const'; value: number } | { kind: 'random'; mode: InitMode; fanIn: number; fanOut: number; gain: number };
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: ParamInit;
+}
+
+/** EDM's init presets: `init` (xavier_uniform), `init_zero` (xavier_uniform × 1e-5), `init_attn` (× √0.2). */
+export interface LayerInit {
+  mode: InitMode;
+  /** EDM `init_weight`: multiplies the drawn weight (1e-5 gives the near-zero last conv of each block). */
+  weight: number;
+  /** EDM `init_bias`: multiplies the drawn bias; 0 (EDM's default everywhere in SongUNet) gives zeros. */
+  bias: number;
+}
+export const INIT: LayerInit = { mode: 'xavier_uniform', weight: 1, bias: 0 };
+export const INIT_ZERO: LayerInit = { mode: 'xavier_uniform', weight: 1e-5, bias: 0 };
+export const INIT_ATTN: LayerInit = { mode: 'xavier_uniform', weight: Math.sqrt(0.2), bias: 0 };
+
+/** EDM `weight_init`: uniform ±√(6/(fan_in+fan_out)) (xavier_uniform), √(1/fan_in)·N (kaiming_normal), … */
+export function weightInit(key: np.Array, shape: number[], mode: InitMode, fanIn: number, fanOut: number): np.Array {
+  const sym = () => random.uniform(key, shape).mul(2).sub(1); // U(-1, 1)
+  switch (mode) {
+    case 'xavier_uniform':
+      return sym().mul(Math.sqrt(6 / (fanIn + fanOut)));
+    case 'xavier_normal':
+      return random.normal(key, shape).mul(Math.sqrt(2 / (fanIn + fanOut)));
+    case 'kaiming_uniform':
+      return sym().mul(Math.sqrt(3 / fanIn));
+    case 'kaiming_normal':
+      return random.normal(key, shape).mul(Math.sqrt(1 / fanIn));
+  }
+}
+
+function weightAndBias(name: string, wShape: number[], out: number, fanIn: number, fanOut: number, init: LayerInit, bias: boolean): ParamSpec[] {
+  const specs: ParamSpec[] = [{ name: `${name}.weight`, shape: wShape, init: { kind: 'random', mode: init.mode, fanIn, fanOut, gain: init.weight } }];
+  if (bias) {
+    const b: ParamInit = init.bias === 0 ? { kind: 'const', value: 0 } : { kind: 'random', mode: init.mode, fanIn, fanOut, gain: init.bias };
+    specs.push({ name: `${name}.bias`, shape: [out], init: b });
+  }
+  return specs;
+}
+
+/** EDM `Linear(in, out)`: `weight [out, in]`, `bias [out]`, fans (in, out). */
+export function linearSpecs(name: string, inFeatures: number, outFeatures: number, init: LayerInit = INIT, bias = true): ParamSpec[] {
+  return weightAndBias(name, [outFeatures, inFeatures], outFeatures, inFeatures, outFeatures, init, bias);
+}
+
+/** EDM `Conv2d(in, out, kernel)`: `weight [O, I, k, k]`, `bias [O]`, fans (I·k², O·k²). */
+export function conv2dSpecs(name: string, inChannels: number, outChannels: number, kernel: number, init: LayerInit = INIT, bias = true): ParamSpec[] {
+  const k2 = kernel * kernel;
+  return weightAndBias(name, [outChannels, inChannels, kernel, kernel], outChannels, inChannels * k2, outChannels * k2, init, bias);
+}
+
+/** EDM `GroupNorm(C)`: `weight` ones, `bias` zeros. */
+export function groupNormSpecs(name: string, channels: number): ParamSpec[] {
+  return [
+    { name: `${name}.weight`, shape: [channels], init: { kind: 'const', value: 1 } },
+    { name: `${name}.bias`, shape: [channels], init: { kind: 'const', value: 0 } },
+  ];
+}
+
+/** Draws every parameter of `specs` (one subkey each, in order). Consumes `key`. */
+export function initParams(key: np.Array, specs: ParamSpec[]): Params {
+  const keys = random.split(key, Math.max(specs.length, 1));
+  const out: Params = {};
+  specs.forEach((s, i) => {
+    if (s.name in out) throw new Error(`initParams: duplicate parameter name '${s.name}'`);
+    if (s.init.kind === 'const') out[s.name] = np.full(s.shape, s.init.value);
+    else out[s.name] = weightInit(keys.ref.slice(i), s.shape, s.init.mode, s.init.fanIn, s.init.fanOut).mul(s.init.gain);
+  });
+  keys.dispose();
+  return out;
+}
+
+/** `{name: shape}` of a spec list: what `loadParams(..., {expect})` checks a checkpoint against. */
+export function specShapes(specs: ParamSpec[]): Record<string, number[]> {
+  return Object.fromEntries(specs.map((s) => [s.name, s.shape]));
+}
+
+/** Number of scalar parameters in a spec list. */
+export function specCount(specs: ParamSpec[]): number {
+  return specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** A new reference to `params[name]`, or a one-line error naming the missing key. */
+export function param(params: Params, name: string): np.Array {
+  const p = params[name];
+  if (!p) throw new Error(`missing parameter '${name}'`);
+  return p.ref;
+}
+
+/** EDM `Linear.forward`: `x @ weightᵀ + bias`. `x` is [N, in]. */
+export function linear(params: Params, name: string, x: np.Array): np.Array {
+  const y = np.matmul(x, param(params, `${name}.weight`).transpose());
+  return `${name}.bias` in params ? y.add(param(params, `${name}.bias`).reshape([1, -1])) : y;
+}
+
+export const silu = (x: np.Array): np.Array => nn.silu(x);
+
+/**
+ * Which convolution kernel runs: jax-js's `lax.conv` (used on WebGPU) or an im2col + matmul lowering
+ * (used on Wasm, where 0.1.25's direct conv kernel runs at ~0.2 GFLOP/s and im2col is ~10× faster;
+ * measured on a 2-core CPU for a 32→32 3×3 conv at 28×28, batch 32). Both compute the same
+ * cross-correlation; `DI_CONV=lax|im2col` overrides the choice for benchmarking.
+ */
+export function convImpl(): 'lax' | 'im2col' {
+  const env = typeof process !== 'undefined' ? process.env?.DI_CONV : undefined;
+  if (env === 'lax' || env === 'im2col') return env;
+  return defaultDevice() === 'webgpu' ? 'lax' : 'im2col';
+}
+
+/** Stride-1 2-D cross-correlation with symmetric zero padding `pad` (PyTorch `conv2d(padding=pad)`). */
+export function conv2dRaw(x: np.Array, w: np.Array, pad: number): np.Array {
+  if (convImpl() === 'lax') return lax.conv(x, w, [1, 1], [[pad, pad], [pad, pad]]);
+  const [N, C, H, W] = x.shape;
+  const [O, , kh, kw] = w.shape;
+  const Ho = H + 2 * pad - kh + 1;
+  const Wo = W + 2 * pad - kw + 1;
+  let cols: np.Array;
+  if (kh === 1 && kw === 1 && pad === 0) {
+    cols = x.transpose([1, 0, 2, 3]).reshape([C, N * H * W]);
+  } else {
+    const xp = pad > 0 ? np.pad(x, [[0, 0], [0, 0], [pad, pad], [pad, pad]]) : x;
+    const taps: np.Array[] = [];
+    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) taps.push(xp.ref.slice([], [], [i, i + Ho], [j, j + Wo]));
+    xp.dispose();
+    // [N, C, k², Ho, Wo] → [C·k², N·Ho·Wo], row order (c, i, j) matching weight.reshape([O, C·k²]).
+    cols = np.stack(taps, 2).reshape([N, C * kh * kw, Ho * Wo]).transpose([1, 0, 2]).reshape([C * kh * kw, N * Ho * Wo]);
+  }
+  // A plain 2-D matmul: jax-js 0.1.25 gives wrong results for a broadcast [O,K] @ [N,K,M] matmul.
+  return np.matmul(w.reshape([O, -1]), cols).reshape([O, N, Ho, Wo]).transpose([1, 0, 2, 3]);
+}
+
+/** Nearest-neighbour 2× upsampling: EDM's `conv_transpose2d` with the [1,1] filter × 4, stride 2. */
+export function upsample2x(x: np.Array): np.Array {
+  const [N, C, H, W] = x.shape;
+  return np.broadcastTo(x.reshape([N, C, H, 1, W, 1]), [N, C, H, 2, W, 2]).reshape([N, C, 2 * H, 2 * W]);
+}
+
+/** 2×2 mean pooling: EDM's stride-2 depthwise conv with the [1,1]⊗[1,1]/4 filter, padding 0. */
+export function downsample2x(x: np.Array): np.Array {
+  const [N, C, H, W] = x.shape;
+  if (H % 2 || W % 2) throw new Error(`downsample2x: spatial size ${H}x${W} is not even`);
+  return x.reshape([N, C, H / 2, 2, W / 2, 2]).mean([3, 5]);
+}
+
+/**
+ * EDM `Conv2d.forward` (non-fused path): optional nearest upsample or 2×2 mean downsample, then a
+ * k×k conv with padding k//2 when the layer has a weight (kernel 0 = resample only), plus bias.
+ */
+export function conv2d(params: Params, name: string | null, x: np.Array, { up = false, down = false } = {}): np.Array {
+  if (up) x = upsample2x(x);
+  if (down) x = downsample2x(x);
+  if (name === null) return x;
+  const w = param(params, `${name}.weight`);
+  x = conv2dRaw(x, w, Math.floor(w.shape[3] / 2));
+  return `${name}.bias` in params ? x.add(param(params, `${name}.bias`).reshape([1, -1, 1, 1])) : x;
+}
+
+/** EDM GroupNorm's group count: `min(num_groups, C // min_channels_per_group)`. */
+export function groupCount(channels: number, numGroups = 32, minChannelsPerGroup = 4): number {
+  const g = Math.min(numGroups, Math.floor(channels / minChannelsPerGroup));
+  if (g < 1 || channels % g) throw new Error(`GroupNorm: ${channels} channels cannot form groups of at least ${minChannelsPerGroup}`);
+  return g;
+}
+
+/** `torch.nn.functional.group_norm`: per-sample, per-group mean/biased variance over (C/G, H, W). */
+export function groupNorm(params: Params, name: string, x: np.Array, { eps = 1e-5, numGroups }: { eps?: number; numGroups?: number } = {}): np.Array {
+  const shape = x.shape;
+  const [N, C] = shape;
+  const G = numGroups ?? groupCount(C);
+  const xg = x.reshape([N, G, -1]);
+  const mean = xg.ref.mean(2, { keepdims: true });
+  const xc = xg.sub(mean);
+  const variance = np.square(xc.ref).mean(2, { keepdims: true });
+  const xn = xc.div(np.sqrt(variance.add(eps))).reshape(shape);
+  const bshape = [1, C, ...shape.slice(2).map(() => 1)];
+  return xn.mul(param(params, `${name}.weight`).reshape(bshape)).add(param(params, `${name}.bias`).reshape(bshape));
+}
+
+/**
+ * EDM `PositionalEmbedding`: freqs_i = (1/max_positions)^(i / (C/2 − endpoint)), i < C/2, and
+ * [cos(x·freqs), sin(x·freqs)] for x [N] → [N, C].
+ */
+export function positionalEmbedding(x: np.Array, numChannels: number, { maxPositions = 10000, endpoint = false } = {}): np.Array {
+  const half = Math.floor(numChannels / 2);
+  const denom = half - (endpoint ? 1 : 0);
+  if (denom < 1) throw new Error(`PositionalEmbedding: ${numChannels} channels is too few`);
+  const freqs = new Float32Array(half);
+  for (let i = 0; i < half; i++) freqs[i] = Math.pow(1 / maxPositions, i / denom);
+  const arg = x.reshape([-1, 1]).mul(np.array(freqs).reshape([1, half]));
+  return np.concatenate([np.cos(arg.ref), np.sin(arg)], 1);
+}
+
+/** Inverted dropout (PyTorch semantics: keep with prob 1−p, scale by 1/(1−p)); `key` is explicit. */
+export function dropout(x: np.Array, p: number, key: np.Array): np.Array {
+  if (p <= 0) {
+    key.dispose();
+    return x;
+  }
+  const keep = random.uniform(key, x.shape).greaterEqual(p).astype(np.float32);
+  return x.mul(keep).mul(1 / (1 - p));
+}
+
+/** Static description of one EDM `UNetBlock` as SongUNet builds it. */
+export interface UNetBlockConfig {
+  inChannels: number;
+  outChannels: number;
+  embChannels: number;
+  up: boolean;
+  down: boolean;
+  /** Single-head self-attention after the residual branch (SongUNet: num_heads=1). */
+  attention: boolean;
+  dropout: number;
+  /** SongUNet uses √0.5 so each residual sum keeps unit variance. */
+  skipScale: number;
+  /** GroupNorm eps (SongUNet passes 1e-6). */
+  eps: number;
+}
+
+/** Parameters of EDM's `UNetBlock` with SongUNet's settings (adaptive_scale=False, resample_proj=True). */
+export function unetBlockSpecs(name: string, c: UNetBlockConfig): ParamSpec[] {
+  const specs: ParamSpec[] = [
+    ...groupNormSpecs(`${name}.norm0`, c.inChannels),
+    ...conv2dSpecs(`${name}.conv0`, c.inChannels, c.outChannels, 3, INIT),
+    ...linearSpecs(`${name}.affine`, c.embChannels, c.outChannels, INIT),
+    ...groupNormSpecs(`${name}.norm1`, c.outChannels),
+    // init_zero: the block starts as (almost) the identity, so deep stacks train from the first step.
+    ...conv2dSpecs(`${name}.conv1`, c.outChannels, c.outChannels, 3, INIT_ZERO),
+  ];
+  if (hasSkipConv(c)) specs.push(...conv2dSpecs(`${name}.skip`, c.inChannels, c.outChannels, 1, INIT));
+  if (c.attention) {
+    specs.push(
+      ...groupNormSpecs(`${name}.norm2`, c.outChannels),
+      ...conv2dSpecs(`${name}.qkv`, c.outChannels, c.outChannels * 3, 1, INIT_ATTN),
+      ...conv2dSpecs(`${name}.proj`, c.outChannels, c.outChannels, 1, INIT_ZERO),
+    );
+  }
+  return specs;
+}
+
+/** EDM: a 1×1 skip projection when channels change or the block resamples (resample_proj=True). */
+function hasSkipConv(c: UNetBlockConfig): boolean {
+  return c.outChannels !== c.inChannels || c.up || c.down;
+}
+
+/**
+ * Single-head attention of EDM's UNetBlock. `qkv(x)` has 3C channels laid out as (c, 3) — PyTorch
+ * reshapes to [N, C, 3, HW] and unbinds dim 2 — so q, k, v are the channels ≡ 0, 1, 2 (mod 3).
+ * w = softmax_k(qᵀk/√C), a = v·wᵀ.
+ */
+export function selfAttention(qkv: np.Array): np.Array {
+  const [N, C3, H, W] = qkv.shape;
+  const C = C3 / 3;
+  const t = qkv.reshape([N, C, 3, H * W]);
+  const q = t.ref.slice([], [], 0, []);
+  const k = t.ref.slice([], [], 1, []).mul(1 / Math.sqrt(C));
+  const v = t.slice([], [], 2, []);
+  const logits = np.matmul(q.transpose([0, 2, 1]), k); // [N, HWq, HWk]
+  const w = nn.softmax(logits, 2);
+  return np.matmul(v, w.transpose([0, 2, 1])).reshape([N, C, H, W]); // [N, C, HWq]
+}
+
+/**
+ * EDM `UNetBlock.forward` with adaptive_scale=False:
+ *   h = conv0(silu(norm0(x)));  h = silu(norm1(h + affine(emb)));  h = conv1(dropout(h))
+ *   x = (h + skip(x)) · skip_scale;  [attention]  x = (proj(attn(qkv(norm2(x)))) + x) · skip_scale
+ * `key` (consumed) drives dropout when `train`.
+ */
+export function unetBlock(params: Params, name: string, c: UNetBlockConfig, x: np.Array, emb: np.Array, { key, train = false }: NetOpts = {}): np.Array {
+  const orig = x;
+  let h = conv2d(params, `${name}.conv0`, silu(groupNorm(params, `${name}.norm0`, orig.ref, { eps: c.eps })), { up: c.up, down: c.down });
+  const shift = linear(params, `${name}.affine`, emb).reshape([-1, c.outChannels, 1, 1]);
+  h = silu(groupNorm(params, `${name}.norm1`, h.add(shift), { eps: c.eps }));
+  if (train && c.dropout > 0) {
+    if (!key) throw new Error(`${name}: dropout in training needs a key`);
+    h = dropout(h, c.dropout, key);
+  } else key?.dispose();
+  h = conv2d(params, `${name}.conv1`, h);
+  const skip = hasSkipConv(c) ? conv2d(params, `${name}.skip`, orig, { up: c.up, down: c.down }) : orig;
+  let out = h.add(skip).mul(c.skipScale);
+  if (c.attention) {
+    const qkv = conv2d(params, `${name}.qkv`, groupNorm(params, `${name}.norm2`, out.ref, { eps: c.eps }));
+    out = conv2d(params, `${name}.proj`, selfAttention(qkv)).add(out).mul(c.skipScale);
+  }
+  return out;
+}
