@@ -57,7 +57,8 @@ export function preconditionScalings(kind: PrecondKind, sigma: np.Array, { sigma
     }
     case 'vp': {
       const { betaD, betaMin, M } = VP;
-      const tInv = np.sqrt(np.log(s2.ref.add(1)).mul(2 * betaD).add(betaMin * betaMin)).sub(betaMin).div(betaD);
+      // log1p: EDM's float32 `(1 + σ²).log()` loses ~3% of c_noise at σ = 0.002.
+      const tInv = np.sqrt(np.log1p(s2.ref).mul(2 * betaD).add(betaMin * betaMin)).sub(betaMin).div(betaD);
       return {
         cSkip: np.onesLike(sigma.ref),
         cOut: sigma.neg(),
