@@ -18,8 +18,10 @@
  *   L = Σ (D_p − D_φ)·((D_p − x0) − α(D_p − D_φ)) / sg(mean|x0 − D_p|)   (sid_loss.py, α = 1.2).
  */
 import { numpy as np, lax, random } from '@jax-js/jax';
+import { splitKeyList } from '../random/seeds.js';
 import type { Denoiser } from '../edm/precond.js';
-import { meanPerSample, perSample, sampleSigma, sumPerSample, type SigmaDist } from './sigma.js';
+import { perSample } from '../edm/precond.js';
+import { meanPerSample, sampleSigma, sumPerSample, type SigmaDist } from './sigma.js';
 
 export const GENERATOR_LOSSES = ['ikl', 'sid', 'dmd', 'sds'] as const;
 export type GeneratorLossKind = (typeof GENERATOR_LOSSES)[number];
@@ -76,7 +78,7 @@ export function generatorLoss(
 ): np.Array {
   const n = x0.shape[0];
   const rank = x0.ndim;
-  const [kSigma, kNoise] = random.split(key, 2);
+  const [kSigma, kNoise] = splitKeyList(key, 2);
   const sigma = sampleSigma(opts.sigma, kSigma, n); // [N]
   const eps = random.normal(kNoise, x0.shape);
   const lab = () => (labels ? labels.ref : null);

@@ -4,6 +4,7 @@
  * Each distribution draws one σ per sample from an explicit key; weights are named functions of σ.
  */
 import { numpy as np, random } from '@jax-js/jax';
+import { sampleSigmaLogNormal } from '../edm/loss.js';
 
 export type SigmaDist =
   /** EDM's training distribution: ln σ ~ N(pMean, pStd²) (the Diff-Instruct reference uses −1.2, 1.2). */
@@ -22,7 +23,7 @@ export type SigmaDist =
 export function sampleSigma(dist: SigmaDist, key: np.Array, n: number): np.Array {
   switch (dist.kind) {
     case 'lognormal':
-      return np.exp(random.normal(key, [n]).mul(dist.pStd).add(dist.pMean));
+      return sampleSigmaLogNormal(key, n, dist.pMean, dist.pStd);
     case 'loguniform': {
       const lo = Math.log(dist.min), hi = Math.log(dist.max);
       return np.exp(random.uniform(key, [n]).mul(hi - lo).add(lo));
@@ -37,11 +38,6 @@ export function sampleSigma(dist: SigmaDist, key: np.Array, n: number): np.Array
       key.dispose();
       return np.full([n], dist.value);
   }
-}
-
-/** Reshapes a per-sample [N] array to broadcast against x of rank `rank` ([N,1,1,1] for images). */
-export function perSample(v: np.Array, rank: number): np.Array {
-  return v.reshape([v.shape[0], ...new Array(rank - 1).fill(1)]);
 }
 
 /** Sums every axis but the first: [N, ...] → [N]. */

@@ -1,0 +1,103 @@
+/**
+ * Builds what the distillation trainer needs from a config: teacher D_p and its params, the generator
+ * and fake-score models with their initial params, checkpoint metadata for the generator, and the
+ * per-snapshot evaluation and picture. Two kinds of teacher:
+ *  - an EDM checkpoint (shipped name or path): the paper's setting — the generator is the teacher's
+ *    denoiser at σ_init and both the generator and the fake score start as copies of the teacher;
+ *  - `toy:<name>`, an analytic 2-D Gaussian mixture with its exact denoiser: an MLP generator and an
+ *    MLP fake score (EDM-preconditioned) trained from scratch, so the fake score needs `fakeWarmup`.
+ */
+import { numpy as np, random } from '@jax-js/jax';
+import { splitKeyList } from '../random/seeds.js';
+import type { Denoiser } from '../edm/precond.js';
+import type { RunDir } from '../run/run-dir.js';
+import { GENERATOR_COLOR, saveScatter, TEACHER_COLOR } from '../io/scatter.js';
+import type { DistillConfig } from './config.js';
+import { sampleLabels, type GeneratorModel, type Params } from './generator.js';
+import type { DistillModels } from './steps.js';
+
+export interface DistillSetup {
+  teacherName: string;
+  models: DistillModels;
+  /** Frozen teacher params (owned by the setup; `disposeSetup` frees them). */
+  teacherParams: Params;
+  /** Initial generator params (runDistill takes ownership). */
+  theta0: Params;
+  /** Initial fake-score params (runDistill takes ownership). */
+  phi0: Params;
+  /** Written into every generator snapshot; enough to rebuild the generator (`loadGenerator`). */
+  generatorMeta: Record<string, unknown>;
+  /** Metrics of the EMA generator from `n` samples (consumes `ema`). */
+  evaluate?: (ema: Params, n: number) => Promise<Record<string, number>>;
+  /** Writes the fixed-seed picture of the EMA generator for a tick (consumes `ema`). */
+  drawGrid?: (ema: Params, run: RunDir, kimg: number) => Promise<void>;
+  /** Set by the trainer: where setup code may log. */
+  log?: (line: string) => void;
+}
+
+/** Samples `n` points from a generator with fresh latents and uniform labels (consumes params and key). */
+export function generateBatch(gen: GeneratorModel, params: Params, key: np.Array, n: number, labels: np.Array | null = null): np.Array {
+  const [kz, kl] = splitKeyList(key, 2);
+  const z = gen.sampleLatent(kz, n);
+  if (!labels && gen.labelDim > 0) labels = sampleLabels(kl, n, gen.labelDim);
+  else kl.dispose();
+  return gen.apply(params, z, labels, { train: false });
+}
+
+/** Bounds of the scatter pictures of a toy: its mode extent (or samples) plus margin. */
+function toyRange(points: Float32Array): [number, number] {
+  let m = 0;
+  for (const v of points) if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
+  const r = Math.ceil(m * 1.25 + 0.5);
+  return [-r, r];
+}
+
+/**
+ * `toy:<name>`: the analytic mixture's exact denoiser is the teacher; the generator is an MLP from a
+ * `latentDim`-dimensional standard normal; the fake score is an EDM-preconditioned MLP denoiser trained
+ * from scratch (use `fakeWarmup` so it first fits the initial generator).
+ */
+export async function setupToy(cfg: DistillConfig, opts: { latentDim?: number } = {}): Promise<DistillSetup> {
+  const name = cfg.teacher.slice('toy:'.length);
+  const { TOYS } = await import('../data/toy2d.js');
+  const toy = Object.hasOwn(TOYS, name) ? TOYS[name] : undefined;
+  if (!toy) throw new Error(`unknown toy teacher 'toy:${name}': expected toy:<${Object.keys(TOYS).join('|')}>`);
+  if (!toy.mixture) throw new Error(`toy '${name}' has no exact score (only Gaussian-mixture toys can be teachers): use one of ${Object.entries(TOYS).filter(([, t]) => t.mixture).map(([k]) => k).join(', ')}`);
+  const { mlpGeneratorModel, initMlpGenerator } = await import('../nets/mlp-generator.js');
+  const { mlpNet, initMlp } = await import('../nets/mlp.js');
+  const { precondition } = await import('../edm/precond.js');
+  const { toy2dMetrics } = await import('../metrics/toy2d.js').catch(() => ({ toy2dMetrics: null as any }));
+
+  const genCfg = { latentDim: opts.latentDim ?? 2, dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, labelDim: 0 };
+  const fakeCfg = { dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, embChannels: 32, labelDim: 0 };
+  const generator = mlpGeneratorModel(genCfg);
+  const fake = precondition('edm', (p, x, c, l, o) => mlpNet(fakeCfg, p, x, c, l, o), { sigmaData: cfg.sigmaData });
+  const [kg, kf] = splitKeyList(random.key(cfg.seed), 2);
+  const theta0 = initMlpGenerator(kg, genCfg);
+  const phi0 = initMlp(kf, fakeCfg);
+  const mixture = toy.mixture;
+  const ref = await mixture.sample(random.key(12345), 2000).data();
+  const range = toyRange(ref as Float32Array);
+
+  return {
+    teacherName: `toy:${name}`,
+    models: { teacher: mixture.asDenoiser(), fake, generator },
+    teacherParams: {},
+    theta0,
+    phi0,
+    generatorMeta: { format: 'diff-instruct/generator@1', kind: 'generator', generator: 'mlp', generatorConfig: genCfg, teacher: `toy:${name}` },
+    evaluate: toy2dMetrics
+      ? async (ema, n) => {
+          const x = generateBatch(generator, ema, random.key(999), n);
+          return toy2dMetrics(x, name);
+        }
+      : undefined,
+    drawGrid: async (ema, run, kimg) => {
+      const x = await generateBatch(generator, ema, random.key(4242), 2000).data();
+      saveScatter(run.file(`fakes-${String(Math.round(kimg)).padStart(6, '0')}.png`), [
+        { points: ref as Float32Array, color: TEACHER_COLOR },
+        { points: x as Float32Array, color: GENERATOR_COLOR },
+      ], { range });
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * The two alternating phases of Diff-Instruct (Luo et al. 2023, Algorithm 1), each one jitted function
+ * with state in and state out:
+ *  1. fake-score phase: D_φ learns the generator's own distribution by EDM denoising score matching on
+ *     fresh, stopped-gradient generator samples (reference: `DI_EDMLoss.__call__` on G's output);
+ *  2. generator phase: θ descends the method's surrogate (losses.ts) with both denoisers frozen.
+ * Both phases draw latents and labels from an explicit key; the generator's EMA is updated in phase 2.
+ */
+import { jit, lax, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
+import { splitKeyList } from '../random/seeds.js';
+import type { Denoiser } from '../edm/precond.js';
+import { edmLoss } from '../edm/loss.js';
+import { adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
+import { clipByGlobalNorm } from '../train/clip.js';
+import { emaUpdate } from '../train/ema.js';
+import { guardedUpdate } from '../train/guard.js';
+import { treeAllFinite } from '../train/tree.js';
+import { sampleLabels, type GeneratorModel, type Params } from './generator.js';
+import { generatorLoss, type GeneratorLossOpts } from './losses.js';
+
+export interface DistillModels {
+  /** D_p: the frozen teacher. */
+  teacher: Denoiser;
+  /** D_φ: the fake score (usually the teacher's architecture, initialised from its weights). */
+  fake: Denoiser;
+  generator: GeneratorModel;
+}
+
+export interface StepOptions {
+  batch: number;
+  loss: GeneratorLossOpts;
+  /** EDM denoising score matching for the fake score (ln σ ~ N(pMean, pStd²), σ_data). */
+  fakeLoss: { pMean: number; pStd: number; sigmaData: number };
+  adamFake: AdamConfig;
+  adamGen: AdamConfig;
+  /** Max global gradient norm (≤ 0: off). */
+  clipFake: number;
+  clipGen: number;
+  /** Whether the networks run in training mode (dropout) in each phase, as the reference does. */
+  dropout: boolean;
+}
+
+export type FakeState = {
+  phi: Params;
+  opt: AdamState<Params>;
+};
+
+export type GenState = {
+  theta: Params;
+  opt: AdamState<Params>;
+  ema: Params;
+};
+
+/** Per-step scalars returned to the host (read at tick boundaries). */
+export type StepStats = {
+  loss: np.Array;
+  gradNorm: np.Array;
+  finite: np.Array;
+};
+
+function drawBatch(gen: GeneratorModel, key: np.Array, n: number): { z: np.Array; labels: np.Array | null } {
+  const [kz, kl] = splitKeyList(key, 2);
+  const z = gen.sampleLatent(kz, n);
+  if (gen.labelDim > 0) return { z, labels: sampleLabels(kl, n, gen.labelDim) };
+  kl.dispose();
+  return { z, labels: null };
+}
+
+/** Builds the two jitted phase functions for fixed models and options. */
+export function makeSteps(models: DistillModels, o: StepOptions) {
+  const { teacher, fake, generator: gen } = models;
+  const train = o.dropout;
+
+  /** Phase 1. Consumes every argument; returns the new fake state and stats. */
+  const fakeStep = jit((state: FakeState, theta: Params, key: np.Array, lrScale: np.Array): [FakeState, StepStats] => {
+    const [kBatch, kDrop, kLoss] = splitKeyList(key, 3);
+    const { z, labels } = drawBatch(gen, kBatch, o.batch);
+    const [kg, kf] = splitKeyList(kDrop, 2);
+    const x0 = lax.stopGradient(gen.apply(theta, z, labels ? labels.ref : null, { key: kg, train: false }));
+    const lossFn = (phi: Params) =>
+      edmLoss(
+        (p: Params, x: np.Array, s: np.Array, l: np.Array | null) => fake(p, x, s, l, { key: kf.ref, train }),
+        phi,
+        x0.ref,
+        labels ? labels.ref : null,
+        kLoss.ref,
+        o.fakeLoss,
+      ).mean();
+    const [loss, grads0] = valueAndGrad(lossFn)(tree.ref(state.phi));
+    x0.dispose();
+    labels?.dispose();
+    kLoss.dispose();
+    kf.dispose();
+    const { grads, norm } = clipByGlobalNorm(grads0 as Params, o.clipFake);
+    const finite = np.logicalAnd(treeAllFinite(tree.ref(grads)), np.isfinite(loss.ref));
+    const next = adamUpdate(grads, tree.ref(state.opt), tree.ref(state.phi), o.adamFake, lrScale);
+    const phi = guardedUpdate(finite.ref, next.params, state.phi);
+    const opt = guardedUpdate(finite.ref, next.state, state.opt);
+    return [{ phi, opt }, { loss, gradNorm: norm, finite }];
+  });
+
+  /** Phase 2. Consumes every argument; returns the new generator state and stats. */
+  const genStep = jit(
+    (state: GenState, phi: Params, teacherParams: Params, key: np.Array, lrScale: np.Array, emaBeta: np.Array): [GenState, StepStats] => {
+      const [kBatch, kDrop, kLoss] = splitKeyList(key, 3);
+      const { z, labels } = drawBatch(gen, kBatch, o.batch);
+      const [kg, kd] = splitKeyList(kDrop, 2);
+      // Same dropout key for teacher and fake, as the reference restores the RNG state between them.
+      const withKey = (d: Denoiser): Denoiser => (p, x, s, l) => d(p, x, s, l, { key: kd.ref, train });
+      const lossFn = (theta: Params) => {
+        const x0 = gen.apply(theta, z.ref, labels ? labels.ref : null, { key: kg.ref, train });
+        return generatorLoss(o.loss, withKey(teacher), teacherParams, withKey(fake), phi, x0, labels ? labels.ref : null, kLoss).mean();
+      };
+      const [loss, grads0] = valueAndGrad(lossFn)(tree.ref(state.theta));
+      z.dispose();
+      labels?.dispose();
+      kg.dispose();
+      kd.dispose();
+      const { grads, norm } = clipByGlobalNorm(grads0 as Params, o.clipGen);
+      const finite = np.logicalAnd(treeAllFinite(tree.ref(grads)), np.isfinite(loss.ref));
+      const next = adamUpdate(grads, tree.ref(state.opt), tree.ref(state.theta), o.adamGen, lrScale);
+      const theta = guardedUpdate(finite.ref, next.params, state.theta);
+      const opt = guardedUpdate(finite.ref, next.state, state.opt);
+      const ema = emaUpdate(state.ema, tree.ref(theta), emaBeta);
+      return [{ theta, opt, ema }, { loss, gradNorm: norm, finite }];
+    },
+  );
+
+  return { fakeStep, genStep };
+}

@@ -1,0 +1,272 @@
+/**
+ * The distillation trainer: owns optimizers, EMA, schedules, keys, run folder, logs, snapshots and
+ * exact resume; the math lives in steps.ts / losses.ts and the models in setup.ts. One readable loop:
+ *   for each generator step: `fakeSteps` fake-score steps, then one generator step (+ EMA);
+ *   every `tick` kimg: read the step scalars, log a line, stats.jsonl, TensorBoard, sample grid;
+ *   every `snap` ticks (and at the end): EMA generator snapshot + metrics + training state.
+ * Keys: step t of phase p uses `keyForSeed(t, stream)` with stream = 2^30 + 4·seed + p, so a resumed run
+ * draws exactly the keys an uninterrupted one would, with no RNG state to carry.
+ */
+import { numpy as np, tree } from '@jax-js/jax';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadParams, saveParams } from '../io/params.js';
+import { createRunDir, latestSnapshot, openRunDir, snapshotName, type RunDir } from '../run/run-dir.js';
+import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
+import { emaBeta } from '../train/ema.js';
+import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
+import { keyForSeed } from '../random/seeds.js';
+import type { DistillConfig } from './config.js';
+import type { Params } from './generator.js';
+import { makeSteps, type FakeState, type GenState, type StepStats } from './steps.js';
+import type { DistillSetup } from './setup.js';
+import type { GeneratorLossOpts } from './losses.js';
+import type { SigmaDist } from './sigma.js';
+
+export const STATE_PREFIX = 'training-state';
+export const SNAPSHOT_PREFIX = 'generator-snapshot';
+
+/** What a finished (or stopped) run reports. */
+export interface DistillResult {
+  runDir: string;
+  kimg: number;
+  genSteps: number;
+  skipped: number;
+  snapshots: string[];
+  metrics: Record<string, number>[];
+  seconds: number;
+  stoppedEarly: boolean;
+}
+
+function stepKey(seed: number, step: number, phase: number): np.Array {
+  return keyForSeed(step, 2 ** 30 + 4 * (seed % 2 ** 27) + phase);
+}
+
+export function sigmaDistOf(cfg: DistillConfig): SigmaDist {
+  switch (cfg.sigmaDist) {
+    case 'lognormal':
+      return { kind: 'lognormal', pMean: cfg.pMean, pStd: cfg.pStd };
+    case 'loguniform':
+      return { kind: 'loguniform', min: cfg.sigmaMin, max: cfg.sigmaMax };
+    case 'karras':
+      return { kind: 'karras', min: cfg.sigmaMin, max: cfg.sigmaMax, rho: 7, tMin: 0, tMax: cfg.karrasTMax };
+    case 'fixed':
+      return { kind: 'fixed', value: cfg.sigmaFixed };
+  }
+}
+
+export function lossOptsOf(cfg: DistillConfig): GeneratorLossOpts {
+  return { kind: cfg.loss, weighting: cfg.weighting, sigma: sigmaDistOf(cfg), sidAlpha: cfg.sidAlpha };
+}
+
+/** Reads an array of scalar stats (consuming them) into numbers. */
+async function readScalars(xs: np.Array[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const x of xs) out.push((await x.data())[0]);
+  return out;
+}
+
+const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
+
+function fmtTime(s: number): string {
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
+}
+
+/** Resolves `--resume` (a run folder or a state file) to the state file to load. */
+export function resolveResume(resume: string): { runPath: string; statePath: string } {
+  if (!existsSync(resume)) throw new Error(`resume: '${resume}' does not exist`);
+  if (statSync(resume).isDirectory()) {
+    const s = latestSnapshot(resume, STATE_PREFIX);
+    if (!s) throw new Error(`resume: '${resume}' holds no ${STATE_PREFIX}-*.safetensors`);
+    return { runPath: resume, statePath: s };
+  }
+  return { runPath: join(resume, '..'), statePath: resume };
+}
+
+/**
+ * Runs Diff-Instruct (or SiD/DMD/SDS) for `cfg.duration` kimg of generator images, or until
+ * `cfg.maxMinutes`, or until `signal` aborts; returns where everything went. Takes ownership of
+ * `setup.theta0` and `setup.phi0` (unused when resuming: they are freed); `setup.teacherParams` stays the
+ * caller's (free it with `disposeSetup`).
+ */
+export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: { signal?: AbortSignal; device?: string; echo?: boolean } = {}): Promise<DistillResult> {
+  const t0 = Date.now();
+  const lossOpts = lossOptsOf(cfg);
+  const adam = (lr: number) => ({ lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps });
+  const { fakeStep, genStep } = makeSteps(setup.models, {
+    batch: cfg.batch,
+    loss: lossOpts,
+    fakeLoss: { pMean: cfg.pMean, pStd: cfg.pStd, sigmaData: cfg.sigmaData },
+    adamFake: adam(cfg.lrFake),
+    adamGen: adam(cfg.lrGen),
+    clipFake: cfg.clipFake,
+    clipGen: cfg.clipGen,
+    dropout: cfg.dropout,
+  });
+  const usesFake = cfg.loss !== 'sds';
+  if (!usesFake && cfg.fakeSteps > 0) setup.log?.(`note: loss 'sds' uses no fake score; fakeSteps ${cfg.fakeSteps} ignored`);
+  const fakeSteps = usesFake ? cfg.fakeSteps : 0;
+  if (usesFake && fakeSteps === 0) throw new Error(`fakeSteps 0 is only valid with loss 'sds' (loss '${cfg.loss}' needs a fake score)`);
+
+  // ---- state: fresh or resumed ----
+  let run: RunDir;
+  let gen: GenState;
+  let fake: FakeState;
+  let step = 0; // generator steps done
+  let fakeDone = 0; // fake steps done (incl. warm-up)
+  let skipped = 0;
+  const meta = { kind: 'distill', teacher: setup.teacherName, device: opts.device ?? '' };
+  if (cfg.resume) {
+    const { runPath, statePath } = resolveResume(cfg.resume);
+    run = openRunDir(runPath, { echo: opts.echo });
+    const st = await loadParams(statePath);
+    const m = st.meta;
+    if (!m || m.format !== 'diff-instruct/distill-state@1') throw new Error(`resume: '${statePath}' is not a distillation training state`);
+    const pick = (prefix: string) => Object.fromEntries(Object.entries(st.params).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+    const theta = pick('theta.'), ema = pick('ema.'), phi = pick('phi.');
+    gen = { theta, ema, opt: adamStateFromTensors(pick('gopt.'), theta) as AdamState<Params> };
+    fake = { phi, opt: adamStateFromTensors(pick('fopt.'), phi) as AdamState<Params> };
+    tree.dispose(setup.theta0);
+    tree.dispose(setup.phi0);
+    step = m.step;
+    fakeDone = m.fakeDone;
+    skipped = m.skipped;
+    run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(1)} kimg)`);
+  } else {
+    run = createRunDir(cfg.outdir, cfg.desc || `${setup.teacherName.replace(/[^A-Za-z0-9]+/g, '-')}-${cfg.loss}`, cfg, meta, { echo: opts.echo });
+    const theta = setup.theta0;
+    gen = { theta: tree.ref(theta), ema: tree.ref(theta), opt: adamInit(theta) };
+    const phi = setup.phi0;
+    fake = { phi: tree.ref(phi), opt: adamInit(phi) };
+    run.log(`Distilling ${setup.teacherName} with loss '${cfg.loss}' into ${setup.models.generator.kind}; run folder ${run.path}`);
+  }
+  setup.log = (s: string) => run.log(s);
+  await trackBuffers().catch(() => undefined);
+
+  const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
+  const stepsPerTick = Math.max(1, Math.round((cfg.tick * 1000) / cfg.batch));
+  const lrScaleAt = (s: number) => (cfg.lrRampup > 0 ? Math.min((s * cfg.batch) / (cfg.lrRampup * 1000), 1) : 1);
+  const snapshots: string[] = [];
+  const metrics: Record<string, number>[] = [];
+  let stoppedEarly = false;
+  let tickStart = Date.now();
+  let tickSteps = 0;
+  let tick = Math.floor(step / stepsPerTick);
+  const pending: { f: StepStats[]; g: StepStats[] } = { f: [], g: [] };
+
+  const saveState = async () => {
+    const tensors: Params = {};
+    const put = (prefix: string, t: Params) => Object.entries(t).forEach(([k, v]) => (tensors[prefix + k] = v));
+    put('theta.', gen.theta);
+    put('ema.', gen.ema);
+    put('phi.', fake.phi);
+    put('gopt.', adamStateToTensors(gen.opt));
+    put('fopt.', adamStateToTensors(fake.opt));
+    const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));
+    await saveParams(path, tensors, { format: 'diff-instruct/distill-state@1', step, fakeDone, skipped, config: cfg });
+    return path;
+  };
+
+  const snapshot = async () => {
+    const kimg = (step * cfg.batch) / 1000;
+    const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
+    await saveParams(path, gen.ema, { ...setup.generatorMeta, kimg, step, lossKind: cfg.loss, config: cfg, device: opts.device ?? '' });
+    snapshots.push(path);
+    if (setup.evaluate && cfg.evalN > 0) {
+      const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
+      const row = { kimg, step, ...m };
+      metrics.push(row);
+      run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(', ')}`);
+      run.stats({ kind: 'metrics', ...row });
+      for (const [k, v] of Object.entries(m)) if (typeof v === 'number') run.tb.scalar(`Metrics/${k}`, v, kimg * 1000);
+    }
+    await saveState();
+    return path;
+  };
+
+  const finishTick = async () => {
+    const f = await readScalars(pending.f.flatMap((s) => [s.loss, s.gradNorm, s.finite]));
+    const g = await readScalars(pending.g.flatMap((s) => [s.loss, s.gradNorm, s.finite]));
+    pending.f = [];
+    pending.g = [];
+    const every = (v: number[], i: number) => v.filter((_, j) => j % 3 === i);
+    const fLoss = mean(every(f, 0)), fNorm = mean(every(f, 1)), gLoss = mean(every(g, 0)), gNorm = mean(every(g, 1));
+    const bad = every(f, 2).filter((x) => !x).length + every(g, 2).filter((x) => !x).length;
+    skipped += bad;
+    const secs = (Date.now() - tickStart) / 1000;
+    const kimg = (step * cfg.batch) / 1000;
+    const imgPerSec = (tickSteps * cfg.batch) / Math.max(secs, 1e-9);
+    let live = -1;
+    try {
+      live = liveBuffers();
+    } catch {
+      /* not tracked */
+    }
+    const row = { kind: 'tick', tick, kimg, step, fakeLoss: fLoss, fakeGradNorm: fNorm, genLoss: gLoss, genGradNorm: gNorm, skipped, secPerTick: secs, imagesPerSec: imgPerSec, totalSec: (Date.now() - t0) / 1000, liveBuffers: live };
+    run.stats(row);
+    run.log(
+      `tick ${String(tick).padEnd(5)} kimg ${kimg.toFixed(1).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${imgPerSec.toFixed(0).padEnd(6)} ` +
+        `fake ${fLoss.toPrecision(4)} gen ${gLoss.toPrecision(4)} |g| ${gNorm.toPrecision(3)} skipped ${skipped}`,
+    );
+    const tb = run.tb;
+    for (const [k, v] of Object.entries({ 'Loss/fake': fLoss, 'Loss/generator': gLoss, 'GradNorm/fake': fNorm, 'GradNorm/generator': gNorm, 'Timing/images_per_sec': imgPerSec, 'Health/skipped_steps': skipped })) {
+      if (Number.isFinite(v)) tb.scalar(k, v, Math.round(kimg * 1000));
+    }
+    if (setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, kimg);
+    tick++;
+    tickSteps = 0;
+    tickStart = Date.now();
+  };
+
+  if (step === 0 && setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, 0);
+
+  const stop = () => opts.signal?.aborted || (cfg.maxMinutes > 0 && (Date.now() - t0) / 60000 >= cfg.maxMinutes);
+  try {
+    // fake-score warm-up (analytic teachers: the fake score starts untrained)
+    while (fakeDone < cfg.fakeWarmup && usesFake) {
+      const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), np.array(1));
+      fake = next;
+      fakeDone++;
+      pending.f.push(st);
+      if (pending.f.length >= 200) await readScalars(pending.f.splice(0).flatMap((s) => [s.loss, s.gradNorm, s.finite]));
+    }
+    while (step < totalSteps) {
+      if (stop()) {
+        stoppedEarly = true;
+        break;
+      }
+      const lr = np.array(lrScaleAt(step));
+      for (let i = 0; i < fakeSteps; i++) {
+        const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), lr.ref);
+        fake = next;
+        fakeDone++;
+        pending.f.push(st);
+      }
+      const beta = np.array(emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (step + 1) * cfg.batch, cfg.emaRampup));
+      const [next, st] = genStep(gen, tree.ref(fake.phi), tree.ref(setup.teacherParams), stepKey(cfg.seed, step, 1), lr, beta);
+      gen = next;
+      pending.g.push(st);
+      step++;
+      tickSteps++;
+      if (step % stepsPerTick === 0 || step === totalSteps) {
+        await finishTick();
+        if (tick % cfg.snap === 0 && step !== totalSteps) await snapshot();
+      }
+    }
+    if (pending.g.length) await finishTick();
+    await snapshot();
+  } finally {
+    run.log(`Done: ${step} generator steps (${((step * cfg.batch) / 1000).toFixed(1)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ' (stopped early)' : ''}`);
+    run.close();
+    tree.dispose(gen);
+    tree.dispose(fake);
+  }
+  const result: DistillResult = { runDir: run.path, kimg: (step * cfg.batch) / 1000, genSteps: step, skipped, snapshots, metrics, seconds: (Date.now() - t0) / 1000, stoppedEarly };
+  return result;
+}
+
+/** Frees the teacher params a setup holds (runDistill has already taken theta0 and phi0). */
+export function disposeSetup(setup: DistillSetup): void {
+  tree.dispose(setup.teacherParams);
+}
