@@ -7,45 +7,10 @@
  * docs/ARCHITECTURE.md, "Checkpoints") lives in `__metadata__.diff_instruct`, so a file describes itself
  * (k-diffusion's habit) and `readMeta` can learn what a file holds from its header alone.
  */
-import { numpy as np } from '@jax-js/jax';
-import {
-  bf16ToF32,
-  f16ToF32,
-  f32ToF16,
-  numel,
-  readSafetensors,
-  readSafetensorsHeader,
-  writeSafetensors,
-  type TensorData,
-  type TensorInfo,
-} from './safetensors.js';
+import { f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorData, type TensorInfo } from './safetensors.js';
+import { META_KEY, paramsFromSafetensors, parseMeta, readFloat32, type LoadedParams, type LoadParamsOptions, type ParamTree } from './params-format.js';
 
-export type ParamTree = Record<string, np.Array>;
-
-/** The `__metadata__` key that holds our JSON description of a checkpoint. */
-export const META_KEY = 'diff_instruct';
-
-const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
-
-const fmtShape = (s: readonly number[]) => `[${s.join(',')}]`;
-
-/**
- * Reads an array's values as float32 WITHOUT consuming it: reads `x.ref`, so the caller's array stays
- * alive (its reference count is unchanged afterwards). Async, so it works on WebGPU in Node.
- */
-export async function readFloat32(x: np.Array): Promise<Float32Array> {
-  const view = x.dtype === np.float32 ? x.ref : x.ref.astype(np.float32);
-  const d = (await view.data()) as Float32Array; // data() disposes `view`, i.e. the extra reference
-  if (d.length !== numel(x.shape)) throw new Error(`read ${d.length} values from an array of shape ${fmtShape(x.shape)}`);
-  return d;
-}
-
-/** The shape of every tensor of a tree, e.g. to pass as `expect` to `loadParams`. */
-export function shapesOf(params: ParamTree): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
-  for (const [k, v] of Object.entries(params)) out[k] = [...v.shape];
-  return out;
-}
+export * from './params-format.js';
 
 export interface SaveParamsOptions {
   /** Storage precision; F16 halves the file (values round to nearest even). Default F32. */
@@ -82,84 +47,12 @@ export async function saveParams(path: string, params: ParamTree, meta: object, 
   writeSafetensors(path, tensors, { [META_KEY]: json });
 }
 
-export interface LoadParamsOptions {
-  /** name → shape the network expects (from its `init`, see `shapesOf`); every name must be present with that shape. */
-  expect?: Record<string, number[]>;
-  /** With `expect`: tensors not in it go to `extra` instead of being an error. */
-  allowExtra?: boolean;
-}
-
-export interface LoadedParams {
-  /** float32 arrays on the default device; the caller owns them. */
-  params: ParamTree;
-  /** The parsed `diff_instruct` JSON, or null when the file has none (e.g. a converted state_dict). */
-  meta: any;
-  /** The raw `__metadata__` strings. */
-  metadata: Record<string, string>;
-  /** Tensors not loaded as params: non-float tensors, and with `expect` + `allowExtra`, names not expected. */
-  extra: Record<string, TensorData>;
-}
-
-function parseMeta(path: string, metadata: Record<string, string>): any {
-  if (!(META_KEY in metadata)) return null;
-  try {
-    return JSON.parse(metadata[META_KEY]);
-  } catch {
-    throw new Error(`'${path}': __metadata__ '${META_KEY}' is not valid JSON`);
-  }
-}
-
-/** Converts any float tensor to float32 values (F16/BF16 widened exactly, F64 rounded). */
-export function toFloat32(t: TensorData): Float32Array {
-  switch (t.dtype) {
-    case 'F32':
-      return t.data as Float32Array;
-    case 'F16':
-      return f16ToF32(t.data as Uint16Array);
-    case 'BF16':
-      return bf16ToF32(t.data as Uint16Array);
-    case 'F64':
-      return Float32Array.from(t.data as Float64Array);
-    default:
-      throw new Error(`toFloat32: ${t.dtype} is not a float dtype`);
-  }
-}
-
 /**
- * Loads a checkpoint written by `saveParams` (or any safetensors file of float tensors).
- * With `expect`, reports the first missing, mis-shaped or (unless `allowExtra`) unexpected tensor as
- * `'<path>': tensor 'name' has shape [..], expected [..]`; nothing is allocated on the device until the
- * whole file has been checked.
+ * Loads a checkpoint written by `saveParams` (or any safetensors file of float tensors); see
+ * `paramsFromSafetensors` for what `expect` checks.
  */
 export async function loadParams(path: string, opts: LoadParamsOptions = {}): Promise<LoadedParams> {
-  const { tensors, metadata } = readSafetensors(path);
-  const meta = parseMeta(path, metadata);
-  const chosen: [string, TensorData][] = [];
-  const extra: Record<string, TensorData> = {};
-  if (opts.expect) {
-    for (const [name, shape] of Object.entries(opts.expect)) {
-      const t = tensors[name];
-      if (!t) throw new Error(`'${path}': missing tensor '${name}' (expected shape ${fmtShape(shape)})`);
-      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        throw new Error(`'${path}': tensor '${name}' has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}`);
-      }
-      if (!FLOAT_DTYPES.has(t.dtype)) throw new Error(`'${path}': tensor '${name}' has dtype ${t.dtype}, expected a float dtype (F32, F16, BF16, F64)`);
-      chosen.push([name, t]);
-    }
-    for (const name of Object.keys(tensors).sort()) {
-      if (name in opts.expect) continue;
-      if (!opts.allowExtra) throw new Error(`'${path}': unexpected tensor '${name}' with shape ${fmtShape(tensors[name].shape)} (not in the network)`);
-      extra[name] = tensors[name];
-    }
-  } else {
-    for (const [name, t] of Object.entries(tensors)) {
-      if (FLOAT_DTYPES.has(t.dtype)) chosen.push([name, t]);
-      else extra[name] = t;
-    }
-  }
-  const params: ParamTree = {};
-  for (const [name, t] of chosen) params[name] = np.array(toFloat32(t), { shape: [...t.shape] });
-  return { params, meta, metadata, extra };
+  return paramsFromSafetensors(readSafetensors(path), path, opts);
 }
 
 /**
