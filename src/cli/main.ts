@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
 // Each module exports `register(program)`. Keep this list in the order `--help` should show.
-const commands = ['./commands/devices.js', './commands/inspect.js'];
+const commands = ['./commands/devices.js', './commands/inspect.js', './commands/train-teacher.js', './commands/sample.js'];
 
 const program = new Command('diff-instruct')
   .description('Diff-Instruct: distill diffusion models into one-step generators (WebGPU / Wasm)')

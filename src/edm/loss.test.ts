@@ -27,7 +27,7 @@ test('edmWeight λ(σ) = (σ²+σd²)/(σσd)²: 8 at σ=0.5, 5 at σ=1, 104 at 
 });
 
 test('sampleSigmaLogNormal: ln σ has mean pMean and std pStd', async () => {
-  const s = await sampleSigmaLogNormal(random.key(0), 20000, -1.2, 1.2).data();
+  const s = (await sampleSigmaLogNormal(random.key(0), 20000, -1.2, 1.2).data()) as Float32Array;
   const l = Array.from(s, Math.log);
   const mean = l.reduce((a, b) => a + b, 0) / l.length;
   const std = Math.sqrt(l.reduce((a, b) => a + (b - mean) ** 2, 0) / l.length);
@@ -39,7 +39,7 @@ test('sampleSigmaLogNormal: ln σ has mean pMean and std pStd', async () => {
 test('edmLoss with the exact Gaussian denoiser has per-sample mean d (σ-independent) and variance 2d', async () => {
   const n = 20000, d = 2, s = 0.5;
   const x0 = random.normal(random.key(1), [n, d]).mul(s);
-  const loss = await edmLoss(gaussianDenoiser(s), {}, x0, null, random.key(2), { sigmaData: s }).data();
+  const loss = (await edmLoss(gaussianDenoiser(s), {}, x0, null, random.key(2), { sigmaData: s }).data()) as Float32Array;
   assert.equal(loss.length, n);
   const mean = loss.reduce((a, b) => a + b, 0) / n;
   const variance = loss.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
@@ -51,15 +51,15 @@ test('edmLoss with the exact Gaussian denoiser has per-sample mean d (σ-indepen
     sigma.dispose();
     return x.mul(0);
   };
-  const lz = await edmLoss(zero, {}, random.normal(random.key(3), [2000, d]).mul(s), null, random.key(4), { sigmaData: s }).data();
+  const lz = (await edmLoss(zero, {}, random.normal(random.key(3), [2000, d]).mul(s), null, random.key(4), { sigmaData: s }).data()) as Float32Array;
   assert.ok(lz.reduce((a, b) => a + b, 0) / lz.length > 5 * d);
 });
 
 test('edmLoss sums over all pixels of an image and is deterministic in its key', async () => {
   const x0 = random.normal(random.key(5), [3, 1, 4, 4]).mul(0.5);
-  const a = await edmLoss(gaussianDenoiser(0.5), {}, x0.ref, null, random.key(6)).data();
-  const b = await edmLoss(gaussianDenoiser(0.5), {}, x0.ref, null, random.key(6)).data();
-  const c = await edmLoss(gaussianDenoiser(0.5), {}, x0, null, random.key(7)).data();
+  const a = (await edmLoss(gaussianDenoiser(0.5), {}, x0.ref, null, random.key(6)).data()) as Float32Array;
+  const b = (await edmLoss(gaussianDenoiser(0.5), {}, x0.ref, null, random.key(6)).data()) as Float32Array;
+  const c = (await edmLoss(gaussianDenoiser(0.5), {}, x0, null, random.key(7)).data()) as Float32Array;
   assert.equal(a.length, 3);
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);

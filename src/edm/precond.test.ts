@@ -55,8 +55,8 @@ testOnBackends('precondition: D = c_skip·x + c_out·F(c_in·x, c_noise); the ra
   };
   const noiseOut: RawNet = (p, xin, noise) => np.broadcastTo(noise.reshape([-1, 1]), xin.shape).add(xin.mul(0));
   const e = table.edm;
-  const d1 = await precondition('edm', identity)({}, np.array(x), np.array(sigma), null).data();
-  const d2 = await precondition('edm', noiseOut)({}, np.array(x), np.array(sigma), null).data();
+  const d1 = (await precondition('edm', identity)({}, np.array(x), np.array(sigma), null).data()) as Float32Array;
+  const d2 = (await precondition('edm', noiseOut)({}, np.array(x), np.array(sigma), null).data()) as Float32Array;
   const exp1: number[] = [], exp2: number[] = [];
   for (let i = 0; i < 2; i++) {
     const j = i + 1; // σ = 0.5, 2 are rows 1 and 2 of the EDM table

@@ -25,7 +25,7 @@ test('Gaussian PF-ODE: Heun converges at 2nd order and Euler at 1st order to the
   const s = 0.5;
   const D = gaussianDenoiser(s);
   const z = random.normal(random.key(0), [4, 1, 3, 3]);
-  const zh = await z.ref.data();
+  const zh = (await z.ref.data()) as Float32Array;
   const exact = Array.from(zh, (v) => (v * 80 * s) / Math.sqrt(s * s + 80 * 80));
   const err = (a: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - exact[i]))) / Math.max(...exact.map(Math.abs));
   const run = async (steps: number, solver: 'heun' | 'euler') => err(await (await edmSample(D, {}, z.ref, karrasSigmas(steps), null, { solver })).data());
@@ -38,7 +38,7 @@ test('Gaussian PF-ODE: Heun converges at 2nd order and Euler at 1st order to the
   assert.ok(h72 < 4e-3 && e72 > 5 * h72, `heun ${h72}, euler ${e72}`);
   // 18 Heun steps from latent 1: an independent float64 JS loop of Algorithm 2 (no churn) gives
   // 0.527624637 (the exact ODE endpoint is 0.499990; the gap is the discretisation error).
-  const one = await (await edmSample(D, {}, np.array([[1]]), karrasSigmas(18), null, { solver: 'heun' })).data();
+  const one = (await (await edmSample(D, {}, np.array([[1]]), karrasSigmas(18), null, { solver: 'heun' })).data()) as Float32Array;
   assertClose(one, [0.527624637001047], { rtol: 1e-5 });
   assert.ok(h18 > 0.05 && h18 < 0.06);
   assert.equal(evaluationsPerSample(18, 'heun'), 35);
@@ -51,8 +51,8 @@ test('Heun with one step equals Euler with one step (a random MLP denoiser)', as
   const D = precondition('edm', (p, x, n, l, o) => mlpNet(cfg, p, x, n, l, o));
   const z = random.normal(random.key(2), [5, 2]);
   const sig = karrasSigmas(1);
-  const a = await (await edmSample(D, tree.ref(params), z.ref, sig, null, { solver: 'heun' })).data();
-  const b = await (await edmSample(D, params, z, sig, null, { solver: 'euler' })).data();
+  const a = (await (await edmSample(D, tree.ref(params), z.ref, sig, null, { solver: 'heun' })).data()) as Float32Array;
+  const b = (await (await edmSample(D, params, z, sig, null, { solver: 'euler' })).data()) as Float32Array;
   assert.deepEqual(a, b);
 });
 
@@ -61,10 +61,10 @@ test('per-seed sampling: image k is the same at any batch size, with churn noise
   const sig = karrasSigmas(6);
   const churn = { SChurn: 10, SMin: 0.05, SMax: 50, SNoise: 1.003 };
   const seeds = [11, 12, 13, 14, 15];
-  const all = await (await edmSampleSeeds(D, {}, seeds, [1, 2, 2], sig, null, { churn, batchSize: 5 })).data();
-  const in2 = await (await edmSampleSeeds(D, {}, seeds, [1, 2, 2], sig, null, { churn, batchSize: 2 })).data();
-  const alone = await (await edmSampleSeeds(D, {}, [14], [1, 2, 2], sig, null, { churn })).data();
-  const noChurn = await (await edmSampleSeeds(D, {}, seeds, [1, 2, 2], sig, null, {})).data();
+  const all = (await (await edmSampleSeeds(D, {}, seeds, [1, 2, 2], sig, null, { churn, batchSize: 5 })).data()) as Float32Array;
+  const in2 = (await (await edmSampleSeeds(D, {}, seeds, [1, 2, 2], sig, null, { churn, batchSize: 2 })).data()) as Float32Array;
+  const alone = (await (await edmSampleSeeds(D, {}, [14], [1, 2, 2], sig, null, { churn })).data()) as Float32Array;
+  const noChurn = (await (await edmSampleSeeds(D, {}, seeds, [1, 2, 2], sig, null, {})).data()) as Float32Array;
   assertClose(in2, all, { rtol: 1e-6, atol: 1e-7, what: 'batch 2 vs 5' });
   assertClose(alone, all.slice(3 * 4, 4 * 4), { rtol: 1e-6, atol: 1e-7, what: 'seed 14 alone' });
   assert.ok(noChurn.some((v, i) => Math.abs(v - all[i]) > 1e-3), 'churn changes the samples');

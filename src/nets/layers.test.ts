@@ -160,7 +160,7 @@ testOnBackends('conv2dRaw (3x3 pad 1, 1x1, 3x3 valid) matches a JS-loop conv2d, 
         const x = random.normal(random.key(1), [2, 3, 5, 6]);
         const w = random.normal(random.key(2), [4, 3, k, k]);
         const xh = await x.ref.data(), wh = await w.ref.data();
-        const y = await conv2dRaw(x, w, pad).data();
+        const y = (await conv2dRaw(x, w, pad).data()) as Float32Array;
         assertClose(y, refConv(t4(xh, 2, 3, 5, 6), wh, 4, k, null, pad).d, { rtol: 1e-4, atol: 1e-5, what: `${impl} conv k=${k} pad=${pad}` });
       }
     } finally {
@@ -175,13 +175,13 @@ testOnBackends('conv2d up/down = EDM [1,1] resample filters + conv; groupNorm = 
   const xh = t4(await x.ref.data(), 2, 4, 4, 6);
   const p: Params = { 'c.weight': random.normal(random.key(4), [3, 4, 3, 3]), 'c.bias': random.normal(random.key(5), [3]) };
   const wh = await p['c.weight'].ref.data(), bh = await p['c.bias'].ref.data();
-  const up = await conv2d(p, 'c', x.ref, { up: true }).data();
+  const up = (await conv2d(p, 'c', x.ref, { up: true }).data()) as Float32Array;
   assertClose(up, refConv(refUp(xh), wh, 3, 3, bh, 1).d, { rtol: 1e-4, atol: 1e-5, what: 'up' });
-  const down = await conv2d(p, 'c', x.ref, { down: true }).data();
+  const down = (await conv2d(p, 'c', x.ref, { down: true }).data()) as Float32Array;
   assertClose(down, refConv(refDown(xh), wh, 3, 3, bh, 1).d, { rtol: 1e-4, atol: 1e-5, what: 'down' });
   const gp: Params = { 'g.weight': random.normal(random.key(6), [4]), 'g.bias': random.normal(random.key(7), [4]) };
   const gw = await gp['g.weight'].ref.data(), gb = await gp['g.bias'].ref.data();
-  const gn = await groupNorm(gp, 'g', x, { eps: 1e-6, numGroups: 2 }).data();
+  const gn = (await groupNorm(gp, 'g', x, { eps: 1e-6, numGroups: 2 }).data()) as Float32Array;
   assertClose(gn, refGroupNorm(xh, 2, gw, gb, 1e-6).d, { rtol: 1e-4, atol: 1e-5, what: 'groupNorm' });
   for (const v of Object.values({ ...p, ...gp })) v.dispose();
 });
@@ -209,7 +209,7 @@ testOnBackends('UNetBlock (down + attention, and up) matches a JS-loop forward w
 
 testOnBackends('positionalEmbedding equals EDM formula [cos(x f_i), sin(x f_i)], f_i = 1e-4^(i/(C/2-1))', async () => {
   const xs = [0.3, -1.7];
-  const e = await positionalEmbedding(np.array(xs), 8, { endpoint: true }).data();
+  const e = (await positionalEmbedding(np.array(xs), 8, { endpoint: true }).data()) as Float32Array;
   const expect: number[] = [];
   for (const x of xs) {
     const f = [0, 1, 2, 3].map((i) => Math.pow(1e-4, i / 3));
@@ -219,7 +219,7 @@ testOnBackends('positionalEmbedding equals EDM formula [cos(x f_i), sin(x f_i)],
 }, { only: ['wasm'] });
 
 test('EDM init: xavier_uniform bound √(6/(fi+fo)), kaiming_normal std √(1/fi), init_zero scale 1e-5, GroupNorm 1/0', async () => {
-  const u = await weightInit(random.key(0), [64, 32, 3, 3], 'xavier_uniform', 32 * 9, 64 * 9).data();
+  const u = (await weightInit(random.key(0), [64, 32, 3, 3], 'xavier_uniform', 32 * 9, 64 * 9).data()) as Float32Array;
   const bound = Math.sqrt(6 / (32 * 9 + 64 * 9));
   let mx = 0, sq = 0;
   for (const v of u) {
@@ -229,7 +229,7 @@ test('EDM init: xavier_uniform bound √(6/(fi+fo)), kaiming_normal std √(1/fi
   assert.ok(mx <= bound && mx > 0.98 * bound, `max ${mx} vs bound ${bound}`);
   // uniform(−b, b) has variance b²/3
   assertClose([sq / u.length], [(bound * bound) / 3], { rtol: 0.03, what: 'xavier var' });
-  const kn = await weightInit(random.key(1), [20000], 'kaiming_normal', 50, 1).data();
+  const kn = (await weightInit(random.key(1), [20000], 'kaiming_normal', 50, 1).data()) as Float32Array;
   const std = Math.sqrt(kn.reduce((s, v) => s + v * v, 0) / kn.length);
   assertClose([std], [Math.sqrt(1 / 50)], { rtol: 0.03, what: 'kaiming_normal std' });
 

@@ -88,7 +88,7 @@ test('output shapes: 28 and 32, cond and uncond, with and without attention', as
     const labels = cfg.labelDim ? np.eye(cfg.labelDim).slice([0, N]) : null;
     const y = songUNet(cfg, p, x, np.array([0.1, -0.5]), labels);
     assert.deepEqual(y.shape, [N, cfg.outChannels, cfg.imgResolution, cfg.imgResolution], what);
-    const d = await y.data();
+    const d = (await y.data()) as Float32Array;
     assert.ok(d.every(Number.isFinite), what);
   }
 });
@@ -104,7 +104,7 @@ test('dropout: same key → same output, another key → different; eval ignores
     songUNet(cfg, tree.ref(params), x.ref, np.array([0.2, 0.2]), np.eye(3).slice([label, label + 2]), {
       key: opts.key === undefined ? undefined : random.key(opts.key),
       train: opts.train,
-    }).data();
+    }).data() as Promise<Float32Array>;
   const a = await run({ key: 1, train: true });
   const b = await run({ key: 1, train: true });
   const c = await run({ key: 2, train: true });

@@ -1,0 +1,398 @@
+/**
+ * The EDM teacher trainer (Karras et al. 2022, training/training_loop.py): the EDM loss (Eq. 8,
+ * src/edm/loss.ts) on a preconditioned SongUNet (or a 2-D MLP), Adam with EDM's linear learning-rate
+ * ramp-up, EMA by half-life with ramp-up, a non-finite guard, EDM-style ticks and snapshots. One
+ * readable loop:
+ *   each step: one jitted call = valueAndGrad of the batch-mean loss + Adam + guard + EMA;
+ *   every `tick` kimg: read the step scalars, log a line, stats.jsonl, TensorBoard;
+ *   every `snap` ticks (and at the end, at the time budget, on SIGINT): EMA snapshot
+ *   `network-snapshot-<kimg>.safetensors`, sample grid `fakes-<kimg>.png`, and the training state.
+ * Step t's key is `keyForSeed(t, 2^29 + seed)` and the data order is a resumable `Batcher`, so a run
+ * resumed from its training state continues the exact loss trajectory of an uninterrupted one.
+ */
+import { jit, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { batch as imageBatch, Batcher, loadImageDataset, type ImageDataset } from '../data/images.js';
+import { sampleToy, TOYS } from '../data/toy2d.js';
+import { edmLoss } from '../edm/loss.js';
+import type { Denoiser } from '../edm/precond.js';
+import { loadParams, readMeta, saveParams } from '../io/params.js';
+import { saveImageGrid } from '../io/png.js';
+import { saveScatter, GENERATOR_COLOR } from '../io/scatter.js';
+import type { Params } from '../nets/layers.js';
+import { songUNetConfig, type SongUNetConfig } from '../nets/song-unet.js';
+import { keyForSeed, parseSeeds } from '../random/seeds.js';
+import { createRunDir, latestSnapshot, openRunDir, snapshotName, type RunDir } from '../run/run-dir.js';
+import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
+import { emaBeta, emaUpdate } from '../train/ema.js';
+import { guardedUpdate } from '../train/guard.js';
+import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
+import { globalNorm, treeAllFinite } from '../train/tree.js';
+import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
+import { generateImages, type Network } from './generate.js';
+import { TEACHER_FORMAT } from './load.js';
+import { teacherDenoiser, teacherNet, type NetSpec, type TeacherNet } from './net.js';
+import { parseConfig } from '../config/config.js';
+
+export const SNAPSHOT_PREFIX = 'network-snapshot';
+export const STATE_PREFIX = 'training-state';
+export const STATE_FORMAT = 'diff-instruct/teacher-state@1';
+
+/** EDM's Adam settings (train.py: betas [0.9, 0.999], eps 1e-8). */
+const ADAM_BETAS = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+export interface TeacherResult {
+  runDir: string;
+  kimg: number;
+  steps: number;
+  skipped: number;
+  snapshots: string[];
+  statePath: string;
+  seconds: number;
+  /** Why the loop ended before `duration`: the time budget or an abort (SIGINT). */
+  stoppedEarly: '' | 'max-minutes' | 'interrupted';
+  /** Mean loss of each tick, in order (also in stats.jsonl). */
+  tickLosses: number[];
+}
+
+/** Where the training data comes from: a labelled image set or a 2-D toy. */
+interface DataSource {
+  name: string;
+  dataShape: number[];
+  labelDim: number;
+  /** Batch for step `step` (consumes `key`). */
+  next(key: np.Array, n: number): { x: np.Array; labels: np.Array | null };
+  state(): object;
+}
+
+async function openData(cfg: TeacherConfig, batcherState?: object): Promise<DataSource> {
+  if (cfg.dataset.startsWith('toy:')) {
+    const name = cfg.dataset.slice(4);
+    if (!Object.hasOwn(TOYS, name)) throw new Error(`unknown toy dataset '${cfg.dataset}': expected toy:<${Object.keys(TOYS).join('|')}>`);
+    if (cfg.cond) throw new Error(`dataset '${cfg.dataset}' has no classes: use --cond false`);
+    if (cfg.arch !== 'mlp') throw new Error(`dataset '${cfg.dataset}' is 2-D: use --arch mlp`);
+    return { name: cfg.dataset, dataShape: [2], labelDim: 0, next: (key, n) => ({ x: sampleToy(name, key, n), labels: null }), state: () => ({}) };
+  }
+  if (cfg.arch === 'mlp') throw new Error(`arch 'mlp' is for 2-D toy datasets, not '${cfg.dataset}'`);
+  const ds: ImageDataset = await loadImageDataset(cfg.dataset, 'train');
+  const batcher = batcherState ? Batcher.fromState(batcherState as any, ds.n) : new Batcher(ds.n, cfg.seed);
+  return {
+    name: cfg.dataset,
+    dataShape: [ds.channels, ds.height, ds.width],
+    labelDim: cfg.cond ? ds.numClasses : 0,
+    next: (key, n) => {
+      key.dispose();
+      const b = imageBatch(ds, batcher.next(n));
+      if (cfg.cond) return { x: b.x, labels: b.labels };
+      b.labels.dispose();
+      return { x: b.x, labels: null };
+    },
+    state: () => batcher.state(),
+  };
+}
+
+/** The network spec a config asks for, given the data's shape and classes. */
+export function netSpecFor(cfg: TeacherConfig, data: { dataShape: number[]; labelDim: number }): NetSpec {
+  if (cfg.arch === 'mlp') {
+    return { net: 'mlp', netConfig: { dim: data.dataShape[0], hidden: cfg.mlpWidth, layers: cfg.mlpDepth, embChannels: 32, labelDim: data.labelDim } };
+  }
+  const [c, h, w] = data.dataShape;
+  if (h !== w) throw new Error(`SongUNet needs square images, got ${h}x${w}`);
+  const overrides: Partial<SongUNetConfig> = {
+    modelChannels: cfg.modelChannels,
+    channelMult: cfg.channelMult,
+    numBlocks: cfg.numBlocks,
+    attnResolutions: cfg.attnResolutions,
+    dropout: cfg.dropout,
+  };
+  return { net: 'song-unet', netConfig: songUNetConfig(cfg.arch, { imgResolution: h, channels: c, labelDim: data.labelDim }, overrides) };
+}
+
+/** Resolves `--resume` (a run folder or a state file) to the run folder and state file. */
+export function resolveResume(resume: string): { runPath: string; statePath: string } {
+  if (!existsSync(resume)) throw new Error(`resume: '${resume}' does not exist`);
+  if (statSync(resume).isDirectory()) {
+    const s = latestSnapshot(resume, STATE_PREFIX);
+    if (!s) throw new Error(`resume: '${resume}' holds no ${STATE_PREFIX}-*.safetensors`);
+    return { runPath: resume, statePath: s };
+  }
+  return { runPath: dirname(resume), statePath: resume };
+}
+
+/**
+ * The config of a resumed run: the saved one, with `explicit` values (command-line flags) on top.
+ * Changing a key that shapes the trajectory (FROZEN_ON_RESUME) is a one-line error.
+ */
+export function resumeConfig(resume: string, explicit: Record<string, unknown> = {}): TeacherConfig {
+  const { statePath } = resolveResume(resume);
+  const { meta } = readMeta(statePath);
+  if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a teacher training state`);
+  const merged = parseConfig(TeacherConfig, { ...meta.config, ...explicit, resume }, statePath);
+  for (const k of FROZEN_ON_RESUME) {
+    if (JSON.stringify(merged[k]) !== JSON.stringify(meta.config[k])) {
+      throw new Error(`resume: '${k}' cannot change when resuming (run has ${JSON.stringify(meta.config[k])}, got ${JSON.stringify(merged[k])})`);
+    }
+  }
+  return merged;
+}
+
+/** Step t's key: a per-step stream of the seed, disjoint from seeds.ts's latent/label/churn streams. */
+function stepKey(seed: number, step: number): np.Array {
+  return keyForSeed(step, 2 ** 29 + (seed % 2 ** 28));
+}
+
+type TrainState = { params: Params; ema: Params; opt: AdamState<Params> };
+type StepStats = { loss: np.Array; gradNorm: np.Array; finite: np.Array };
+
+/** One jitted training step: valueAndGrad of the batch-mean EDM loss, Adam, non-finite guard, EMA. */
+export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean: number; pStd: number; sigmaData: number }) {
+  return jit((s: TrainState, x: np.Array, labels: np.Array[], key: np.Array, lrScale: np.Array, beta: np.Array): [TrainState, StepStats] => {
+    const keys = random.split(key, 2);
+    const kLoss = keys.ref.slice(0);
+    const kDrop = keys.slice(1);
+    const label = labels[0] ?? null;
+    const lossFn = (p: Params) =>
+      edmLoss((pp, xx, ss, ll) => denoiser(pp, xx, ss, ll, { key: kDrop.ref, train: true }), p, x.ref, label ? label.ref : null, kLoss.ref, o).mean();
+    const [loss, grads] = valueAndGrad(lossFn)(tree.ref(s.params));
+    x.dispose();
+    label?.dispose();
+    kLoss.dispose();
+    kDrop.dispose();
+    const gradNorm = globalNorm(tree.ref(grads as Params));
+    const finite = np.logicalAnd(treeAllFinite(tree.ref(grads as Params)), np.isfinite(loss.ref));
+    const next = adamUpdate(grads as Params, tree.ref(s.opt), tree.ref(s.params), o.adam, lrScale);
+    const params = guardedUpdate(finite.ref, next.params, s.params);
+    const opt = guardedUpdate(finite.ref, next.state, s.opt);
+    const ema = emaUpdate(s.ema, tree.ref(params), beta);
+    return [{ params, ema, opt }, { loss, gradNorm, finite }];
+  });
+}
+
+const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
+function fmtTime(s: number): string {
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
+}
+
+/**
+ * Trains (or resumes) a teacher for `cfg.duration` kimg, or until `cfg.maxMinutes` or `signal`;
+ * always ends with an EMA snapshot and a training state. Returns where everything went.
+ */
+export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSignal; device?: string; echo?: boolean } = {}): Promise<TeacherResult> {
+  const t0 = Date.now();
+  let run: RunDir;
+  let state: TrainState;
+  let step = 0;
+  let skipped = 0;
+  let trainSecondsBefore = 0;
+  let data: DataSource;
+  let net: TeacherNet;
+
+  if (cfg.resume) {
+    const { runPath, statePath } = resolveResume(cfg.resume);
+    const { meta } = readMeta(statePath);
+    if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a teacher training state`);
+    for (const k of FROZEN_ON_RESUME) {
+      if (JSON.stringify(cfg[k]) !== JSON.stringify(meta.config[k])) {
+        throw new Error(`resume: '${k}' cannot change when resuming (run has ${JSON.stringify(meta.config[k])}, got ${JSON.stringify(cfg[k])})`);
+      }
+    }
+    data = await openData(cfg, meta.batcher);
+    net = teacherNet(netSpecFor(cfg, data));
+    const like = net.shapes;
+    const expect: Record<string, number[]> = {};
+    for (const [k, s] of Object.entries(like)) {
+      expect[`params.${k}`] = s;
+      expect[`ema.${k}`] = s;
+      expect[`adam.m.${k}`] = s;
+      expect[`adam.v.${k}`] = s;
+    }
+    expect['adam.count'] = [];
+    const st = await loadParams(statePath, { expect });
+    const pick = (prefix: string): Params => Object.fromEntries(Object.keys(like).map((k) => [k, st.params[prefix + k]]));
+    const params = pick('params.');
+    const opt = adamStateFromTensors(st.params, params) as AdamState<Params>;
+    for (const k of Object.keys(st.params)) if (k.startsWith('adam.')) st.params[k].dispose(); // adamStateFromTensors took refs
+    state = { params, ema: pick('ema.'), opt };
+    step = meta.step;
+    skipped = meta.skipped;
+    trainSecondsBefore = meta.trainSeconds ?? 0;
+    run = openRunDir(runPath, { echo: opts.echo });
+    run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(3)} kimg)`);
+  } else {
+    data = await openData(cfg);
+    net = teacherNet(netSpecFor(cfg, data));
+    const desc = cfg.desc || `${cfg.dataset.replace(/[^A-Za-z0-9]+/g, '-')}-${cfg.cond ? 'cond' : 'uncond'}-${cfg.arch}`;
+    run = createRunDir(cfg.outdir, desc, cfg, { kind: 'train-teacher', device: opts.device ?? '' }, { echo: opts.echo });
+    const params = net.init(random.key(cfg.seed));
+    state = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(params) };
+    const nParams = Object.values(state.params).reduce((n, p) => n + p.size, 0);
+    run.log(`Training a ${cfg.arch} teacher (${nParams} params, ${cfg.precond} preconditioning) on ${cfg.dataset}${cfg.cond ? ' (class-conditional)' : ''}; run folder ${run.path}`);
+  }
+  await trackBuffers().catch(() => undefined);
+
+  const denoiser = teacherDenoiser(net, cfg.precond, cfg.sigmaData);
+  const trainStep = makeTeacherStep(denoiser, { adam: { lr: cfg.lr, ...ADAM_BETAS }, pMean: cfg.pMean, pStd: cfg.pStd, sigmaData: cfg.sigmaData });
+  const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
+  const stepsPerTick = Math.max(1, Math.round((cfg.tick * 1000) / cfg.batch));
+  // EDM: lr · min(cur_nimg / max(lr_rampup_kimg·1000, 1e-8), 1) with cur_nimg the images before this step.
+  const lrScaleAt = (s: number) => Math.min((s * cfg.batch) / Math.max(cfg.lrRampup * 1000, 1e-8), 1);
+  const gridSeeds = cfg.gridSeeds.trim() ? parseSeeds(cfg.gridSeeds) : [];
+  const netMeta = (kimg: number) => ({
+    format: TEACHER_FORMAT,
+    kind: 'teacher',
+    ...net.spec,
+    precond: cfg.precond,
+    sigmaData: cfg.sigmaData,
+    dataset: cfg.dataset,
+    cond: cfg.cond,
+    labelDim: net.labelDim,
+    dataShape: net.dataShape,
+    resolution: net.spec.net === 'song-unet' ? net.spec.netConfig.imgResolution : null,
+    channels: net.spec.net === 'song-unet' ? net.spec.netConfig.inChannels : null,
+    config: cfg,
+    kimg,
+    step,
+    imagesSeen: step * cfg.batch,
+    device: opts.device ?? '',
+    trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000,
+  });
+
+  // Step scalars are read a few steps late: reading every step stalls the GPU queue, letting many
+  // results pile up slows jax-js down (src/distill/trainer.ts has the measurement).
+  const IN_FLIGHT = 4;
+  const inflight: StepStats[] = [];
+  const tickRows: number[][] = [];
+  const drain = async (keep: number) => {
+    while (inflight.length > keep) {
+      const st = inflight.shift()!;
+      tickRows.push([(await st.loss.data())[0], (await st.gradNorm.data())[0], (await st.finite.data())[0]]);
+    }
+  };
+
+  const snapshots: string[] = [];
+  const tickLosses: number[] = [];
+  let statePath = '';
+  let tick = Math.floor(step / stepsPerTick);
+  let tickStart = Date.now();
+  let tickSteps = 0;
+
+  const drawGrid = async (kimg: number) => {
+    if (!gridSeeds.length) return;
+    const network: Network = { kind: 'teacher', path: '', denoiser, params: state.ema, meta: netMeta(kimg) as any, net, dataShape: net.dataShape, labelDim: net.labelDim };
+    const name = `fakes-${String(Math.floor(kimg)).padStart(6, '0')}.png`;
+    const labelDim = net.labelDim;
+    // Conditional: class c fills row c (EDM's grids show one class per row).
+    const perRow = labelDim > 0 ? Math.ceil(gridSeeds.length / labelDim) : Math.ceil(Math.sqrt(gridSeeds.length));
+    const classes = labelDim > 0 ? gridSeeds.map((_, i) => Math.min(labelDim - 1, Math.floor(i / perRow))) : null;
+    const x = await generateImages(network, gridSeeds, { steps: cfg.gridSteps, classes, batchSize: Math.min(gridSeeds.length, 100) });
+    if (net.dataShape.length === 3) {
+      await saveImageGrid(run.file(name), x, { cols: perRow }); // reads through .ref
+      x.dispose();
+    } else {
+      const pts = (await x.data()) as Float32Array;
+      saveScatter(run.file(name), [{ points: pts, color: GENERATOR_COLOR }], { range: [-4, 4] });
+    }
+  };
+
+  const saveState = async () => {
+    const kimg = (step * cfg.batch) / 1000;
+    const tensors: Params = {};
+    for (const [k, v] of Object.entries(state.params)) tensors[`params.${k}`] = v;
+    for (const [k, v] of Object.entries(state.ema)) tensors[`ema.${k}`] = v;
+    const adamT = adamStateToTensors(tree.ref(state.opt));
+    Object.assign(tensors, adamT);
+    const path = run.file(snapshotName(STATE_PREFIX, kimg));
+    try {
+      await saveParams(path, tensors, {
+        format: STATE_FORMAT,
+        kind: 'teacher-state',
+        step,
+        skipped,
+        imagesSeen: step * cfg.batch,
+        // The RNG needs no state: step t's key is keyForSeed(t, 2^29 + seed).
+        rng: { seed: cfg.seed, stream: 2 ** 29 + (cfg.seed % 2 ** 28), nextStep: step },
+        batcher: data.state(),
+        trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000,
+        config: cfg,
+        net: net.spec,
+      });
+    } finally {
+      tree.dispose(adamT);
+    }
+    statePath = path;
+    return path;
+  };
+
+  const snapshot = async () => {
+    const kimg = (step * cfg.batch) / 1000;
+    const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
+    await saveParams(path, state.ema, netMeta(kimg));
+    snapshots.push(path);
+    await saveState();
+    await drawGrid(kimg);
+    run.log(`snapshot ${path}`);
+  };
+
+  const finishTick = async () => {
+    await drain(0);
+    const rows = tickRows.splice(0);
+    const loss = mean(rows.map((r) => r[0]));
+    const gradNorm = mean(rows.map((r) => r[1]));
+    skipped += rows.filter((r) => !r[2]).length;
+    const secs = (Date.now() - tickStart) / 1000;
+    const kimg = (step * cfg.batch) / 1000;
+    const imagesPerSec = (tickSteps * cfg.batch) / Math.max(secs, 1e-9);
+    let live = -1;
+    try {
+      live = liveBuffers();
+    } catch {
+      /* not tracked on this backend */
+    }
+    tickLosses.push(loss);
+    run.stats({ kind: 'tick', tick, kimg, step, loss, gradNorm, skipped, imagesPerSec, secPerTick: secs, secPerKimg: secs / Math.max((tickSteps * cfg.batch) / 1000, 1e-9), lrScale: lrScaleAt(step - 1), liveBuffers: live, totalSec: (Date.now() - t0) / 1000 });
+    run.log(
+      `tick ${String(tick).padEnd(5)} kimg ${kimg.toFixed(1).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} ` +
+        `img/s ${imagesPerSec.toFixed(0).padEnd(6)} loss ${loss.toPrecision(4)} |g| ${gradNorm.toPrecision(3)} skipped ${skipped} buffers ${live}`,
+    );
+    const img = Math.round(kimg * 1000);
+    for (const [k, v] of Object.entries({ 'Loss/loss': loss, 'Loss/grad_norm': gradNorm, 'Timing/images_per_sec': imagesPerSec, 'Timing/sec_per_tick': secs, 'Health/skipped_steps': skipped, 'Health/live_buffers': live })) {
+      if (Number.isFinite(v)) run.tb.scalar(k, v, img);
+    }
+    tick++;
+    tickSteps = 0;
+    tickStart = Date.now();
+  };
+
+  let stoppedEarly: TeacherResult['stoppedEarly'] = '';
+  const labelsArg = (l: np.Array | null) => (l ? [l] : []);
+  try {
+    while (step < totalSteps) {
+      if (opts.signal?.aborted) stoppedEarly = 'interrupted';
+      else if (cfg.maxMinutes > 0 && (Date.now() - t0) / 60000 >= cfg.maxMinutes) stoppedEarly = 'max-minutes';
+      if (stoppedEarly) break;
+      const keys = random.split(stepKey(cfg.seed, step), 2);
+      const { x, labels } = data.next(keys.ref.slice(0), cfg.batch);
+      const beta = emaBeta(cfg.batch, cfg.emaHalfLife * 1000, step * cfg.batch, cfg.emaRampup);
+      const [next, st] = trainStep(state, x, labelsArg(labels), keys.slice(1), np.array(lrScaleAt(step)), np.array(beta));
+      state = next;
+      inflight.push(st);
+      await drain(IN_FLIGHT);
+      step++;
+      tickSteps++;
+      if (step % stepsPerTick === 0 || step === totalSteps) {
+        await finishTick();
+        if (tick % cfg.snap === 0 && step !== totalSteps) await snapshot();
+      }
+    }
+    if (tickSteps > 0 || inflight.length) await finishTick();
+    await snapshot();
+  } finally {
+    run.log(`Done: ${step} steps (${((step * cfg.batch) / 1000).toFixed(3)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
+    run.close();
+    tree.dispose(state);
+    trainStep.dispose();
+  }
+  return { runDir: run.path, kimg: (step * cfg.batch) / 1000, steps: step, skipped, snapshots, statePath, seconds: (Date.now() - t0) / 1000, stoppedEarly, tickLosses };
+}
