@@ -93,6 +93,36 @@ test('resume from the training state continues the exact loss trajectory and EMA
   }
 });
 
+test('an interrupt mid-tick writes a state that resumes to the same weights; --max-minutes stops cleanly', async () => {
+  await wasm();
+  const dirA = tmp(), dirB = tmp();
+  try {
+    const step = 128 / 1000;
+    const base = { tick: 2 * step, snap: 1, duration: 6 * step };
+    const a = await trainTeacher(toyCfg(dirA, base), { echo: false });
+    // A signal that reads as aborted from the 4th check on: the loop checks once before each step.
+    let checks = 0;
+    const signal = { get aborted() { return ++checks > 3; } } as AbortSignal;
+    const b1 = await trainTeacher(toyCfg(dirB, base), { echo: false, signal });
+    assert.equal(b1.stoppedEarly, 'interrupted');
+    assert.equal(b1.steps, 3); // mid-tick: ticks are 2 steps
+    assert.match(b1.statePath, /training-state-000000\.safetensors$/);
+    const b2 = await trainTeacher(resumeConfig(b1.statePath), { echo: false });
+    assert.equal(b2.steps, 6);
+    const ta = readSafetensors(a.snapshots.at(-1)!).tensors;
+    const tb = readSafetensors(b2.snapshots.at(-1)!).tensors;
+    for (const k of Object.keys(ta)) assert.deepEqual(tb[k].data, ta[k].data, k);
+
+    const c = await trainTeacher(toyCfg(dirB, { ...base, maxMinutes: 1e-9 }), { echo: false });
+    assert.equal(c.stoppedEarly, 'max-minutes');
+    assert.equal(c.steps, 0);
+    assert.ok(existsSync(c.snapshots[0]) && existsSync(c.statePath));
+  } finally {
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  }
+});
+
 test('image teacher (tiny SongUNet, Fashion-MNIST): snapshot metadata, grid, state file, load round trip', async () => {
   await wasm();
   const dir = tmp();
@@ -112,6 +142,10 @@ test('image teacher (tiny SongUNet, Fashion-MNIST): snapshot metadata, grid, sta
     assert.deepEqual([meta.labelDim, meta.resolution, meta.channels, meta.step, meta.imagesSeen, meta.dataset, meta.cond], [10, 28, 1, 2, 8, 'fashion-mnist', true]);
     for (const k of ['netConfig', 'precond', 'sigmaData', 'config', 'kimg', 'device', 'trainSeconds']) assert.ok(k in meta, k);
     assert.deepEqual(tensors['enc.28x28_conv.weight'].shape, [8, 1, 3, 3]);
+    // The state carries the data order: 2 batches of 4 into epoch 0 of the seeded permutation.
+    const stateMeta = JSON.parse(readSafetensors(r.statePath).metadata.diff_instruct);
+    assert.deepEqual({ ...stateMeta.batcher, n: undefined }, { n: undefined, seed: 0, epoch: 0, pos: 8 });
+    assert.equal(stateMeta.step, 2);
     assert.deepEqual(tensors['map_label.weight'].shape, [8, 10]);
 
     const d = await loadDenoiser(snap);
