@@ -1,19 +1,27 @@
 /** The `diff-instruct` command-line program: one subcommand per file under `commands/`. */
 import '../platform/node.js';
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import pkg from '../../package.json' with { type: 'json' };
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-
-// Each module exports `register(program)`. Keep this list in the order `--help` should show.
-const commands = ['./commands/devices.js', './commands/inspect.js', './commands/train-teacher.js', './commands/sample.js'];
+// Each module exports `register(program)`. Keep this list in the order `--help` should show. Static
+// import() thunks (not a list of path strings) so the device bundle (scripts/device-pack.sh) can inline them.
+const commands: (() => Promise<{ register(p: Command): void }>)[] = [
+  () => import('./commands/devices.js'),
+  () => import('./commands/inspect.js'),
+  () => import('./commands/train-teacher.js'),
+  () => import('./commands/sample.js'),
+  () => import('./commands/distill.js'),
+  () => import('./commands/study2d.js'),
+  () => import('./commands/train-classifier.js'),
+  () => import('./commands/bench.js'),
+];
 
 const program = new Command('diff-instruct')
   .description('Diff-Instruct: distill diffusion models into one-step generators (WebGPU / Wasm)')
   .version(pkg.version)
   .showHelpAfterError('(run with --help for usage)');
 
-for (const m of commands) (await import(m)).register(program);
+for (const load of commands) (await load()).register(program);
 
 program.exitOverride((err) => {
   process.exit(err.exitCode);
