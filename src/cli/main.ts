@@ -13,6 +13,7 @@ const commands: (() => Promise<{ register(p: Command): void }>)[] = [
   () => import('./commands/distill.js'),
   () => import('./commands/study2d.js'),
   () => import('./commands/train-classifier.js'),
+  () => import('./commands/eval.js'),
   () => import('./commands/bench.js'),
 ];
 
