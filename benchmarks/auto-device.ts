@@ -1,7 +1,7 @@
 /**
  * Auto device choice measurement: on a CPU-only machine, which backend trains a small conv net faster,
- * Wasm or WebGPU on Mesa llvmpipe? `autoChoice` in src/platform/devices.ts cites this result
- * (benchmarks/README.md, "auto device choice").
+ * Wasm (one thread, or a pool of worker threads: src/platform/node-worker.ts) or WebGPU on Mesa llvmpipe?
+ * `autoChoice` in src/platform/devices.ts cites this result (benchmarks/README.md, "auto device choice").
  *
  * Workload: a 2-layer conv net (1→16 3×3 SAME, ReLU, 16→32 3×3 stride 2 SAME, ReLU, dense 6272→10,
  * softmax cross-entropy) on a fixed batch of 32 random 28×28 images, one jitted step = valueAndGrad +
@@ -10,21 +10,35 @@
  * (`await loss.data()`, `blockUntilReady(params)`). Median per step; `--rounds` repeats (alternating
  * order) give the spread, since other processes may share the CPU.
  *
- * Run: node --import tsx benchmarks/auto-device.ts [--rounds 2] [--steps 15]
- * Writes benchmarks/results/<YYYY-MM-DD>-cpu-auto-device.json.
+ * Configurations: `wasm-1t` (DI_WASM_THREADS=1: jax-js's Wasm on the main thread), `wasm` (worker pool,
+ * DI_WASM_THREADS or all cores), `webgpu` (llvmpipe on a CPU-only machine). Each child also runs a
+ * correctness probe: reductions longer than 65,535 terms (a jitted sum of 10^7 ones, an eager matmul
+ * with K = 70,000), which llvmpipe truncates (docs/ARCHITECTURE.md, "Known pitfalls").
+ *
+ * Run: node --import tsx benchmarks/auto-device.ts [--rounds 2] [--steps 15] [--only wasm,webgpu] [--tag name]
+ * Writes benchmarks/results/<YYYY-MM-DD>-cpu-auto-device[-tag].json (never overwrites: adds -2, -3, ...).
  */
 import '../src/platform/node.js';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { blockUntilReady, jit, lax, nn, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
 import { initDevice, type Backend } from '../src/platform/devices.js';
+import { wasmThreads } from '../src/platform/node.js';
 import { adamInit, adamUpdate, type AdamState } from '../src/train/adam.js';
 import { splitKeyList } from '../src/random/seeds.js';
 
 const BATCH = 32, WARMUP = 3;
+
+/** What is measured: a backend, plus environment for the child (the Wasm thread count). */
+const CONFIGS = {
+  'wasm-1t': { backend: 'wasm', env: { DI_WASM_THREADS: '1' } },
+  wasm: { backend: 'wasm', env: {} },
+  webgpu: { backend: 'webgpu', env: {} },
+} as const satisfies Record<string, { backend: Backend; env: Record<string, string> }>;
+type ConfigId = keyof typeof CONFIGS;
 type Params = Record<'conv0.weight' | 'conv0.bias' | 'conv1.weight' | 'conv1.bias' | 'fc.weight' | 'fc.bias', np.Array>;
 
 function init(key: np.Array): Params {
@@ -53,8 +67,16 @@ const step = jit((p: Params, s: AdamState<Params>, x: np.Array, y: np.Array) => 
   return { ...out, loss: l };
 });
 
-/** Child mode: time one backend, print one JSON line. */
-async function measure(backend: Backend, steps: number) {
+/** Reductions longer than llvmpipe's 65,535-iteration loop limit, with their exact values. */
+async function probe(): Promise<Record<string, { got: number; expected: number }>> {
+  const sum = (await jit((x: np.Array) => x.sum())(np.ones([10_000_000])).data())[0];
+  const mm = (await np.matmul(np.ones([2, 70_000]), np.ones([70_000, 2])).data())[0];
+  return { jitSumOnes1e7: { got: sum, expected: 1e7 }, eagerMatmulK70000: { got: mm, expected: 70_000 } };
+}
+
+/** Child mode: time one configuration, print one JSON line. */
+async function measure(config: ConfigId, steps: number) {
+  const backend = CONFIGS[config].backend;
   const info = await initDevice(backend);
   const [kp, kx, ky] = splitKeyList(random.key(0), 3);
   let params = init(kp);
@@ -65,7 +87,9 @@ async function measure(backend: Backend, steps: number) {
   const times: number[] = [];
   const losses: number[] = [];
   let compileMs = 0;
+  let cpu0 = process.cpuUsage();
   for (let i = 0; i < WARMUP + steps; i++) {
+    if (i === WARMUP) cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const out = step(params, state, x.ref, onehot.ref);
     params = out.params;
@@ -76,11 +100,17 @@ async function measure(backend: Backend, steps: number) {
     if (i === 0) compileMs = ms;
     if (i >= WARMUP) times.push(ms);
   }
+  // CPU time of every thread of this process (Wasm workers, llvmpipe threads) per timed step: with other
+  // jobs on the machine, cpuMs / wall ms shows how much parallelism the backend actually got
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMsPerStep = (cpu.user + cpu.system) / 1000 / steps;
   tree.dispose([params, state, x, onehot]);
   const sorted = [...times].sort((a, b) => a - b);
   const median = (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2;
   if (!(losses[losses.length - 1] < losses[0])) throw new Error(`${backend}: loss did not fall (${losses[0]} → ${losses.at(-1)})`);
-  console.log(JSON.stringify({ backend, device: info.name, medianMs: median, minMs: sorted[0], maxMs: sorted.at(-1), firstStepMs: compileMs, stepsMs: times, loss: [losses[0], losses.at(-1)] }));
+  const checks = await probe();
+  const threads = backend === 'wasm' ? wasmThreads : null;
+  console.log(JSON.stringify({ config, backend, threads, device: info.name, probe: checks, medianMs: median, cpuMsPerStep, meanMs: times.reduce((a, b) => a + b, 0) / steps, minMs: sorted[0], maxMs: sorted.at(-1), firstStepMs: compileMs, stepsMs: times, loss: [losses[0], losses.at(-1)] }));
 }
 
 function cpuModel(): string {
@@ -101,28 +131,40 @@ async function main() {
   };
   const steps = opt('steps', 15), rounds = opt('rounds', 2);
   const child = args.indexOf('--child');
-  if (child >= 0) return measure(args[child + 1] as Backend, steps);
+  if (child >= 0) return measure(args[child + 1] as ConfigId, steps);
+  const sopt = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const configs = (sopt('only')?.split(',') ?? Object.keys(CONFIGS)) as ConfigId[];
+  for (const c of configs) if (!(c in CONFIGS)) throw new Error(`unknown configuration '${c}': expected one of ${Object.keys(CONFIGS).join(', ')}`);
+  const tag = sopt('tag');
 
   const self = fileURLToPath(import.meta.url);
   const runs: any[] = [];
   for (let r = 0; r < rounds; r++) {
-    const order: Backend[] = r % 2 === 0 ? ['wasm', 'webgpu'] : ['webgpu', 'wasm'];
+    // rotate the order each round (and reverse it on odd rounds) so no configuration always runs first
+    const rot = configs.map((_, i) => configs[(i + r) % configs.length]);
+    const order = r % 2 === 0 ? rot : [...rot].reverse();
     for (const b of order) {
       const load = os.loadavg()[0];
       const res = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', b, '--steps', String(steps)], {
         encoding: 'utf8',
-        env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' },
+        env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless', ...CONFIGS[b].env },
       });
       const line = res.stdout.split('\n').find((l) => l.startsWith('{'));
       if (res.status !== 0 || !line) throw new Error(`${b} run failed: ${res.stderr.split('\n').filter((l) => /Error/.test(l))[0] ?? res.status}`);
       const m = { round: r + 1, loadAvg1mBefore: load, ...JSON.parse(line) };
       runs.push(m);
-      console.log(`round ${m.round} ${b.padEnd(6)} median ${m.medianMs.toFixed(1)} ms/step (min ${m.minMs.toFixed(1)}, max ${m.maxMs.toFixed(1)}; first step ${m.firstStepMs.toFixed(0)} ms; load ${load.toFixed(2)})`);
+      console.log(`round ${m.round} ${b.padEnd(7)} (${m.threads ?? '-'} threads) median ${m.medianMs.toFixed(1)} ms/step, CPU ${m.cpuMsPerStep.toFixed(0)} ms/step (min ${m.minMs.toFixed(1)}, max ${m.maxMs.toFixed(1)}; first step ${m.firstStepMs.toFixed(0)} ms; load ${load.toFixed(2)})`);
     }
   }
-  const per = (b: Backend) => runs.filter((m) => m.backend === b).map((m) => m.medianMs);
-  const summary = Object.fromEntries((['wasm', 'webgpu'] as Backend[]).map((b) => [b, { medianMsPerRound: per(b), best: Math.min(...per(b)), worst: Math.max(...per(b)) }]));
-  const faster = summary.wasm.worst < summary.webgpu.best ? 'wasm' : summary.webgpu.worst < summary.wasm.best ? 'webgpu' : 'overlapping';
+  const per = (b: ConfigId) => runs.filter((m) => m.config === b).map((m) => m.medianMs);
+  const summary = Object.fromEntries(configs.map((b) => [b, { medianMsPerRound: per(b), best: Math.min(...per(b)), worst: Math.max(...per(b)) }]));
+  // a configuration is "faster" only when its worst round beats every other configuration's best round
+  const faster = configs.find((a) => configs.every((b) => b === a || summary[a].worst < summary[b].best)) ?? 'overlapping';
+  const probes = Object.fromEntries(configs.map((b) => [b, runs.find((m) => m.config === b)?.probe]));
+  const correct = Object.fromEntries(configs.map((b) => [b, Object.values(probes[b] ?? {}).every((p: any) => p.got === p.expected)]));
   const now = new Date();
   const result = {
     benchmark: 'auto-device',
@@ -133,20 +175,25 @@ async function main() {
       cpuModel: cpuModel(),
       memGiB: Math.round(os.totalmem() / 2 ** 30),
       node: process.version,
-      // jax-js's Wasm backend only uses worker threads when a global Worker exists (not in Node 20)
-      wasmThreads: typeof (globalThis as any).Worker === 'undefined' ? 1 : 'workers',
+      // jax-js's Wasm backend uses worker threads only when a global Worker exists (src/platform/node-worker.ts)
+      wasmThreads: Object.fromEntries(runs.filter((m) => m.backend === 'wasm').map((m) => [m.config, m.threads])),
       lpNumThreads: process.env.LP_NUM_THREADS ?? null,
       adapter: runs.find((m) => m.backend === 'webgpu')?.device ?? null,
     },
     runs,
     summary,
     faster,
+    // exact results of reductions longer than 65,535 terms, per configuration (first round)
+    probes,
+    correct,
   };
   const dir = join(dirname(self), 'results');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${now.toISOString().slice(0, 10)}-cpu-auto-device.json`);
+  const base = join(dir, `${now.toISOString().slice(0, 10)}-cpu-auto-device${tag ? `-${tag}` : ''}`);
+  let file = `${base}.json`;
+  for (let n = 2; existsSync(file); n++) file = `${base}-${n}.json`;
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-  console.log(`faster: ${faster}; wrote ${file}`);
+  console.log(`faster: ${faster}; exact on long reductions: ${JSON.stringify(correct)}; wrote ${file}`);
 }
 
 main().catch((e) => {

@@ -10,7 +10,7 @@
  */
 import './node.js';
 import { defaultDevice, init } from '@jax-js/jax';
-import { isNode } from './node.js';
+import { isNode, wasmThreads } from './node.js';
 
 export const DEVICE_CHOICES = ['auto', 'webgpu', 'wasm'] as const;
 export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
@@ -101,8 +101,9 @@ export function probeGpu(): Promise<GpuProbe | null> {
 }
 
 function wasmInfo(): DeviceInfo {
-  const cores = isNode ? (globalThis as any).process?.env?.DI_CORES ?? '' : '';
-  return { backend: 'wasm', name: `WebAssembly (CPU${cores ? `, ${cores} cores` : ''})`, software: false, features: [] };
+  // threads: jax-js's Wasm worker pool (node-worker.ts in Node, DI_WASM_THREADS); 1 = main thread only
+  const threads = isNode ? wasmThreads : Number((globalThis as any).navigator?.hardwareConcurrency) || 1;
+  return { backend: 'wasm', name: `WebAssembly (CPU, ${threads} thread${threads === 1 ? '' : 's'})`, software: false, features: [] };
 }
 
 /** Every device this process can use, WebGPU first when present. */
@@ -115,9 +116,14 @@ export async function listDevices(): Promise<DeviceInfo[]> {
 }
 
 /**
- * What `auto` picks: a hardware WebGPU adapter when there is one; otherwise Wasm, because on a 2-core
- * CPU machine Wasm trains our small conv nets faster than WebGPU on llvmpipe (benchmarks/README.md,
- * "auto device choice", has the measurement).
+ * What `auto` picks: a hardware WebGPU adapter when there is one; otherwise Wasm (multithreaded through
+ * node-worker.ts), never a software adapter. WebGPU on Mesa llvmpipe trains our small conv nets several
+ * times faster than Wasm, but llvmpipe stops every shader loop after 65,535 iterations in total per
+ * invocation (Mesa's compile-time LP_MAX_TGSI_LOOP_ITERATIONS, shared by all loops of a shader, no switch),
+ * so reductions longer than that come out silently wrong: a jitted sum of 10^7 ones gives 4,194,240, an
+ * eager matmul with K = 70,000 gives 65,535, an eager conv weight gradient over 100,352 pixels gives
+ * 65,535. Correctness beats speed. benchmarks/README.md, "auto device choice", has the measurements;
+ * `--device webgpu` still selects llvmpipe explicitly, with a warning.
  */
 export function autoChoice(devices: DeviceInfo[]): DeviceInfo {
   const hw = devices.find((d) => d.backend === 'webgpu' && !d.software);
@@ -140,6 +146,11 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
     const devices = await listDevices();
     info = choice === 'auto' ? autoChoice(devices) : devices.find((d) => d.backend === choice)!;
     if (!info) throw new Error(`device '${choice}' is not available here (found: ${devices.map((d) => d.name).join('; ')})`);
+    if (info.software) {
+      console.warn(
+        `diff-instruct: warning: ${info.name} is a software adapter: it stops shader loops after 65,535 iterations, so long reductions (sums, matmuls, conv gradients) can be silently wrong; prefer --device wasm`,
+      );
+    }
   }
   const g = globalThis as any;
   if (info.backend === 'webgpu') {
@@ -154,7 +165,7 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
       }
     }
   } else if (isNode && typeof g.navigator === 'undefined') {
-    g.navigator = {};
+    g.navigator = { hardwareConcurrency: wasmThreads }; // jax-js sized its Wasm pool at import time: node-worker.ts sets this first
   }
   const ok = await init(info.backend);
   if (!ok.includes(info.backend)) throw new Error(`device '${info.backend}' failed to initialise`);

@@ -5,7 +5,10 @@
  * (`Iterator.prototype.map/filter`, Node 22+) and `navigator.gpu` for WebGPU. This module installs the
  * two shims at import time (import it before anything touches jax-js) and exposes `initDevice`, which
  * creates a Dawn-backed `navigator.gpu` (from the `webgpu` npm package) when WebGPU is requested.
+ * It also installs a Web-Worker-compatible global `Worker` (`./node-worker.ts`) so that jax-js's Wasm
+ * backend runs on a pool of worker threads (`DI_WASM_THREADS`, default: all cores).
  */
+import './node-worker.js';
 
 const g = globalThis as any;
 
@@ -53,5 +56,7 @@ if (typeof g.Float16Array === 'undefined') {
     });
   }
 }
+
+export { wasmThreads } from './node-worker.js';
 
 export const isNode = typeof process !== 'undefined' && !!process.versions?.node;
