@@ -1,4 +1,5 @@
 /** Fréchet distance against closed forms for Gaussian statistics with known means and covariances. */
+import '../platform/node.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { frechetDistance, frechetDistanceParts, fdFromFeatures } from './fd.js';

@@ -1,4 +1,5 @@
 /** Tests of the float64 host linear algebra against closed forms and defining identities. */
+import '../platform/node.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eigh, matmulSquare, meanCov, sqrtmPsd, trace } from './linalg.js';

@@ -15,12 +15,13 @@
  *      stray samples is not covered; a generator that drops modes is caught at any n.
  *      Average log-likelihood of the samples under the true mixture density (exact, src/data/gmm.ts).
  *
- * Everything here is float64 on the host (n ≤ a few thousand points in 2-D); MMD subsamples to
- * `maxPoints` to keep O(n²) bounded.
+ * SWD and the mode scores are float64 on the host; MMD's n×n kernel matrices run on the jax-js device
+ * (subsampled to `maxPoints` per set to keep O(n²) bounded).
  */
-import { numpy as np, random } from '@jax-js/jax';
+import { defaultDevice, jit, numpy as np, random, type OwnedFunction } from '@jax-js/jax';
 import { TOYS, toyModes } from '../data/toy2d.js';
 import { seededUniform } from '../data/prng.js';
+import { squaredDistances } from './prdc.js';
 
 export const MMD_BANDWIDTHS = [0.1, 0.2, 0.5, 1, 2];
 
@@ -35,30 +36,56 @@ function head(x: ArrayLike<number>, max: number): ArrayLike<number> {
   return n <= max ? x : Array.prototype.slice.call(x, 0, 2 * max);
 }
 
+const mmdFns = new Map<string, OwnedFunction<(x: np.Array, y: np.Array) => np.Array>>();
+
+/** jit'd (x [n,2], y [m,2]) → [3, ·] row sums of K_xx, K_yy, K_xy, compiled per device and bandwidth set. */
+function mmdRowSums(bandwidths: number[]): OwnedFunction<(x: np.Array, y: np.Array) => np.Array> {
+  const key = `${defaultDevice()}:${bandwidths.join(',')}`;
+  let f = mmdFns.get(key);
+  if (!f) {
+    const k = (d2: np.Array) => {
+      let s: np.Array | null = null;
+      for (const h of bandwidths) {
+        const e = np.exp(d2.ref.mul(-1 / (2 * h * h)));
+        s = s ? s.add(e) : e;
+      }
+      d2.dispose();
+      return s!.mul(1 / bandwidths.length);
+    };
+    f = jit((x: np.Array, y: np.Array) => {
+      const n = x.shape[0], m = y.shape[0];
+      // pad the shorter row-sum vector so the three stack into one array (one read back)
+      const pad = (v: np.Array, len: number) => (len === Math.max(n, m) ? v : np.pad(v, [[0, Math.max(n, m) - len]]));
+      return np.stack([
+        pad(k(squaredDistances(x.ref, x.ref)).sum(1), n),
+        pad(k(squaredDistances(y.ref, y.ref)).sum(1), m),
+        pad(k(squaredDistances(x, y)).sum(1), n),
+      ]);
+    });
+    mmdFns.set(key, f);
+  }
+  return f;
+}
+
 /**
  * Unbiased MMD² between point sets x and y ([n, 2] row-major) with the averaged RBF kernel over
- * `bandwidths` (formula in the file header). Uses at most `maxPoints` points of each set.
+ * `bandwidths` (formula in the file header). Uses at most `maxPoints` points of each set. Kernel
+ * matrices are evaluated on the default jax-js device; their row sums are added in float64.
  */
-export function mmdRbf(xIn: ArrayLike<number>, yIn: ArrayLike<number>, bandwidths: number[] = MMD_BANDWIDTHS, maxPoints = 2000): number {
+export async function mmdRbf(xIn: ArrayLike<number>, yIn: ArrayLike<number>, bandwidths: number[] = MMD_BANDWIDTHS, maxPoints = 2000): Promise<number> {
   check2d(xIn, 'mmdRbf (x)');
   check2d(yIn, 'mmdRbf (y)');
-  const x = head(xIn, maxPoints);
-  const y = head(yIn, maxPoints);
+  const x = Float32Array.from(head(xIn, maxPoints));
+  const y = Float32Array.from(head(yIn, maxPoints));
   const nx = x.length / 2, ny = y.length / 2;
-  const inv = bandwidths.map((h) => -1 / (2 * h * h));
-  const k = (d2: number) => {
-    let s = 0;
-    for (const c of inv) s += Math.exp(c * d2);
-    return s / inv.length;
-  };
-  const sumWithin = (a: ArrayLike<number>, n: number) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) s += k((a[2 * i] - a[2 * j]) ** 2 + (a[2 * i + 1] - a[2 * j + 1]) ** 2);
-    return (2 * s) / (n * (n - 1));
-  };
-  let sxy = 0;
-  for (let i = 0; i < nx; i++) for (let j = 0; j < ny; j++) sxy += k((x[2 * i] - y[2 * j]) ** 2 + (x[2 * i + 1] - y[2 * j + 1]) ** 2);
-  return sumWithin(x, nx) + sumWithin(y, ny) - (2 * sxy) / (nx * ny);
+  const rs = (await mmdRowSums(bandwidths)(np.array(x, { shape: [nx, 2] }), np.array(y, { shape: [ny, 2] })).data()) as Float32Array;
+  const L = Math.max(nx, ny);
+  let sxx = 0, syy = 0, sxy = 0;
+  for (let i = 0; i < nx; i++) sxx += rs[i];
+  for (let i = 0; i < ny; i++) syy += rs[L + i];
+  for (let i = 0; i < nx; i++) sxy += rs[2 * L + i];
+  // k(x, x) = 1 exactly: remove the diagonal for the unbiased within-set means
+  return (sxx - nx) / (nx * (nx - 1)) + (syy - ny) / (ny * (ny - 1)) - (2 * sxy) / (nx * ny);
 }
 
 /** The L unit directions (cos α, sin α) of the sliced Wasserstein distance, α seeded uniform in [0, π). */
@@ -173,7 +200,7 @@ export async function toy2dMetrics(x: np.Array | ArrayLike<number>, toyName: str
   const pts = await toHost(x);
   const n = check2d(pts, 'toy2d metrics');
   const ref = (await toy.sample(random.key(TOY_REFERENCE_SEED), TOY_REFERENCE_POINTS).data()) as Float32Array;
-  const out: Record<string, number> = { n, mmd: mmdRbf(pts, ref), swd: slicedWasserstein(pts, ref) };
+  const out: Record<string, number> = { n, mmd: await mmdRbf(pts, ref), swd: slicedWasserstein(pts, ref) };
   const modes = toyModes(toyName);
   if (modes && toy.mixture) {
     const m = modeStats(pts, modes.centers, modes.std);
