@@ -18,7 +18,7 @@ function find(dir, out = []) {
 const args = process.argv.slice(2);
 const filters = args.filter((a) => !a.startsWith('-'));
 const flags = args.filter((a) => a.startsWith('-'));
-let files = find('src').sort();
+let files = [...find('src'), ...find('web')].sort();
 if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
 const env = { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' };
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], { stdio: 'inherit', env });

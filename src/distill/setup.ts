@@ -53,39 +53,27 @@ function toyRange(points: Float32Array): [number, number] {
 }
 
 /**
- * `toy:<name>`: the analytic mixture's exact denoiser is the teacher; the generator is an MLP from a
- * `latentDim`-dimensional standard normal; the fake score is an EDM-preconditioned MLP denoiser trained
- * from scratch (use `fakeWarmup` so it first fits the initial generator).
+ * `toy:<name>`: the models of toy-models.ts (exact mixture denoiser as teacher, MLP generator, MLP fake
+ * score trained from scratch: use `fakeWarmup`) plus metrics and scatter pictures for the run folder.
  */
 export async function setupToy(cfg: DistillConfig, opts: { latentDim?: number } = {}): Promise<DistillSetup> {
-  const name = cfg.teacher.slice('toy:'.length);
-  const { TOYS } = await import('../data/toy2d.js');
-  const toy = Object.hasOwn(TOYS, name) ? TOYS[name] : undefined;
-  if (!toy) throw new Error(`unknown toy teacher 'toy:${name}': expected toy:<${Object.keys(TOYS).join('|')}>`);
-  if (!toy.mixture) throw new Error(`toy '${name}' has no exact score (only Gaussian-mixture toys can be teachers): use one of ${Object.entries(TOYS).filter(([, t]) => t.mixture).map(([k]) => k).join(', ')}`);
-  const { mlpGeneratorModel, initMlpGenerator } = await import('../nets/mlp-generator.js');
-  const { mlpNet, initMlp } = await import('../nets/mlp.js');
-  const { precondition } = await import('../edm/precond.js');
+  const { toyModels } = await import('./toy-models.js');
+  const { withParticles } = await import('./particles.js');
+  // loss 'sds' = Diff-Instruct with a Dirac generator (docs/sds-as-diff-instruct.md): `batch` free particles
+  const base = toyModels(cfg, opts);
+  const { name, mixture, models, theta0, phi0, generatorMeta } = cfg.loss === 'sds' ? withParticles(base, { count: cfg.batch, sigmaInit: cfg.sigmaInit, seed: cfg.seed }) : base;
+  const generator = models.generator;
   const { toy2dMetrics } = await import('../metrics/toy2d.js').catch(() => ({ toy2dMetrics: null as any }));
-
-  const genCfg = { latentDim: opts.latentDim ?? 2, dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, labelDim: 0 };
-  const fakeCfg = { dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, embChannels: 32, labelDim: 0 };
-  const generator = mlpGeneratorModel(genCfg);
-  const fake = precondition('edm', (p, x, c, l, o) => mlpNet(fakeCfg, p, x, c, l, o), { sigmaData: cfg.sigmaData });
-  const [kg, kf] = splitKeyList(random.key(cfg.seed), 2);
-  const theta0 = initMlpGenerator(kg, genCfg);
-  const phi0 = initMlp(kf, fakeCfg);
-  const mixture = toy.mixture;
   const ref = await mixture.sample(random.key(12345), 2000).data();
   const range = toyRange(ref as Float32Array);
 
   return {
     teacherName: `toy:${name}`,
-    models: { teacher: mixture.asDenoiser(), fake, generator },
+    models,
     teacherParams: {},
     theta0,
     phi0,
-    generatorMeta: { format: 'diff-instruct/generator@1', kind: 'generator', generator: 'mlp', generatorConfig: genCfg, teacher: `toy:${name}` },
+    generatorMeta,
     evaluate: toy2dMetrics
       ? async (ema, n) => {
           const x = generateBatch(generator, ema, random.key(999), n);

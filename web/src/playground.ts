@@ -1,0 +1,345 @@
+/**
+ * Live 2-D Diff-Instruct: an analytic Gaussian-mixture teacher, an MLP generator and an MLP fake score
+ * trained in the page (toy-session.ts), with the scatter of teacher vs generator samples, loss curves,
+ * MMD² to the teacher and the controls of the `distill` config that matter here.
+ *
+ * The loop runs once per animation frame: dispatch a few steps, await ONE read (mean losses, and the
+ * plotted samples every ~150 ms), draw. The number of steps per frame adapts so a frame's compute stays
+ * near FRAME_MS, which keeps the page responsive on Wasm (whose kernels run on the main thread) and keeps
+ * few unread results in flight on WebGPU.
+ *
+ * URL parameters (for links and tests): toy, loss, weighting, sigmaDist, lrGen, lrFake, fakeSteps, seed,
+ * steps (pause after this many generator steps).
+ */
+import { GENERATOR_LOSSES, WEIGHTINGS, toy2d, toyMetrics, toyModels, type DistillConfig } from 'diff-instruct';
+import { fmt, h, numberInput, row, select } from './dom.js';
+import { drawLines, drawScatter, rangeFor, setupCanvas } from './plot.js';
+import { pageState } from './state.js';
+import { playgroundConfig, RESET_KEYS, ToySession } from './toy-session.js';
+
+const FRAME_MS = 60;
+const PLOT_EVERY_MS = 150;
+const SCATTER = 440;
+
+const LOSS_TEXT: Record<string, string> = {
+  ikl: 'IKL — Diff-Instruct',
+  sid: 'SiD — score identity',
+  sds: 'SDS — score distillation (no fake score)',
+  dmd: 'DMD — distribution matching',
+};
+const WEIGHTING_TEXT: Record<string, string> = {
+  reference: 'reference: w = 1 on D_φ − D_p',
+  'score-uniform': 'score-uniform: w = 1/σ²',
+  normalized: 'normalized: 1/mean|x₀ − D_p|',
+};
+const SIGMA_TEXT: Record<string, string> = {
+  lognormal: 'log-normal: ln σ ~ N(P_mean, P_std²)',
+  loguniform: 'log-uniform on [σ_min, σ_max]',
+  karras: 'Karras schedule, t ∈ [0, t_max]',
+  fixed: 'fixed σ (plain KL at one level)',
+};
+
+/** Settings from the URL, validated by the config schema. */
+function urlOverrides(): Partial<DistillConfig> {
+  const q = new URLSearchParams(location.search);
+  const out: Record<string, unknown> = {};
+  const str = ['loss', 'weighting', 'sigmaDist'] as const;
+  const num = ['lrGen', 'lrFake', 'fakeSteps', 'seed', 'pMean', 'pStd', 'sigmaMin', 'sigmaMax', 'sigmaFixed', 'batch', 'fakeWarmup'] as const;
+  if (q.get('toy')) out.teacher = `toy:${q.get('toy')}`;
+  for (const k of str) if (q.get(k)) out[k] = q.get(k);
+  for (const k of num) if (q.get(k)) out[k] = Number(q.get(k));
+  return out as Partial<DistillConfig>;
+}
+
+export async function mountPlayground(root: HTMLElement): Promise<void> {
+  const q = new URLSearchParams(location.search);
+  const stopAt = Number(q.get('steps') ?? 0) || 0;
+  let cfg: DistillConfig;
+  try {
+    cfg = playgroundConfig(urlOverrides());
+  } catch (e) {
+    cfg = playgroundConfig();
+    console.warn('ignoring bad URL settings', e);
+  }
+
+  // ---- controls ----
+  const toySel = select('toy', toyModels.TOY_TEACHERS.map((t) => [t, t]), cfg.teacher.slice(4));
+  const lossSel = select('loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l] ?? l]), cfg.loss);
+  const weightSel = select('weighting', WEIGHTINGS.map((w) => [w, WEIGHTING_TEXT[w] ?? w]), cfg.weighting);
+  const sigmaSel = select('sigmaDist', Object.keys(SIGMA_TEXT).map((s) => [s, SIGMA_TEXT[s]]), cfg.sigmaDist);
+  const pMean = numberInput('pMean', cfg.pMean, { step: 0.1 });
+  const pStd = numberInput('pStd', cfg.pStd, { min: 0.05, step: 0.1 });
+  const sMin = numberInput('sigmaMin', cfg.sigmaMin, { min: 0.001 });
+  const sMax = numberInput('sigmaMax', cfg.sigmaMax, { min: 0.01 });
+  const sFixed = numberInput('sigmaFixed', cfg.sigmaFixed, { min: 0.001 });
+  const lrGen = numberInput('lrGen', cfg.lrGen, { min: 0 });
+  const lrFake = numberInput('lrFake', cfg.lrFake, { min: 0 });
+  const ratio = numberInput('fakeSteps', cfg.fakeSteps, { min: 0, max: 20, step: 1 });
+  const seed = numberInput('seed', cfg.seed, { min: 0, step: 1 });
+  const startBtn = h('button', { id: 'start', class: 'primary' }, 'Start');
+  const resetBtn = h('button', { id: 'reset' }, 'Reset');
+  const status = h('div', { id: 'status', class: 'status' }, 'Building the models…');
+  const error = h('div', { id: 'settings-error', class: 'error', hidden: true });
+
+  const read = {
+    steps: h('span', { id: 'stat-steps' }, '0'),
+    sps: h('span', { id: 'stat-sps' }, '–'),
+    fake: h('span', { id: 'stat-fake' }, '–'),
+    gen: h('span', { id: 'stat-gen' }, '–'),
+    mmd: h('span', { id: 'stat-mmd' }, '–'),
+    modes: h('span', { id: 'stat-modes' }, '–'),
+  };
+  const scatterCanvas = h('canvas', { id: 'scatter' });
+  const lossCanvas = h('canvas', { id: 'loss-chart' });
+  const genCanvas = h('canvas', { id: 'gen-chart' });
+  const mmdCanvas = h('canvas', { id: 'mmd-chart' });
+  const sc = setupCanvas(scatterCanvas, SCATTER, SCATTER);
+  const CH_W = 420, CH_H = 140;
+  const lc = setupCanvas(lossCanvas, CH_W, CH_H);
+  const gc = setupCanvas(genCanvas, CH_W, CH_H);
+  const mc = setupCanvas(mmdCanvas, CH_W, CH_H);
+
+  const sigmaRows = {
+    lognormal: [row('P_mean', pMean), row('P_std', pStd)],
+    loguniform: [row('σ_min', sMin), row('σ_max', sMax)],
+    karras: [row('σ_min', sMin), row('σ_max', sMax)],
+    fixed: [row('σ', sFixed)],
+  } as Record<string, HTMLElement[]>;
+  const sigmaBox = h('div', { class: 'sigma-params' });
+
+  root.append(
+    h('h2', {}, 'Live distillation of a 2-D teacher'),
+    h(
+      'p',
+      { class: 'explain' },
+      'The teacher is an analytic Gaussian mixture whose denoiser is exact. A small MLP generator maps 2-D noise to points in one step; ' +
+        'a second MLP (the fake score) keeps learning the generator’s own distribution, and the generator follows the difference of the two scores ' +
+        '(Diff-Instruct’s IKL gradient). Grey: teacher samples; red: the generator, at fixed latents.',
+    ),
+    h(
+      'div',
+      { class: 'pg' },
+      h(
+        'div',
+        { class: 'controls' },
+        row('Teacher', toySel),
+        row('Loss', lossSel),
+        row('w(σ)', weightSel, 'IKL and SDS only (DMD and SiD normalise per sample)'),
+        row('σ distribution', sigmaSel),
+        sigmaBox,
+        row('Generator lr', lrGen),
+        row('Fake-score lr', lrFake),
+        row('Fake : generator steps', ratio),
+        row('Seed', seed),
+        h('div', { class: 'buttons' }, startBtn, resetBtn),
+        error,
+        status,
+        h(
+          'table',
+          { class: 'stats' },
+          h('tr', {}, h('th', {}, 'generator steps'), h('td', {}, read.steps)),
+          h('tr', {}, h('th', {}, 'steps / s'), h('td', {}, read.sps)),
+          h('tr', {}, h('th', {}, 'fake-score loss'), h('td', {}, read.fake)),
+          h('tr', { title: 'The surrogate whose gradient is the method’s update; its value is not a distance.' }, h('th', {}, 'generator loss'), h('td', {}, read.gen)),
+          h('tr', {}, h('th', {}, 'MMD² to teacher'), h('td', {}, read.mmd)),
+          h('tr', { title: 'Modes with at least a quarter of their fair share of samples within 3 std (src/metrics/toy2d.ts)' }, h('th', {}, 'modes covered'), h('td', {}, read.modes)),
+        ),
+      ),
+      h('div', { class: 'plots' }, scatterCanvas, h('div', { class: 'charts' }, lossCanvas, genCanvas, mmdCanvas)),
+    ),
+  );
+
+  const showSigma = () => {
+    sigmaBox.replaceChildren(...(sigmaRows[sigmaSel.value] ?? []));
+    weightSel.disabled = lossSel.value === 'dmd' || lossSel.value === 'sid';
+  };
+  showSigma();
+
+  const formConfig = (): DistillConfig =>
+    playgroundConfig({
+      ...urlOverrides(),
+      teacher: `toy:${toySel.value}`,
+      loss: lossSel.value as DistillConfig['loss'],
+      weighting: weightSel.value as DistillConfig['weighting'],
+      sigmaDist: sigmaSel.value as DistillConfig['sigmaDist'],
+      pMean: pMean.valueAsNumber,
+      pStd: pStd.valueAsNumber,
+      sigmaMin: sMin.valueAsNumber,
+      sigmaMax: sMax.valueAsNumber,
+      sigmaFixed: sFixed.valueAsNumber,
+      lrGen: lrGen.valueAsNumber,
+      lrFake: lrFake.valueAsNumber,
+      fakeSteps: ratio.valueAsNumber,
+      seed: seed.valueAsNumber,
+    });
+
+  // ---- state ----
+  let session: ToySession | null = null;
+  let range = 4;
+  let running = false;
+  let loop: Promise<void> | null = null;
+  let pending: DistillConfig | null = null;
+  let lastSamples: Float32Array | null = null;
+  let stepsPerFrame = 1;
+  let rate = { t: 0, steps: 0 };
+
+  const redraw = () => {
+    if (!session) return;
+    const hist = pageState.history;
+    drawScatter(sc, SCATTER, range, session.teacherPoints, lastSamples, `${session.toy.name} · ${session.cfg.loss.toUpperCase()} · step ${session.genSteps}`);
+    // The fake score trains during the warm-up too, so its curve runs on the fake-step clock.
+    const fx = hist.map((p) => p.fakeStep);
+    drawLines(lc, CH_W, CH_H, 'fake-score loss (EDM denoising)', [{ xs: fx, ys: hist.map((p) => p.fakeLoss), color: '#1f77b4', label: 'fake' }], { xLabel: 'fake steps' });
+    const g = hist.filter((p) => Number.isFinite(p.genLoss));
+    drawLines(gc, CH_W, CH_H, `generator loss (${session.cfg.loss.toUpperCase()} surrogate)`, [{ xs: g.map((p) => p.genStep), ys: g.map((p) => p.genLoss), color: '#d62728', label: 'gen' }]);
+    drawLines(mc, CH_W, CH_H, 'MMD² to the teacher (log scale)', [{ xs: pageState.mmd.map((p) => p.genStep), ys: pageState.mmd.map((p) => Math.max(p.mmd, 1e-5)), color: '#2ca02c', label: 'MMD²' }], { log: true });
+  };
+
+  // The library's toy scores (src/metrics/toy2d.ts), so the page's numbers are the CLI's.
+  const recordScores = async (samples: Float32Array) => {
+    const s = session!;
+    const m = await toyMetrics.mmdRbf(samples, s.teacherPoints);
+    pageState.mmd.push({ genStep: s.genSteps, mmd: m });
+    read.mmd.textContent = fmt(m);
+    const modes = toy2d.toyModes(s.toy.name);
+    if (modes) {
+      const st = toyMetrics.modeStats(samples, modes.centers, modes.std);
+      read.modes.textContent = `${st.modesCovered} / ${st.modesTotal} (${Math.round(100 * st.highQuality)}% of samples near a mode)`;
+    }
+  };
+
+  const setButtons = () => {
+    startBtn.textContent = running ? 'Pause' : session && session.genSteps > 0 ? 'Resume' : 'Start';
+    pageState.running = running;
+  };
+
+  const build = async () => {
+    session?.dispose();
+    session = null;
+    pageState.history = [];
+    pageState.mmd = [];
+    pageState.stepsPerSec = 0;
+    lastSamples = null;
+    status.textContent = 'Building the models…';
+    cfg = formConfig();
+    const s = await ToySession.create(cfg);
+    session = s;
+    range = rangeFor(s.teacherPoints);
+    lastSamples = await s.samples();
+    await recordScores(lastSamples);
+    read.steps.textContent = '0';
+    read.sps.textContent = '–';
+    read.fake.textContent = '–';
+    read.gen.textContent = '–';
+    status.textContent = `Ready: ${cfg.batch} points per step, ${cfg.fakeWarmup} warm-up fake-score steps first.`;
+    redraw();
+  };
+
+  const frame = () => new Promise<number>((r) => requestAnimationFrame(r));
+
+  const runLoop = async () => {
+    rate = { t: performance.now(), steps: session!.genSteps };
+    let lastPlot = 0;
+    while (running && session) {
+      await frame();
+      if (!running || !session) break;
+      if (pending) {
+        session.update(pending);
+        pending = null;
+      }
+      const left = stopAt > 0 ? stopAt - session.genSteps : Infinity;
+      if (left <= 0) break;
+      const n = Math.max(1, Math.min(stepsPerFrame, left));
+      const t0 = performance.now();
+      const withSamples = t0 - lastPlot > PLOT_EVERY_MS || n >= left;
+      const r = await session.run(n, withSamples);
+      const dt = performance.now() - t0;
+      // Aim for FRAME_MS of compute per frame; move gently so one slow frame does not swing it.
+      stepsPerFrame = Math.max(1, Math.min(64, Math.round(stepsPerFrame * Math.min(2, Math.max(0.5, FRAME_MS / Math.max(dt, 1))))));
+      pageState.history.push({ genStep: session.genSteps, fakeStep: session.fakeStepsDone, fakeLoss: r.fakeLoss, genLoss: r.genLoss });
+      read.steps.textContent = session.warmingUp ? `0 (warm-up: ${session.fakeStepsDone}/${session.cfg.fakeWarmup} fake steps)` : String(session.genSteps);
+      read.fake.textContent = fmt(r.fakeLoss);
+      if (Number.isFinite(r.genLoss)) read.gen.textContent = fmt(r.genLoss);
+      const now = performance.now();
+      if (now - rate.t > 1000) {
+        // steps/s over the last second or so: generator steps (each with `fakeSteps` fake steps).
+        const g = session.genSteps - rate.steps;
+        if (g > 0) {
+          pageState.stepsPerSec = (g * 1000) / (now - rate.t);
+          read.sps.textContent = `${pageState.stepsPerSec.toFixed(1)} (×${session.cfg.fakeSteps} fake)`;
+        }
+        rate = { t: now, steps: session.genSteps };
+      }
+      if (r.samples) {
+        lastSamples = r.samples;
+        await recordScores(r.samples);
+        lastPlot = now;
+        redraw();
+      }
+    }
+    running = false;
+    if (session && stopAt > 0 && session.genSteps >= stopAt) status.textContent = `Paused after ${session.genSteps} generator steps (steps=${stopAt} in the URL).`;
+    setButtons();
+    redraw();
+  };
+
+  const start = () => {
+    if (!session || running) return;
+    running = true;
+    status.textContent = 'Training…';
+    setButtons();
+    loop = runLoop().catch((e) => {
+      running = false;
+      status.textContent = `Stopped by an error: ${(e as Error).message}`;
+      pageState.error = (e as Error).message;
+      console.error(e);
+      setButtons();
+    });
+  };
+  const pause = async () => {
+    running = false;
+    await loop;
+    status.textContent = `Paused at ${session?.genSteps ?? 0} generator steps.`;
+    setButtons();
+  };
+
+  startBtn.addEventListener('click', () => (running ? void pause() : start()));
+  resetBtn.addEventListener('click', async () => {
+    const was = running;
+    await pause();
+    await build();
+    if (was) start();
+    setButtons();
+  });
+
+  const onChange = async (e: Event) => {
+    showSigma();
+    let next: DistillConfig;
+    try {
+      next = formConfig();
+      error.hidden = true;
+    } catch (err) {
+      const issues = (err as { issues?: { path: unknown[]; message: string }[] }).issues;
+      error.textContent = issues ? issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message;
+      error.hidden = false;
+      return;
+    }
+    const id = (e.target as HTMLElement).id;
+    if ((RESET_KEYS as readonly string[]).includes(id === 'toy' ? 'teacher' : id)) {
+      const was = running;
+      await pause();
+      await build();
+      if (was) start();
+      return;
+    }
+    if (session) {
+      if (running) pending = next;
+      else session.update(next);
+    }
+    cfg = next;
+  };
+  for (const el of [toySel, lossSel, weightSel, sigmaSel, pMean, pStd, sMin, sMax, sFixed, lrGen, lrFake, ratio, seed]) el.addEventListener('change', onChange);
+
+  await build();
+  setButtons();
+}

@@ -1,0 +1,38 @@
+/**
+ * What the page exposes on `window.__diPlayground` for people poking at it in the console and for the
+ * browser tests: the backend, the run's history, the gallery's last timings. Read-only by convention.
+ */
+export interface HistoryPoint {
+  genStep: number;
+  fakeStep: number;
+  fakeLoss: number;
+  genLoss: number;
+}
+
+export interface PageState {
+  backend: string;
+  deviceName: string;
+  deviceMs: number;
+  ready: boolean;
+  error: string;
+  running: boolean;
+  history: HistoryPoint[];
+  mmd: { genStep: number; mmd: number }[];
+  stepsPerSec: number;
+  gallery: { status: string; generatorMs?: number; teacherMs?: number; batch?: number; label?: number };
+}
+
+export const pageState: PageState = {
+  backend: '',
+  deviceName: '',
+  deviceMs: 0,
+  ready: false,
+  error: '',
+  running: false,
+  history: [],
+  mmd: [],
+  stepsPerSec: 0,
+  gallery: { status: 'idle' },
+};
+
+(globalThis as any).__diPlayground = pageState;

@@ -1,0 +1,217 @@
+// Browser tests of the playground: Debian's Chromium, driven by playwright-core, on the static build
+// served by `vite preview` on 127.0.0.1. One browser with WebGPU (SwiftShader, through
+// --enable-unsafe-webgpu) runs the live 2-D distillation and the gallery; one without WebGPU checks the
+// Wasm fallback and the "model file not found" message. The gallery loads tiny randomly-initialised
+// SongUNet checkpoints that this test writes (labelled as such in their metadata): the code path is the
+// real one, the pictures are noise. Screenshots and timings go to web/test/artifacts/.
+// The library (its Node barrel) first: its Node shims must run before jax-js loads.
+import { initDevice, params, songUNet } from '../../src/index.ts';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { random } from '@jax-js/jax';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build, preview, type PreviewServer } from 'vite';
+
+const WEB = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ARTIFACTS = join(WEB, 'test', 'artifacts');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Without the background-networking flags Chromium keeps dialling out, which this machine refuses.
+const BASE_FLAGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--disable-dev-shm-usage'];
+/** WebGPU on a CPU-only machine: Chromium's SwiftShader Vulkan adapter needs only this flag. */
+const WEBGPU_FLAGS = ['--enable-unsafe-webgpu'];
+/** Generator steps of the 2-D run (after WARMUP fake-score steps); small, so the test stays within a minute or two on 2 cores. */
+const STEPS = 40;
+const WARMUP = 60;
+/** Gallery batch: small, because 35 evaluations of even a tiny SongUNet take a while on a software GPU. */
+const GALLERY_BATCH = 4;
+
+const summary: Record<string, unknown> = {};
+let tmp = '';
+let server: PreviewServer | null = null;
+let url = '';
+const missingBrowser = !existsSync(CHROMIUM);
+
+/** Tiny conditional SongUNet checkpoints in the gallery's file names, random weights, said so in the metadata. */
+async function writeTinyCheckpoints(dir: string): Promise<void> {
+  await initDevice('wasm');
+  const cfg = songUNet.songUNetConfig('tiny', { imgResolution: 28, channels: 1, labelDim: 10 });
+  const description = 'tiny randomly-initialised SongUNet written by web/test/browser.test.ts — not a trained model';
+  const base = { net: 'song-unet', netConfig: cfg, precond: 'edm', sigmaData: 0.5, dataset: 'fashion-mnist', description };
+  const teacher = songUNet.initSongUNet(random.key(1), cfg);
+  await params.saveParams(join(dir, 'fmnist-cond.safetensors'), teacher, { format: 'diff-instruct/teacher@1', kind: 'teacher', ...base });
+  await params.saveParams(join(dir, 'fmnist-cond-onestep.safetensors'), teacher, { format: 'diff-instruct/generator@1', kind: 'generator', generator: 'edm-one-step', sigmaInit: 2.5, ...base });
+  for (const p of Object.values(teacher)) p.dispose();
+}
+
+async function launch(flags: string[]): Promise<{ browser: Browser; page: Page; logs: string[] }> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BASE_FLAGS, ...flags] });
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1300 } });
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  return { browser, page, logs };
+}
+
+/** Loads the page and waits until the device is up and the playground is built; returns timings (ms). */
+async function open(page: Page, query: string): Promise<{ readyMs: number; loadEventMs: number; deviceMs: number }> {
+  const t0 = Date.now();
+  await page.goto(url + query);
+  await page.waitForFunction(() => (window as any).__diPlayground?.ready || (window as any).__diPlayground?.error, null, { timeout: 120_000 });
+  const readyMs = Date.now() - t0;
+  const { loadEventMs, deviceMs, error } = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+    const s = (window as any).__diPlayground;
+    return { loadEventMs: nav.loadEventEnd - nav.startTime, deviceMs: s.deviceMs, error: s.error };
+  });
+  assert.equal(error, '', `page error: ${error}`);
+  return { readyMs, loadEventMs, deviceMs };
+}
+
+/** Luminance spread of a canvas (0–255): ~0 for a blank or flat image. */
+function canvasStats(page: Page, selector: string): Promise<{ w: number; h: number; std: number; mean: number }> {
+  return page.$eval(selector, (c) => {
+    const canvas = c as HTMLCanvasElement;
+    const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let s = 0, s2 = 0, n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+      s += y;
+      s2 += y * y;
+      n++;
+    }
+    const mean = s / n;
+    return { w: canvas.width, h: canvas.height, mean, std: Math.sqrt(Math.max(0, s2 / n - mean * mean)) };
+  });
+}
+
+describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false, timeout: 600_000 }, () => {
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    tmp = mkdtempSync(join(tmpdir(), 'di-web-'));
+    const models = join(tmp, 'models');
+    const empty = join(tmp, 'no-models');
+    mkdirSync(models);
+    mkdirSync(empty);
+    await writeTinyCheckpoints(models);
+    process.env.DI_MODELS_DIR = empty; // the build must not copy test files
+    const t0 = Date.now();
+    await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'warn', build: { outDir: join(tmp, 'dist'), emptyOutDir: true } });
+    summary.buildMs = Date.now() - t0;
+    server = await preview({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'warn', build: { outDir: join(tmp, 'dist') }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+    url = server.resolvedUrls!.local[0];
+  });
+
+  after(async () => {
+    await server?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    writeFileSync(join(ARTIFACTS, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    console.log(`browser test summary: ${JSON.stringify(summary)}`);
+  });
+
+  test('WebGPU: live 2-D distillation lowers the loss and the MMD; the gallery renders both samplers', async (t) => {
+    process.env.DI_MODELS_DIR = join(tmp, 'models');
+    const { browser, page, logs } = await launch(WEBGPU_FLAGS);
+    try {
+      const times = await open(page, `?steps=${STEPS}&fakeWarmup=${WARMUP}&galleryBatch=${GALLERY_BATCH}`);
+      summary.webgpuLoad = times;
+      t.diagnostic(`static build load: ${JSON.stringify(times)}`);
+      assert.equal(await page.getAttribute('#device', 'data-backend'), 'webgpu');
+      assert.match((await page.textContent('#device')) ?? '', /Backend: WebGPU/);
+      assert.equal(await page.isVisible('#notice'), false);
+
+      const t0 = Date.now();
+      await page.click('#start');
+      await page.waitForFunction(() => {
+        const s = (window as any).__diPlayground;
+        return s.error || (!s.running && s.history.length > 0);
+      }, null, { timeout: 400_000, polling: 500 });
+      const run = await page.evaluate(() => {
+        const s = (window as any).__diPlayground;
+        return { history: s.history, mmd: s.mmd, sps: s.stepsPerSec, error: s.error };
+      });
+      const trainMs = Date.now() - t0;
+      assert.equal(run.error, '');
+      const last = run.history.at(-1);
+      assert.equal(last.genStep, STEPS, 'the run pauses after ?steps generator steps');
+      // The fake score learns the (initial) generator during the warm-up: its denoising loss falls.
+      const warm = run.history.filter((p: any) => p.genStep === 0).map((p: any) => p.fakeLoss);
+      const head = warm.slice(0, 3).reduce((a: number, b: number) => a + b, 0) / 3;
+      const tail = warm.slice(-3).reduce((a: number, b: number) => a + b, 0) / 3;
+      assert.ok(tail < 0.7 * head, `fake-score loss should fall during the warm-up: ${head.toFixed(3)} → ${tail.toFixed(3)}`);
+      // The generator moves onto the teacher: MMD² to the teacher falls.
+      const m0 = run.mmd[0].mmd, m1 = run.mmd.at(-1).mmd;
+      assert.ok(m1 < 0.5 * m0, `MMD² should fall over ${STEPS} generator steps: ${m0.toFixed(4)} → ${m1.toFixed(4)}`);
+      assert.ok(run.history.every((p: any) => Number.isFinite(p.fakeLoss)));
+      summary.webgpuRun = { genSteps: STEPS, warmupFakeSteps: WARMUP, trainMs, stepsPerSec: run.sps, fakeLoss: [head, tail], mmd: [m0, m1] };
+      t.diagnostic(`2-D run: ${JSON.stringify(summary.webgpuRun)}`);
+      await page.screenshot({ path: join(ARTIFACTS, 'webgpu-playground.png'), fullPage: true });
+
+      // Gallery: the tiny random checkpoints load through the real fetch → parse → SongUNet path.
+      await page.waitForFunction(() => ['ready', 'missing', 'error'].includes((window as any).__diPlayground.gallery.status), null, { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => (window as any).__diPlayground.gallery.status), 'ready');
+      assert.match((await page.textContent('#gallery-status')) ?? '', /randomly-initialised/);
+      await page.selectOption('#gallery-class', '3');
+      await page.click('#gallery-sample');
+      await page.waitForFunction(() => ['done', 'error'].includes((window as any).__diPlayground.gallery.status), null, { timeout: 300_000, polling: 500 });
+      const g = await page.evaluate(() => (window as any).__diPlayground.gallery);
+      assert.equal(g.status, 'done');
+      assert.equal(g.label, 3);
+      for (const id of ['#gallery-generator', '#gallery-teacher']) {
+        const st = await canvasStats(page, id);
+        assert.ok(st.w > 80 && st.h > 80, `${id} was drawn (${st.w}×${st.h})`);
+        assert.ok(st.std > 4, `${id} is not blank (luminance std ${st.std.toFixed(2)})`);
+      }
+      summary.gallery = { batch: g.batch, generatorMs: g.generatorMs, teacherMs: g.teacherMs, note: 'tiny random SongUNet (modelChannels 8); first batch, so compile time included' };
+      t.diagnostic(`gallery: ${JSON.stringify(summary.gallery)}`);
+      await page.locator('#gallery').screenshot({ path: join(ARTIFACTS, 'webgpu-gallery.png') });
+      await page.screenshot({ path: join(ARTIFACTS, 'webgpu-page.png'), fullPage: true });
+      assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
+    } finally {
+      writeFileSync(join(ARTIFACTS, 'webgpu-console.txt'), logs.join('\n') + '\n');
+      await browser.close();
+    }
+  });
+
+  test('without WebGPU the page says so, trains on Wasm, and reports missing model files', async (t) => {
+    process.env.DI_MODELS_DIR = join(tmp, 'no-models');
+    const { browser, page, logs } = await launch(['--disable-features=WebGPU']);
+    try {
+      const times = await open(page, `?steps=5&fakeWarmup=10`);
+      summary.wasmLoad = times;
+      t.diagnostic(`static build load (Wasm): ${JSON.stringify(times)}`);
+      assert.equal(await page.getAttribute('#device', 'data-backend'), 'wasm');
+      assert.equal(await page.isVisible('#notice'), true);
+      assert.match((await page.textContent('#notice')) ?? '', /WebGPU is not available.*WebAssembly/);
+      await page.click('#start');
+      await page.waitForFunction(() => {
+        const s = (window as any).__diPlayground;
+        return s.error || (!s.running && s.history.length > 0);
+      }, null, { timeout: 120_000, polling: 250 });
+      const s = await page.evaluate(() => (window as any).__diPlayground);
+      assert.equal(s.error, '');
+      assert.equal(s.history.at(-1).genStep, 5);
+      summary.wasmRun = { stepsPerSec: s.stepsPerSec };
+      await page.waitForSelector('#gallery-missing', { timeout: 60_000 });
+      assert.match((await page.textContent('#gallery-missing')) ?? '', /model file not found: models\/fmnist-cond-onestep\.safetensors/);
+      await page.screenshot({ path: join(ARTIFACTS, 'wasm-page.png'), fullPage: true });
+      assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
+    } finally {
+      writeFileSync(join(ARTIFACTS, 'wasm-console.txt'), logs.join('\n') + '\n');
+      await browser.close();
+    }
+  });
+
+  test('the static build holds no Node built-ins and no Dawn bindings', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dir = join(tmp, 'dist', 'assets');
+    const js = readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    for (const bad of ['__vite-browser-external', 'dawn.node']) assert.ok(!js.includes(bad), `bundle contains '${bad}'`);
+    // No module-level Node imports (src/platform/node-worker.ts reaches Node only through a guarded
+    // process.getBuiltinModule call, which never runs in a page).
+    assert.doesNotMatch(js, /\bfrom\s*["'](node:)?(fs|path|url|module|worker_threads|zlib)["']|import\(\s*["']node:/);
+  });
+});
