@@ -10,7 +10,10 @@
  */
 import './node.js';
 import { defaultDevice, init } from '@jax-js/jax';
-import { isNode, wasmThreads } from './node.js';
+import { isNode, settleWasmThreads, wasmThreads } from './node.js';
+
+// jax-js is evaluated by now: if it was imported before node.ts, its Wasm stays single-threaded
+settleWasmThreads();
 
 export const DEVICE_CHOICES = ['auto', 'webgpu', 'wasm'] as const;
 export type DeviceChoice = (typeof DEVICE_CHOICES)[number];

@@ -251,17 +251,76 @@ export function createNodeWorkerClass(): (new (url: string | URL, options?: { ty
   return req ? createWorkerClass(req) : null;
 }
 
+/**
+ * Where jax-js looks the global up: `hasSharedArrayBuffer()` in its backend chunk. The Wasm backend's
+ * memory is shared (and kernels import shared memory) only if the Worker global existed when the
+ * backend was constructed, so jax-js must see the same answer at construction and at every later
+ * kernel compile. If jax-js was imported before this module (its backend already built on unshared
+ * memory), a Worker appearing afterwards would make its kernels import shared memory and fail to link
+ * ("memory import 0 has no maximum limit"). So the global is an accessor that decides at the first
+ * lookup coming from jax-js: from `new WasmBackend` (jax-js loaded after the shim) it stays; from anywhere
+ * else in jax-js (loaded before the shim) it is removed and Wasm stays single-threaded.
+ */
+const JAX_DIST_FRAME = /[\\/]@jax-js[\\/]jax[\\/]dist[\\/]/;
+let decided = false;
+
+function decideFromStack(WorkerClass: unknown): void {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 30;
+  const stack = new Error().stack ?? '';
+  Error.stackTraceLimit = limit;
+  const frames = stack.split('\n').slice(2); // "Error", this function; then the getter and its callers
+  if (!frames.some((f) => JAX_DIST_FRAME.test(f))) return; // not jax-js asking: keep waiting
+  decideWasmThreads(frames.some((f) => /\bnew WasmBackend\b/.test(f)), WorkerClass);
+}
+
+function decideWasmThreads(keep: boolean, WorkerClass: unknown): void {
+  if (decided) return;
+  decided = true;
+  if (keep) {
+    Object.defineProperty(g, 'Worker', { value: WorkerClass, writable: true, configurable: true, enumerable: false });
+  } else {
+    delete g.Worker;
+    wasmThreads = 1;
+  }
+}
+
+/**
+ * Call once `@jax-js/jax` has been evaluated (devices.ts does, at import): if jax-js never looked up
+ * the Worker global, it was imported before this module, so the pool is off (Wasm on the main thread).
+ */
+export function settleWasmThreads(): number {
+  if (!decided && installedClass) decideWasmThreads(false, installedClass);
+  return wasmThreads;
+}
+
+let installedClass: unknown = null;
+
 function install(): number {
   const req = builtinRequire();
   if (!req) return 1;
   if (typeof g.Worker !== 'undefined') {
     // a real Worker global (a future Node, Deno, Bun): leave it alone
+    decided = true;
     return Math.max(1, Number(g.navigator?.hardwareConcurrency) || 4);
   }
   const os = req('node:os');
   const threads = parseThreads(typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   if (threads <= 1 || typeof g.SharedArrayBuffer === 'undefined') return 1;
-  g.Worker = createWorkerClass(req);
+  const WorkerClass = createWorkerClass(req);
+  installedClass = WorkerClass;
+  Object.defineProperty(g, 'Worker', {
+    configurable: true,
+    enumerable: false,
+    get() {
+      if (!decided) decideFromStack(WorkerClass);
+      return wasmThreads > 1 ? WorkerClass : undefined;
+    },
+    set(v: unknown) {
+      decided = true; // someone installed their own Worker: leave the choice to them
+      Object.defineProperty(g, 'Worker', { value: v, writable: true, configurable: true, enumerable: false });
+    },
+  });
   // jax-js sizes its pool from navigator.hardwareConcurrency when its module is evaluated
   if (typeof g.navigator === 'undefined') {
     g.navigator = { hardwareConcurrency: threads, userAgent: 'node' };
@@ -275,5 +334,8 @@ function install(): number {
   return threads;
 }
 
-/** Worker threads jax-js's Wasm backend uses in this process (1: no pool, Wasm runs on the main thread). */
-export const wasmThreads: number = install();
+/**
+ * Worker threads jax-js's Wasm backend uses in this process (1: no pool, Wasm runs on the main thread).
+ * Becomes 1 if jax-js turns out to have been imported before this module (see `settleWasmThreads`).
+ */
+export let wasmThreads: number = install();

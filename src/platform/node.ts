@@ -57,6 +57,6 @@ if (typeof g.Float16Array === 'undefined') {
   }
 }
 
-export { wasmThreads } from './node-worker.js';
+export { settleWasmThreads, wasmThreads } from './node-worker.js';
 
 export const isNode = typeof process !== 'undefined' && !!process.versions?.node;
