@@ -9,7 +9,7 @@ import './node.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { grad, jit, lax, numpy as np, valueAndGrad } from '@jax-js/jax';
 import { initDevice } from './devices.js';
 import { createNodeWorkerClass, nodeWorkerStats, wasmThreads } from './node-worker.js';
@@ -73,9 +73,11 @@ interface ChildOut {
   json: { threads: number; device: string; res: Record<string, string>; stats: ReturnType<typeof nodeWorkerStats> } | null;
 }
 
-function runChild(job: string, threads: number, timeoutMs = 180_000): ChildOut {
+/** Runs this file as a child; `jaxFirst` imports @jax-js/jax before it (and so before node.ts). */
+function runChild(job: string, threads: number, { timeoutMs = 180_000, jaxFirst = false } = {}): ChildOut {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', SELF], {
+  const entry = jaxFirst ? ['--input-type=module', '-e', `await import('@jax-js/jax'); await import(${JSON.stringify(pathToFileURL(SELF).href)});`] : [SELF];
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ...entry], {
     encoding: 'utf8',
     timeout: timeoutMs,
     env: { ...process.env, DI_NODE_WORKER_CHILD: job, DI_WASM_THREADS: String(threads) },
@@ -207,8 +209,21 @@ if (process.env.DI_NODE_WORKER_CHILD) {
     assert.ok(unb64(b.res.l)[0] > 0);
   });
 
+  test('jax-js imported before node.ts: the shim stands down (one thread, no LinkError) and results are unchanged', { timeout: 600_000 }, () => {
+    const one = runChild('compute', 1);
+    const late = runChild('compute', 2, { jaxFirst: true });
+    for (const [name, c] of [['1 thread', one], ['jax-js first', late]] as const) {
+      assert.equal(c.signal, null, `${name}: child killed by ${c.signal} after ${c.ms} ms`);
+      assert.equal(c.status, 0, `${name}: exit status ${c.status}: ${c.stderr.split('\n').filter((l) => /Error/.test(l))[0] ?? c.stderr.slice(-500)}`);
+    }
+    assert.equal(late.json!.threads, 1);
+    assert.equal(late.json!.stats.created, 0);
+    assert.match(late.json!.device, /1 thread\)/);
+    for (const k of Object.keys(one.json!.res)) assert.equal(late.json!.res[k], one.json!.res[k], `${k} differs`);
+  });
+
   test('a child whose Wasm job fails after starting the pool exits with an error instead of hanging', { timeout: 300_000 }, () => {
-    const c = runChild('throw', 2);
+    const c = runChild('throw', 2, { timeoutMs: 120_000 });
     assert.equal(c.signal, null, `child killed by ${c.signal} after ${c.ms} ms (hung)`);
     assert.notEqual(c.status, 0);
     assert.match(c.stderr, /child failed on purpose/);
