@@ -110,6 +110,10 @@ async function evalCommand(cfg: EvalConfig): Promise<void> {
 }
 
 export function register(program: Command): void {
+  // `eval` and `eval ref` share flag names (--dataset, --classifier): commander gives flags after `ref`
+  // to `ref` only when every ancestor parses options positionally. The root has only --help/--version,
+  // so this changes nothing for the other commands.
+  program.enablePositionalOptions();
   const cmd = program
     .command('eval')
     .description('image metrics (FD-FMNIST/FD-MNIST with our classifier, KID, precision/recall, IS analogue, class accuracy) of a PNG folder or a network')
