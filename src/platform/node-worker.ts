@@ -23,7 +23,8 @@
  * keeps Node alive. This assumes one reply per message, which is jax-js's protocol.
  *
  * `DI_WASM_THREADS`: pool size (default `os.availableParallelism()`); 1 installs nothing (jax-js then uses
- * unshared memory on the main thread). Needs Node >= 20.16 (`process.getBuiltinModule`, used so that this
+ * unshared memory on the main thread). The pool costs a worker round trip per kernel (~20 µs idle, more
+ * on a busy machine), so tiny models (2-D toy MLPs) run faster with 1; see benchmarks/README.md. Needs Node >= 20.16 (`process.getBuiltinModule`, used so that this
  * file has no static `node:` imports and stays harmless in a browser bundle); older Nodes stay single-threaded.
  */
 
