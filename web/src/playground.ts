@@ -204,7 +204,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
     const modes = toy2d.toyModes(s.toy.name);
     if (modes) {
       const st = toyMetrics.modeStats(samples, modes.centers, modes.std);
-      read.modes.textContent = `${st.modesCovered} / ${st.modesTotal} (${Math.round(100 * st.highQuality)}% of samples near a mode)`;
+      read.modes.textContent = `${st.modesCovered} / ${st.modesTotal} · ${Math.round(100 * st.highQuality)}% near one`;
     }
   };
 
@@ -256,7 +256,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
       const dt = performance.now() - t0;
       // Aim for FRAME_MS of compute per frame; move gently so one slow frame does not swing it.
       stepsPerFrame = Math.max(1, Math.min(64, Math.round(stepsPerFrame * Math.min(2, Math.max(0.5, FRAME_MS / Math.max(dt, 1))))));
-      pageState.history.push({ genStep: session.genSteps, fakeStep: session.fakeStepsDone, fakeLoss: r.fakeLoss, genLoss: r.genLoss });
+      pageState.history.push({ genStep: session.genSteps, fakeStep: session.fakeStepsDone, fakeLoss: r.fakeLoss, genLoss: r.genLoss, t: performance.now() });
       read.steps.textContent = session.warmingUp ? `0 (warm-up: ${session.fakeStepsDone}/${session.cfg.fakeWarmup} fake steps)` : String(session.genSteps);
       read.fake.textContent = fmt(r.fakeLoss);
       if (Number.isFinite(r.genLoss)) read.gen.textContent = fmt(r.genLoss);

@@ -7,6 +7,8 @@ export interface HistoryPoint {
   fakeStep: number;
   fakeLoss: number;
   genLoss: number;
+  /** performance.now() when the frame's read returned. */
+  t: number;
 }
 
 export interface PageState {

@@ -18,12 +18,13 @@ export const PAGE_DEFAULTS = {
   teacher: 'toy:ring8',
   // The CLI's 1e-5 fine-tunes a generator that starts as a copy of the teacher; here both MLPs start
   // from scratch, so they need far larger steps to move in seconds.
-  lrGen: 1e-3,
-  lrFake: 2e-3,
+  lrGen: 2e-3,
+  lrFake: 4e-3,
   // Adam with momentum settles the small MLPs faster than the reference's β1 = 0.
   beta1: 0.5,
   beta2: 0.99,
-  batch: 256,
+  // 128 points a step: on a software GPU 30% more steps/s than 256, with the same MMD after 60 steps.
+  batch: 128,
   mlpWidth: 64,
   mlpDepth: 3,
   // The fake score starts untrained: let it fit the initial generator before the generator moves.
