@@ -53,7 +53,8 @@ function urlOverrides(): Partial<DistillConfig> {
 
 export async function mountPlayground(root: HTMLElement): Promise<void> {
   const q = new URLSearchParams(location.search);
-  const stopAt = Number(q.get('steps') ?? 0) || 0;
+  // `?steps=N` pauses the first run after N generator steps; Resume then runs on.
+  let stopAt = Number(q.get('steps') ?? 0) || 0;
   let cfg: DistillConfig;
   try {
     cfg = playgroundConfig(urlOverrides());
@@ -224,6 +225,8 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
     cfg = formConfig();
     const s = await ToySession.create(cfg);
     session = s;
+    pageState.runs++;
+    pageState.teacher = cfg.teacher;
     range = rangeFor(s.teacherPoints);
     lastSamples = await s.samples();
     await recordScores(lastSamples);
@@ -278,7 +281,10 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
       }
     }
     running = false;
-    if (session && stopAt > 0 && session.genSteps >= stopAt) status.textContent = `Paused after ${session.genSteps} generator steps (steps=${stopAt} in the URL).`;
+    if (session && stopAt > 0 && session.genSteps >= stopAt) {
+      status.textContent = `Paused after ${session.genSteps} generator steps (steps=${stopAt} in the URL).`;
+      stopAt = 0;
+    }
     setButtons();
     redraw();
   };

@@ -18,6 +18,10 @@ export interface PageState {
   ready: boolean;
   error: string;
   running: boolean;
+  /** Runs built so far (each Reset or new teacher starts one). */
+  runs: number;
+  /** The current run's teacher, e.g. 'toy:ring8'. */
+  teacher: string;
   history: HistoryPoint[];
   mmd: { genStep: number; mmd: number }[];
   stepsPerSec: number;
@@ -31,6 +35,8 @@ export const pageState: PageState = {
   ready: false,
   error: '',
   running: false,
+  runs: 0,
+  teacher: '',
   history: [],
   mmd: [],
   stepsPerSec: 0,

@@ -41,7 +41,10 @@ export const PAGE_DEFAULTS = {
 
 /** A full, validated distill config for the page (unknown keys are errors, as everywhere). */
 export function playgroundConfig(overrides: Partial<DistillConfig> = {}): DistillConfig {
-  return DistillConfig.strict().parse({ ...PAGE_DEFAULTS, ...overrides });
+  const cfg = DistillConfig.strict().parse({ ...PAGE_DEFAULTS, ...overrides });
+  // The CLI trainer's rule: only SDS (no fake score) may skip fake-score steps.
+  if (cfg.loss !== 'sds' && cfg.fakeSteps === 0) throw new Error(`fake : generator steps 0 is only valid with loss SDS (loss '${cfg.loss}' needs a fake score)`);
+  return cfg;
 }
 
 /** What one `run` call returns (host numbers). */

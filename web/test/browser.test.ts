@@ -71,6 +71,12 @@ async function open(page: Page, query: string): Promise<{ readyMs: number; loadE
   return { readyMs, loadEventMs, deviceMs };
 }
 
+/** Generator steps per second over a run's history, from its first generator step to its last frame. */
+function stepsPerSec(history: { genStep: number; t: number }[]): number {
+  const a = history.find((p) => p.genStep >= 1), z = history.at(-1);
+  return a && z && z.t > a.t ? ((z.genStep - a.genStep) * 1000) / (z.t - a.t) : NaN;
+}
+
 /** Luminance spread of a canvas (0–255): ~0 for a blank or flat image. */
 function canvasStats(page: Page, selector: string): Promise<{ w: number; h: number; std: number; mean: number }> {
   return page.$eval(selector, (c) => {
@@ -146,7 +152,7 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       const m0 = run.mmd[0].mmd, m1 = run.mmd.at(-1).mmd;
       assert.ok(m1 < 0.5 * m0, `MMD² should fall over ${STEPS} generator steps: ${m0.toFixed(4)} → ${m1.toFixed(4)}`);
       assert.ok(run.history.every((p: any) => Number.isFinite(p.fakeLoss)));
-      summary.webgpuRun = { genSteps: STEPS, warmupFakeSteps: WARMUP, trainMs, stepsPerSec: run.sps, fakeLoss: [head, tail], mmd: [m0, m1] };
+      summary.webgpuRun = { genSteps: STEPS, warmupFakeSteps: WARMUP, trainMs, stepsPerSec: stepsPerSec(run.history), fakeLoss: [head, tail], mmd: [m0, m1] };
       t.diagnostic(`2-D run: ${JSON.stringify(summary.webgpuRun)}`);
       await page.screenshot({ path: join(ARTIFACTS, 'webgpu-playground.png'), fullPage: true });
 
@@ -194,7 +200,29 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       const s = await page.evaluate(() => (window as any).__diPlayground);
       assert.equal(s.error, '');
       assert.equal(s.history.at(-1).genStep, 5);
-      summary.wasmRun = { stepsPerSec: s.stepsPerSec };
+      // The controls: a bad value is refused with a message; a loss and σ change apply to the paused
+      // run, Resume runs past ?steps, and a new teacher restarts the run while it trains.
+      await page.fill('#lrGen', '-1');
+      await page.dispatchEvent('#lrGen', 'change');
+      await page.waitForSelector('#settings-error:not([hidden])');
+      assert.match((await page.textContent('#settings-error')) ?? '', /lrGen/);
+      await page.fill('#lrGen', '0.002');
+      await page.dispatchEvent('#lrGen', 'change');
+      await page.selectOption('#loss', 'sid');
+      await page.selectOption('#sigmaDist', 'karras');
+      assert.equal(await page.isVisible('#sigmaMax'), true);
+      await page.click('#start');
+      await page.waitForFunction(() => (window as any).__diPlayground.history.at(-1).genStep >= 8, null, { timeout: 120_000, polling: 250 });
+      const runs = await page.evaluate(() => (window as any).__diPlayground.runs);
+      await page.selectOption('#toy', 'grid25');
+      await page.waitForFunction((r) => {
+        const s = (window as any).__diPlayground;
+        return s.runs > r && s.teacher === 'toy:grid25' && s.running && s.history.length > 0 && s.history.at(-1).genStep >= 2;
+      }, runs, { timeout: 120_000, polling: 250 });
+      await page.click('#start'); // pause
+      await page.waitForFunction(() => /Paused at/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => (window as any).__diPlayground.error), '');
+      summary.wasmRun = { teacher: 'grid25', loss: 'sid', sigmaDist: 'karras', stepsPerSec: stepsPerSec(await page.evaluate(() => (window as any).__diPlayground.history)) };
       await page.waitForSelector('#gallery-missing', { timeout: 60_000 });
       assert.match((await page.textContent('#gallery-missing')) ?? '', /model file not found: models\/fmnist-cond-onestep\.safetensors/);
       await page.screenshot({ path: join(ARTIFACTS, 'wasm-page.png'), fullPage: true });
