@@ -14,7 +14,6 @@ import { adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
 import { clipByGlobalNorm } from '../train/clip.js';
 import { emaUpdate } from '../train/ema.js';
 import { guardedUpdate } from '../train/guard.js';
-import { treeAllFinite } from '../train/tree.js';
 import { sampleLabels, type GeneratorModel, type Params } from './generator.js';
 import { generatorLoss, type GeneratorLossOpts } from './losses.js';
 
@@ -92,7 +91,7 @@ export function makeSteps(models: DistillModels, o: StepOptions) {
     kLoss.dispose();
     kf.dispose();
     const { grads, norm } = clipByGlobalNorm(grads0 as Params, o.clipFake);
-    const finite = np.logicalAnd(treeAllFinite(tree.ref(grads)), np.isfinite(loss.ref));
+    const finite = np.logicalAnd(np.isfinite(norm.ref), np.isfinite(loss.ref)); // a NaN/Inf (or overflowing) gradient makes ‖g‖ non-finite
     const next = adamUpdate(grads, tree.ref(state.opt), tree.ref(state.phi), o.adamFake, lrScale);
     const phi = guardedUpdate(finite.ref, next.params, state.phi);
     const opt = guardedUpdate(finite.ref, next.state, state.opt);
@@ -117,7 +116,7 @@ export function makeSteps(models: DistillModels, o: StepOptions) {
       kg.dispose();
       kd.dispose();
       const { grads, norm } = clipByGlobalNorm(grads0 as Params, o.clipGen);
-      const finite = np.logicalAnd(treeAllFinite(tree.ref(grads)), np.isfinite(loss.ref));
+      const finite = np.logicalAnd(np.isfinite(norm.ref), np.isfinite(loss.ref)); // a NaN/Inf (or overflowing) gradient makes ‖g‖ non-finite
       const next = adamUpdate(grads, tree.ref(state.opt), tree.ref(state.theta), o.adamGen, lrScale);
       const theta = guardedUpdate(finite.ref, next.params, state.theta);
       const opt = guardedUpdate(finite.ref, next.state, state.opt);

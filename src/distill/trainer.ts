@@ -9,7 +9,7 @@
  */
 import { numpy as np, tree } from '@jax-js/jax';
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadParams, saveParams } from '../io/params.js';
 import { createRunDir, latestSnapshot, openRunDir, snapshotName, type RunDir } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
@@ -20,8 +20,7 @@ import type { DistillConfig } from './config.js';
 import type { Params } from './generator.js';
 import { makeSteps, type FakeState, type GenState, type StepStats } from './steps.js';
 import type { DistillSetup } from './setup.js';
-import type { GeneratorLossOpts } from './losses.js';
-import type { SigmaDist } from './sigma.js';
+import { stepOptionsOf } from './options.js';
 
 export const STATE_PREFIX = 'training-state';
 export const SNAPSHOT_PREFIX = 'generator-snapshot';
@@ -40,23 +39,6 @@ export interface DistillResult {
 
 function stepKey(seed: number, step: number, phase: number): np.Array {
   return keyForSeed(step, 2 ** 30 + 4 * (seed % 2 ** 27) + phase);
-}
-
-export function sigmaDistOf(cfg: DistillConfig): SigmaDist {
-  switch (cfg.sigmaDist) {
-    case 'lognormal':
-      return { kind: 'lognormal', pMean: cfg.pMean, pStd: cfg.pStd };
-    case 'loguniform':
-      return { kind: 'loguniform', min: cfg.sigmaMin, max: cfg.sigmaMax };
-    case 'karras':
-      return { kind: 'karras', min: cfg.sigmaMin, max: cfg.sigmaMax, rho: 7, tMin: 0, tMax: cfg.karrasTMax };
-    case 'fixed':
-      return { kind: 'fixed', value: cfg.sigmaFixed };
-  }
-}
-
-export function lossOptsOf(cfg: DistillConfig): GeneratorLossOpts {
-  return { kind: cfg.loss, weighting: cfg.weighting, sigma: sigmaDistOf(cfg), sidAlpha: cfg.sidAlpha };
 }
 
 /** Reads an array of scalar stats (consuming them) into numbers. */
@@ -93,18 +75,7 @@ export function resolveResume(resume: string): { runPath: string; statePath: str
  */
 export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: { signal?: AbortSignal; device?: string; echo?: boolean } = {}): Promise<DistillResult> {
   const t0 = Date.now();
-  const lossOpts = lossOptsOf(cfg);
-  const adam = (lr: number) => ({ lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps });
-  const { fakeStep, genStep } = makeSteps(setup.models, {
-    batch: cfg.batch,
-    loss: lossOpts,
-    fakeLoss: { pMean: cfg.pMean, pStd: cfg.pStd, sigmaData: cfg.sigmaData },
-    adamFake: adam(cfg.lrFake),
-    adamGen: adam(cfg.lrGen),
-    clipFake: cfg.clipFake,
-    clipGen: cfg.clipGen,
-    dropout: cfg.dropout,
-  });
+  const { fakeStep, genStep } = makeSteps(setup.models, stepOptionsOf(cfg));
   const usesFake = cfg.loss !== 'sds';
   if (!usesFake && cfg.fakeSteps > 0) setup.log?.(`note: loss 'sds' uses no fake score; fakeSteps ${cfg.fakeSteps} ignored`);
   const fakeSteps = usesFake ? cfg.fakeSteps : 0;
@@ -135,7 +106,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     skipped = m.skipped;
     run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(1)} kimg)`);
   } else {
-    run = createRunDir(cfg.outdir, cfg.desc || `${setup.teacherName.replace(/[^A-Za-z0-9]+/g, '-')}-${cfg.loss}`, cfg, meta, { echo: opts.echo });
+    run = createRunDir(cfg.outdir, cfg.desc || `${basename(setup.teacherName).replace(/\.safetensors$/, '').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '')}-${cfg.loss}`, cfg, meta, { echo: opts.echo });
     const theta = setup.theta0;
     gen = { theta: tree.ref(theta), ema: tree.ref(theta), opt: adamInit(theta) };
     const phi = setup.phi0;

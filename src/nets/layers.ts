@@ -129,9 +129,9 @@ export const silu = (x: np.Array): np.Array => nn.silu(x);
  * measured on a 2-core CPU for a 32→32 3×3 conv at 28×28, batch 32). Both compute the same
  * cross-correlation; `DI_CONV=lax|im2col` overrides the choice for benchmarking.
  */
-export function convImpl(): 'lax' | 'im2col' {
+export function convImpl(): 'lax' | 'im2col' | 'bmm' {
   const env = typeof process !== 'undefined' ? process.env?.DI_CONV : undefined;
-  if (env === 'lax' || env === 'im2col') return env;
+  if (env === 'lax' || env === 'im2col' || env === 'bmm') return env;
   return defaultDevice() === 'webgpu' ? 'lax' : 'im2col';
 }
 
@@ -152,6 +152,14 @@ export function conv2dRaw(x: np.Array, w: np.Array, pad: number): np.Array {
     xp.dispose();
     // [N, C, k², Ho, Wo] → [C·k², N·Ho·Wo], row order (c, i, j) matching weight.reshape([O, C·k²]).
     cols = np.stack(taps, 2).reshape([N, C * kh * kw, Ho * Wo]).transpose([1, 0, 2]).reshape([C * kh * kw, N * Ho * Wo]);
+  }
+  if (convImpl() === 'bmm') {
+    // One matmul per sample with the weight explicitly broadcast: [N, O, K] @ [N, K, Ho·Wo]. Its weight
+    // gradient is then N per-sample products summed over N (a split-K reduction), instead of one
+    // serial reduction over N·Ho·Wo per weight.
+    const perSample = cols.reshape([C * kh * kw, N, Ho * Wo]).transpose([1, 0, 2]);
+    const wb = np.broadcastTo(w.reshape([1, O, C * kh * kw]), [N, O, C * kh * kw]);
+    return np.matmul(wb, perSample).reshape([N, O, Ho, Wo]);
   }
   // A plain 2-D matmul: jax-js 0.1.25 gives wrong results for a broadcast [O,K] @ [N,K,M] matmul.
   return np.matmul(w.reshape([O, -1]), cols).reshape([O, N, Ho, Wo]).transpose([1, 0, 2, 3]);

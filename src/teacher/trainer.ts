@@ -28,7 +28,7 @@ import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdate, type Ad
 import { emaBeta, emaUpdate } from '../train/ema.js';
 import { guardedUpdate } from '../train/guard.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { globalNorm, treeAllFinite } from '../train/tree.js';
+import { globalNorm } from '../train/tree.js';
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
 import { TEACHER_FORMAT } from './load.js';
@@ -160,7 +160,7 @@ export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean
     kLoss.dispose();
     kDrop.dispose();
     const gradNorm = globalNorm(tree.ref(grads as Params));
-    const finite = np.logicalAnd(treeAllFinite(tree.ref(grads as Params)), np.isfinite(loss.ref));
+    const finite = np.logicalAnd(np.isfinite(gradNorm.ref), np.isfinite(loss.ref)); // a NaN/Inf (or overflowing) gradient makes ‖g‖ non-finite
     const next = adamUpdate(grads as Params, tree.ref(s.opt), tree.ref(s.params), o.adam, lrScale);
     const params = guardedUpdate(finite.ref, next.params, s.params);
     const opt = guardedUpdate(finite.ref, next.state, s.opt);
@@ -230,7 +230,8 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     const nParams = Object.values(state.params).reduce((n, p) => n + p.size, 0);
     run.log(`Training a ${cfg.arch} teacher (${nParams} params, ${cfg.precond} preconditioning) on ${cfg.dataset}${cfg.cond ? ' (class-conditional)' : ''}; run folder ${run.path}`);
   }
-  await trackBuffers().catch(() => undefined);
+  // DI_NO_TRACK=1 skips the live-buffer counter (an A/B switch for measuring its cost on a GPU).
+  if (!process.env.DI_NO_TRACK) await trackBuffers().catch(() => undefined);
 
   const denoiser = teacherDenoiser(net, cfg.precond, cfg.sigmaData);
   const trainStep = makeTeacherStep(denoiser, { adam: { lr: cfg.lr, ...ADAM_BETAS }, pMean: cfg.pMean, pStd: cfg.pStd, sigmaData: cfg.sigmaData });
@@ -367,6 +368,8 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
 
   let stoppedEarly: TeacherResult['stoppedEarly'] = '';
   const labelsArg = (l: np.Array | null) => (l ? [l] : []);
+  const firstTick = tick;
+  const tFirst = Date.now();
   try {
     while (step < totalSteps) {
       if (opts.signal?.aborted) stoppedEarly = 'interrupted';
@@ -381,6 +384,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
       await drain(IN_FLIGHT);
       step++;
       tickSteps++;
+      if (tickSteps === 1 && tick === firstTick) run.log(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
       if (step % stepsPerTick === 0 || step === totalSteps) {
         await finishTick();
         if (tick % cfg.snap === 0 && step !== totalSteps) await snapshot();
