@@ -63,7 +63,7 @@ export async function setupToy(cfg: DistillConfig, opts: { latentDim?: number } 
   const base = toyModels(cfg, opts);
   const { name, mixture, models, theta0, phi0, generatorMeta } = cfg.loss === 'sds' ? withParticles(base, { count: cfg.batch, sigmaInit: cfg.sigmaInit, seed: cfg.seed }) : base;
   const generator = models.generator;
-  const { toy2dMetrics } = await import('../metrics/toy2d.js').catch(() => ({ toy2dMetrics: null as any }));
+  const { toy2dMetrics } = await import('../metrics/toy2d.js');
   const ref = await mixture.sample(random.key(12345), 2000).data();
   const range = toyRange(ref as Float32Array);
 

@@ -3,7 +3,7 @@
 // falls; a negative control that keeps one array per step must make the count grow by one per step.
 import '../platform/node.js';
 import assert from 'node:assert/strict';
-import { jit, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
+import { blockUntilReady, jit, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
 import { testOnBackends } from '../testing/backends.js';
 import { adamInit, adamUpdate, type AdamState } from './adam.js';
 import { clipByGlobalNorm } from './clip.js';
@@ -71,6 +71,9 @@ async function train(keep: boolean) {
       const after: Record<string, Float32Array> = await treeToHost(s.params);
       for (const k of Object.keys(after)) assert.deepEqual(after[k], before![k], `poisoned step changed ${k}`);
     }
+    // With Wasm worker threads a kernel still running holds its inputs until it finishes: wait for the
+    // state to be realised so the count sees only what the loop keeps.
+    await blockUntilReady(s);
     counts[i] = liveBuffers();
   }
   tree.dispose([s, kept]);
