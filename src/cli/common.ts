@@ -29,3 +29,21 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
     }
   };
 }
+
+/**
+ * Runs a training loop with Ctrl-C wired to an AbortSignal: the first SIGINT asks the loop to finish its
+ * step and write a snapshot and training state (so the run can `--resume`) instead of dying mid-write.
+ */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSig = () => {
+    process.stderr.write('\ninterrupted: finishing the step, writing a snapshot and the training state...\n');
+    ac.abort();
+  };
+  process.once('SIGINT', onSig);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+}

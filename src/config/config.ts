@@ -110,3 +110,24 @@ export function describeConfig(schema: Schema, cfg: Record<string, unknown>): st
   const lines = Object.entries(cfg).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},${reasons[k] ? `  // ${reasons[k]}` : ''}`);
   return `{\n${lines.join('\n')}\n}`;
 }
+
+/**
+ * Only the values the user gave (from `--config <file>` and explicit flags), typed, without defaults:
+ * what `--resume` lays over the config saved in the run. `resume` itself is dropped.
+ */
+export function explicitConfigValues(schema: Schema, opts: Record<string, unknown>): Record<string, unknown> {
+  let raw: Record<string, unknown> = {};
+  if (typeof opts.config === 'string') {
+    try {
+      raw = JSON.parse(readFileSync(opts.config, 'utf8'));
+    } catch (e) {
+      throw new Error(`config file '${opts.config}' cannot be read as JSON: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  for (const [k, t] of Object.entries(schema.shape)) {
+    const v = opts[k] ?? opts[toCamel(toKebab(k))];
+    if (typeof v === 'string') raw[k] = coerceCliValue(t as z.ZodType, v, k);
+  }
+  delete raw.resume;
+  return raw;
+}

@@ -20,12 +20,12 @@ import { generateImages, loadNetwork } from '../teacher/generate.js';
 import { TEACHER_FORMAT } from '../teacher/load.js';
 import { DistillConfig } from './config.js';
 import { buildSetup } from './build.js';
-import { disposeSetup, runDistill } from './trainer.js';
+import { disposeSetup, resumeDistillConfig, runDistill } from './trainer.js';
 
 const ticks = (run: string) =>
   readFileSync(join(run, 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'tick');
 
-async function distill(over: Record<string, unknown>) {
+async function distill(over: Record<string, unknown> | DistillConfig) {
   const cfg = parseConfig(DistillConfig, over);
   const setup = await buildSetup(cfg);
   try {
@@ -41,7 +41,9 @@ test('distill: stop halfway and --resume reproduces the uninterrupted run exactl
   const base = { teacher: 'toy:ring8', batch: 32, tick: 0.064, snap: 1000, evalN: 0, mlpWidth: 16, mlpDepth: 2, fakeWarmup: 3, lrGen: 1e-3, lrFake: 1e-3, sigmaData: 1, dropout: false, outdir: out, emaHalfLife: 0.1, gridSeeds: '0-3' };
   const full = await distill({ ...base, duration: 0.256, desc: 'full' }); // 8 generator steps, 4 ticks
   const half = await distill({ ...base, duration: 0.128, desc: 'half' }); // 4 steps, then resume to 8
-  const resumed = await distill({ ...base, duration: 0.256, resume: half.runDir });
+  // As `distill --resume <run> --duration 0.256`: the run's saved config, with only the length changed.
+  assert.throws(() => resumeDistillConfig(half.runDir, { duration: 0.256, lrGen: 0.5 }), /^Error: resume: 'lrGen' cannot change when resuming \(run has 0.001, got 0.5\)$/);
+  const resumed = await distill(resumeDistillConfig(half.runDir, { duration: 0.256 }));
   assert.equal(full.genSteps, 8);
   assert.equal(resumed.genSteps, 8);
   const a = ticks(full.runDir), b = ticks(half.runDir); // the resumed run appends to the same stats.jsonl

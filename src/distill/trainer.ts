@@ -10,19 +10,21 @@
 import { numpy as np, tree } from '@jax-js/jax';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadParams, saveParams } from '../io/params.js';
+import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { createRunDir, latestSnapshot, openRunDir, snapshotName, type RunDir } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { keyForSeed } from '../random/seeds.js';
-import type { DistillConfig } from './config.js';
+import { DistillConfig as DistillConfigSchema, type DistillConfig } from './config.js';
+import { parseConfig } from '../config/config.js';
 import type { Params } from './generator.js';
 import { makeSteps, type FakeState, type GenState, type StepStats } from './steps.js';
 import type { DistillSetup } from './setup.js';
 import { stepOptionsOf } from './options.js';
 
 export const STATE_PREFIX = 'training-state';
+export const STATE_FORMAT = 'diff-instruct/distill-state@1';
 export const SNAPSHOT_PREFIX = 'generator-snapshot';
 
 /** What a finished (or stopped) run reports. */
@@ -67,6 +69,27 @@ export function resolveResume(resume: string): { runPath: string; statePath: str
   return { runPath: join(resume, '..'), statePath: resume };
 }
 
+/** Config keys a resumed run may change (length, logging, evaluation); every other key is the run's own. */
+export const MUTABLE_ON_RESUME = ['duration', 'maxMinutes', 'tick', 'snap', 'evalN', 'gridSeeds', 'outdir', 'desc', 'resume'] as const;
+
+/**
+ * The config of a resumed run: the one saved in its training state, with the values the user gave
+ * explicitly laid over it; changing anything but MUTABLE_ON_RESUME is a one-line error.
+ */
+export function resumeDistillConfig(resume: string, explicit: Record<string, unknown> = {}): DistillConfig {
+  const { statePath } = resolveResume(resume);
+  const { meta } = readMeta(statePath);
+  if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a distillation training state`);
+  const merged = parseConfig(DistillConfigSchema, { ...meta.config, ...explicit, resume }, statePath);
+  for (const k of Object.keys(merged) as (keyof DistillConfig)[]) {
+    if ((MUTABLE_ON_RESUME as readonly string[]).includes(k)) continue;
+    if (JSON.stringify(merged[k]) !== JSON.stringify(meta.config[k])) {
+      throw new Error(`resume: '${k}' cannot change when resuming (run has ${JSON.stringify(meta.config[k])}, got ${JSON.stringify(merged[k])})`);
+    }
+  }
+  return merged;
+}
+
 /**
  * Runs Diff-Instruct (or SiD/DMD/SDS) for `cfg.duration` kimg of generator images, or until
  * `cfg.maxMinutes`, or until `signal` aborts; returns where everything went. Takes ownership of
@@ -94,7 +117,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     run = openRunDir(runPath, { echo: opts.echo });
     const st = await loadParams(statePath);
     const m = st.meta;
-    if (!m || m.format !== 'diff-instruct/distill-state@1') throw new Error(`resume: '${statePath}' is not a distillation training state`);
+    if (!m || m.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a distillation training state`);
     const pick = (prefix: string) => Object.fromEntries(Object.entries(st.params).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
     const theta = pick('theta.'), ema = pick('ema.'), phi = pick('phi.');
     gen = { theta, ema, opt: adamStateFromTensors(pick('gopt.'), theta) as AdamState<Params> };
@@ -151,7 +174,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     put('gopt.', adamStateToTensors(gen.opt));
     put('fopt.', adamStateToTensors(fake.opt));
     const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));
-    await saveParams(path, tensors, { format: 'diff-instruct/distill-state@1', step, fakeDone, skipped, config: cfg });
+    await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg });
     return path;
   };
 

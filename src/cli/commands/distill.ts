@@ -1,10 +1,10 @@
 /** `diff-instruct distill`: Diff-Instruct (or SiD / DMD / SDS) distillation of a teacher into a generator. */
 import type { Command } from 'commander';
-import { addConfigOptions, configFromOptions, describeConfig } from '../../config/config.js';
+import { addConfigOptions, configFromOptions, describeConfig, explicitConfigValues } from '../../config/config.js';
 import { DistillConfig } from '../../distill/config.js';
 import { buildSetup } from '../../distill/build.js';
-import { disposeSetup, runDistill } from '../../distill/trainer.js';
-import { action, addDeviceOption, useDevice } from '../common.js';
+import { disposeSetup, resumeDistillConfig, runDistill } from '../../distill/trainer.js';
+import { action, addDeviceOption, useDevice, withInterrupt } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -14,27 +14,21 @@ export function register(program: Command): void {
   addDeviceOption(cmd);
   cmd.action(
     action(async (opts: Record<string, unknown>) => {
-      const cfg = configFromOptions(DistillConfig, opts);
+      // --resume continues the saved run's config; only length/logging/evaluation keys may change.
+      const cfg = typeof opts.resume === 'string' && opts.resume ? resumeDistillConfig(opts.resume, explicitConfigValues(DistillConfig, opts)) : configFromOptions(DistillConfig, opts);
       if (opts.dryRun) {
         console.log(describeConfig(DistillConfig, cfg));
         return;
       }
       const dev = await useDevice(opts.device as string);
       const setup = await buildSetup(cfg);
-      const ac = new AbortController();
-      const onSig = () => {
-        process.stderr.write('\ninterrupted: finishing the step, writing a snapshot and the training state...\n');
-        ac.abort();
-      };
-      process.once('SIGINT', onSig);
       try {
-        const r = await runDistill(cfg, setup, { signal: ac.signal, device: `${dev.backend}: ${dev.name}` });
+        const r = await withInterrupt((signal) => runDistill(cfg, setup, { signal, device: `${dev.backend}: ${dev.name}` }));
         const last = r.metrics.at(-1);
         console.log(`run folder: ${r.runDir}`);
         console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
         if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
       } finally {
-        process.off('SIGINT', onSig);
         disposeSetup(setup);
       }
     }),
