@@ -22,6 +22,7 @@ import { keyForSeed } from '../random/seeds.js';
 import {
   classifierLogits,
   initClassifier,
+  loadClassifier,
   type ClassifierConfig,
   type ClassifierParams,
 } from './classifier.js';
@@ -53,6 +54,7 @@ export const TrainClassifierSchema = z.object({
   trainSubset: z.number().int().nonnegative().default(0).describe('use only the first N train images (0 = all; for smoke tests)'),
   testSubset: z.number().int().nonnegative().default(0).describe('report accuracy on the first N test images (0 = all)'),
   seed: z.number().int().nonnegative().default(0).describe('seed of the init, batch order, dropout and augmentation'),
+  init: z.string().default('').describe('start from this classifier file (same architecture) instead of a random init: fine-tuning'),
   out: z.string().default('').describe('output file (default models/classifier-<fmnist|mnist>.safetensors)'),
   dtype: z.enum(['F16', 'F32']).default('F16').describe('storage precision of the weights'),
   logEvery: z.number().int().positive().default(100).describe('print the running loss every this many steps'),
@@ -184,7 +186,22 @@ export async function trainClassifier(cfg: TrainClassifierConfig, log: (line: st
     return { loss, params: upd.params, state: upd.state };
   });
 
-  let params = initClassifier(random.key(cfg.seed), netCfg);
+  let params: ClassifierParams;
+  let imagesBefore = 0;
+  let secondsBefore = 0;
+  if (cfg.init) {
+    const start = await loadClassifier(cfg.init);
+    if (JSON.stringify(start.cfg) !== JSON.stringify(netCfg)) {
+      tree.dispose(start.params);
+      throw new Error(`--init '${cfg.init}' has architecture ${JSON.stringify(start.cfg)}, but the config asks for ${JSON.stringify(netCfg)}`);
+    }
+    params = start.params;
+    imagesBefore = start.meta.imagesSeen ?? 0;
+    secondsBefore = start.meta.seconds ?? 0;
+    log(`starting from ${cfg.init} (${imagesBefore} images seen, test accuracy ${start.meta.testAccuracy})`);
+  } else {
+    params = initClassifier(random.key(cfg.seed), netCfg);
+  }
   let state = adamInit(tree.ref(params));
   const batcher = new Batcher(nTrain, cfg.seed);
   const rand = seededUniform(cfg.seed, 1);
@@ -235,8 +252,9 @@ export async function trainClassifier(cfg: TrainClassifierConfig, log: (line: st
     testImages: nTest,
     trainAccuracy,
     trainAccuracyImages: Math.min(nTrain, 10000),
-    imagesSeen: steps * B,
+    imagesSeen: imagesBefore + steps * B,
     steps,
+    ...(cfg.init ? { initFrom: cfg.init, imagesBeforeInit: imagesBefore, secondsBeforeInit: secondsBefore } : {}),
     config: cfg,
     device: dev ? `${dev.backend}: ${dev.name}` : 'unknown',
     seconds: Math.round(seconds),
@@ -246,5 +264,5 @@ export async function trainClassifier(cfg: TrainClassifierConfig, log: (line: st
   await saveParams(out, params, meta, { dtype: cfg.dtype });
   tree.dispose(params);
   log(`test accuracy ${(100 * testAccuracy).toFixed(2)}% (${nTest} images), train accuracy ${(100 * trainAccuracy).toFixed(2)}%, ${seconds.toFixed(0)} s → ${out}`);
-  return { path: out, testAccuracy, trainAccuracy, imagesSeen: steps * B, seconds };
+  return { path: out, testAccuracy, trainAccuracy, imagesSeen: imagesBefore + steps * B, seconds };
 }
