@@ -9,8 +9,8 @@
  *   is        Inception-Score analogue from the classifier (Salimans et al. 2016), with isStd
  *   classAcc  for class-conditional samples: fraction classified as their conditioning class
  *
- * Images are first quantised as when saved to PNG (clip to [−1, 1], round to 8-bit levels), so a tensor
- * evaluated in memory scores the same as the PNG folder `diff-instruct sample` writes.
+ * Images are first quantised exactly as when saved to PNG (8-bit levels, clipped), so a tensor evaluated
+ * in memory scores the same as the PNG folder `diff-instruct sample` writes.
  */
 import { numpy as np, tree } from '@jax-js/jax';
 import { classifierOutputs, loadClassifier, type LoadedClassifier } from './classifier.js';
@@ -68,14 +68,14 @@ export function metricName(dataset: string): string {
 }
 
 /**
- * Clip to [−1, 1] and round to the 256 levels of an 8-bit PNG (x = u8/127.5 − 1), like EDM's
- * generate.py saves images. Returns a new host array.
+ * The 8-bit PNG round trip: u8 = clip(⌊x·127.5 + 128⌋, 0, 255) (EDM generate.py, the same formula as
+ * src/io/png.ts; NaN → 0), then x = u8/127.5 − 1. Returns a new host array.
  */
 export function quantize8bit(x: Float32Array): Float32Array {
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    const v = Math.round((Math.min(1, Math.max(-1, x[i])) + 1) * 127.5);
-    out[i] = v / 127.5 - 1;
+    const u8 = Math.min(255, Math.max(0, Math.floor(x[i] * 127.5 + 128))) || 0;
+    out[i] = u8 / 127.5 - 1;
   }
   return out;
 }

@@ -59,7 +59,8 @@ export function metricFileName(m: ImageMetrics): string {
   return `metric-${m.metric.toLowerCase()}-${count}.jsonl`;
 }
 
-async function evalCommand(cfg: EvalConfig): Promise<void> {
+/** Runs `eval` for a resolved config; returns the JSON record it prints (and appends with --run). */
+export async function evalCommand(cfg: EvalConfig): Promise<Record<string, unknown>> {
   if (!!cfg.images === !!cfg.network) throw new Error('give exactly one of --images <png folder> and --network <checkpoint>');
   if (cfg.run && !(existsSync(cfg.run) && statSync(cfg.run).isDirectory())) throw new Error(`run folder '${cfg.run}' does not exist`);
   let images: Float32Array;
@@ -106,7 +107,7 @@ async function evalCommand(cfg: EvalConfig): Promise<void> {
   const dev = activeDevice();
   const record = { ...m, ...source, device: dev ? dev.backend : undefined, timestamp: new Date().toISOString() };
   if (cfg.run) appendLine(join(cfg.run, metricFileName(m)), JSON.stringify(record));
-  console.log(JSON.stringify(record));
+  return record;
 }
 
 export function register(program: Command): void {
@@ -128,7 +129,7 @@ export function register(program: Command): void {
         return;
       }
       await useDevice(opts.device as string | undefined);
-      await evalCommand(cfg);
+      console.log(JSON.stringify(await evalCommand(cfg)));
     }),
   );
 
