@@ -214,7 +214,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     run.stats(row);
     run.log(
       `tick ${String(tick).padEnd(5)} kimg ${kimg.toFixed(1).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${imgPerSec.toFixed(0).padEnd(6)} ` +
-        `fake ${fLoss.toPrecision(4)} gen ${gLoss.toPrecision(4)} |g| ${gNorm.toPrecision(3)} skipped ${skipped}`,
+        `fake ${f.length ? fLoss.toPrecision(4) : '-'} gen ${gLoss.toPrecision(4)} |g| ${gNorm.toPrecision(3)} skipped ${skipped}`,
     );
     const tb = run.tb;
     for (const [k, v] of Object.entries({ 'Loss/fake': fLoss, 'Loss/generator': gLoss, 'GradNorm/fake': fNorm, 'GradNorm/generator': gNorm, 'Timing/images_per_sec': imgPerSec, 'Health/skipped_steps': skipped })) {
