@@ -48,9 +48,17 @@ export function scale<T extends ArrayTree>(a: T, s: number | np.Array): T {
   }
 }
 
-/** Sum over all leaves of Σ x², as a float32 scalar. Consumes `t`. */
+/**
+ * Sum over all leaves of Σ x², as a float32 scalar. Consumes `t`. Each leaf is reduced in two stages,
+ * trailing axes first (one output per row, e.g. per output channel of a conv weight) and then the rows:
+ * a one-stage reduction of a whole leaf to a scalar compiles to very few GPU threads with a long serial
+ * loop each, which is slow on GPUs and silently truncated past 65,535 terms on llvmpipe.
+ */
 export function sumOfSquares(t: ArrayTree): np.Array {
-  const parts = tree.leaves(t).map((x) => np.square(x).sum());
+  const parts = tree.leaves(t).map((x) => {
+    const sq = np.square(x);
+    return sq.ndim > 1 ? sq.sum(Array.from({ length: sq.ndim - 1 }, (_, i) => i + 1)).sum() : sq.sum();
+  });
   if (parts.length === 0) return np.array(0);
   return parts.reduce((acc, p) => acc.add(p));
 }
