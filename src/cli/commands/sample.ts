@@ -1,5 +1,5 @@
 /**
- * `diff-instruct sample`: images from a teacher (EDM sampler, Algorithm 2) or a one-step generator,
+ * `diff-instruct sample`: images from a teacher (EDM sampler, Algorithm 2) or a one-step generator (EDM or GAN),
  * one per seed (EDM generate.py): `<outdir>/<seed>.png` and `<outdir>/grid.png`.
  */
 import type { Command } from 'commander';
@@ -44,7 +44,9 @@ export function register(program: Command): void {
         const what =
           network.kind === 'teacher'
             ? `${cfg.solver} sampler, ${cfg.steps} steps (${evaluationsPerSample(cfg.steps, cfg.solver)} evaluations per image)`
-            : `one-step generator at σ_init = ${network.meta.sigmaInit}`;
+            : network.generator?.kind === 'dcgan'
+              ? `GAN generator (dcgan, z ~ N(0, I_${network.generator.latentShape[0]}))`
+              : `one-step generator at σ_init = ${network.meta.sigmaInit}`;
         process.stderr.write(`${network.path}: ${what}\n`);
         const bar = new Progress(seeds.length, 'sampling');
         let shown = 0;

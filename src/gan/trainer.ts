@@ -1,0 +1,314 @@
+/**
+ * The GAN trainer (the teacher trainer's loop, src/teacher/trainer.ts, with two nets): owns the data
+ * order, optimizers, EMA, keys, run folder, logs, snapshots and exact resume; the math is in steps.ts.
+ *   each step: one D step (non-saturating loss; every r1Interval-th step + lazy R1 on the real
+ *   batch), then one G step (+ EMA);
+ *   every `tick` kimg: read the step scalars, log a line, stats.jsonl, TensorBoard, fixed-seed grid;
+ *   every `snap` ticks (and at the end, at the time budget, on SIGINT): EMA generator snapshot
+ *   `generator-snapshot-<kimg>.safetensors` (self-describing: src/gan/generator.ts), metrics when the
+ *   classifier files exist, and the training state (both nets, G's EMA, both Adam states, step, data order).
+ * Step t's keys are `keyForSeed(t, 3·2^29 + 2·seed + phase)` and the data order is a resumable `Batcher`,
+ * so a resumed run continues the exact loss trajectory of an uninterrupted one.
+ */
+import { numpy as np, random, tree } from '@jax-js/jax';
+import { batch as imageBatch, Batcher, loadImageDataset } from '../data/images.js';
+import type { Params } from '../distill/generator.js';
+import { loadParams, readMeta, saveParams } from '../io/params.js';
+import { keyForSeed, parseSeeds, splitKeyList } from '../random/seeds.js';
+import { createRunDir, openRunDir, snapshotName, type RunDir } from '../run/run-dir.js';
+import { resolveResume } from '../teacher/trainer.js';
+import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
+import { emaBeta } from '../train/ema.js';
+import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
+import { parseConfig } from '../config/config.js';
+import { dcganConfigFor, GAN_FROZEN_ON_RESUME, GanConfig } from './config.js';
+import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from './dcgan.js';
+import { generatorEvaluator, writeGrid } from './evaluate.js';
+import { dcganGeneratorModel, ganGeneratorMeta } from './generator.js';
+import { makeGanSteps, type DState, type DStats, type GState, type GStats } from './steps.js';
+
+export const SNAPSHOT_PREFIX = 'generator-snapshot';
+export const STATE_PREFIX = 'training-state';
+export const GAN_STATE_FORMAT = 'diff-instruct/gan-state@1';
+
+export interface GanResult {
+  runDir: string;
+  kimg: number;
+  steps: number;
+  skipped: number;
+  snapshots: string[];
+  statePath: string;
+  metrics: Record<string, number>[];
+  seconds: number;
+  /** Why the loop ended before `duration`: the time budget or an abort (SIGINT). */
+  stoppedEarly: '' | 'max-minutes' | 'interrupted';
+  /** Per tick, in order (also in stats.jsonl). */
+  ticks: { dLoss: number; gLoss: number; r1: number }[];
+}
+
+/** Step t's key of a phase (0: D, 1: G): a stream disjoint from the teacher's (2^29 + s) and distill's (2^30 + 4s + p). */
+function stepKey(seed: number, step: number, phase: 0 | 1): np.Array {
+  return keyForSeed(step, 3 * 2 ** 29 + 2 * (seed % 2 ** 27) + phase);
+}
+
+/**
+ * The config of a resumed run: the saved one with `explicit` values (command-line flags) on top;
+ * changing a key that shapes the trajectory (GAN_FROZEN_ON_RESUME) is a one-line error.
+ */
+export function ganResumeConfig(resume: string, explicit: Record<string, unknown> = {}): GanConfig {
+  const { statePath } = resolveResume(resume);
+  const { meta } = readMeta(statePath);
+  if (!meta || meta.format !== GAN_STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a GAN training state`);
+  const merged = parseConfig(GanConfig, { ...meta.config, ...explicit, resume }, statePath);
+  checkFrozen(merged, meta.config);
+  return merged;
+}
+
+function checkFrozen(cfg: GanConfig, saved: Record<string, unknown>): void {
+  for (const k of GAN_FROZEN_ON_RESUME) {
+    if (JSON.stringify(cfg[k]) !== JSON.stringify(saved[k])) {
+      throw new Error(`resume: '${k}' cannot change when resuming (run has ${JSON.stringify(saved[k])}, got ${JSON.stringify(cfg[k])})`);
+    }
+  }
+}
+
+const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
+function fmtTime(s: number): string {
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
+}
+
+/** Picks `prefix`+name for every name of `like` out of a loaded state. */
+const pick = (t: Params, prefix: string, like: Record<string, number[]>): Params => Object.fromEntries(Object.keys(like).map((k) => [k, t[prefix + k]]));
+
+/** The tensor names and shapes a GAN training state must hold. */
+function stateShapes(c: DcganConfig): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  const add = (prefix: string, shapes: Record<string, number[]>) => Object.entries(shapes).forEach(([k, s]) => (out[prefix + k] = s));
+  const g = dcganGeneratorShapes(c), d = dcganDiscriminatorShapes(c);
+  for (const p of ['g.', 'gema.', 'gopt.adam.m.', 'gopt.adam.v.']) add(p, g);
+  for (const p of ['d.', 'dopt.adam.m.', 'dopt.adam.v.']) add(p, d);
+  out['gopt.adam.count'] = [];
+  out['dopt.adam.count'] = [];
+  return out;
+}
+
+/**
+ * Trains (or resumes) a GAN for `cfg.duration` kimg of real images, or until `cfg.maxMinutes` or
+ * `signal`; always ends with an EMA generator snapshot and a training state.
+ */
+export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; device?: string; echo?: boolean } = {}): Promise<GanResult> {
+  const t0 = Date.now();
+  const ds = await loadImageDataset(cfg.dataset, 'train');
+  const netCfg = dcganConfigFor(cfg, { dataShape: [ds.channels, ds.height, ds.width], labelDim: ds.numClasses });
+  const model = dcganGeneratorModel(netCfg);
+  let run: RunDir;
+  let gs: GState;
+  let dst: DState;
+  let batcher: Batcher;
+  let step = 0;
+  let skipped = 0;
+  let trainSecondsBefore = 0;
+
+  if (cfg.resume) {
+    const { runPath, statePath } = resolveResume(cfg.resume);
+    const { meta } = readMeta(statePath);
+    if (!meta || meta.format !== GAN_STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a GAN training state`);
+    checkFrozen(cfg, meta.config);
+    const st = (await loadParams(statePath, { expect: stateShapes(netCfg) })).params;
+    const gShapes = dcganGeneratorShapes(netCfg), dShapes = dcganDiscriminatorShapes(netCfg);
+    const g = pick(st, 'g.', gShapes), d = pick(st, 'd.', dShapes);
+    const sub = (prefix: string) => Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+    const gopt = adamStateFromTensors(sub('gopt.'), g) as AdamState<Params>;
+    const dopt = adamStateFromTensors(sub('dopt.'), d) as AdamState<Params>;
+    for (const k of Object.keys(st)) if (k.startsWith('gopt.') || k.startsWith('dopt.')) st[k].dispose(); // adamStateFromTensors took refs
+    gs = { g, ema: pick(st, 'gema.', gShapes), opt: gopt };
+    dst = { d, opt: dopt };
+    batcher = Batcher.fromState(meta.batcher, ds.n);
+    step = meta.step;
+    skipped = meta.skipped;
+    trainSecondsBefore = meta.trainSeconds ?? 0;
+    run = openRunDir(runPath, { echo: opts.echo });
+    run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(3)} kimg)`);
+  } else {
+    const desc = cfg.desc || `${cfg.dataset.replace(/[^A-Za-z0-9]+/g, '-')}-${cfg.cond ? 'cond' : 'uncond'}-${cfg.arch}`;
+    run = createRunDir(cfg.outdir, desc, cfg, { kind: 'train-gan', device: opts.device ?? '' }, { echo: opts.echo });
+    const [kg, kd] = splitKeyList(random.key(cfg.seed), 2);
+    const g = initDcganGenerator(kg, netCfg), d = initDcganDiscriminator(kd, netCfg);
+    gs = { g: tree.ref(g), ema: tree.ref(g), opt: adamInit(g) };
+    dst = { d: tree.ref(d), opt: adamInit(d) };
+    batcher = new Batcher(ds.n, cfg.seed);
+    const count = (t: Params) => Object.values(t).reduce((n, p) => n + p.size, 0);
+    run.log(`Training a ${cfg.arch} GAN (G ${count(gs.g)} params, D ${count(dst.d)} params, z ∈ R^${netCfg.zDim}) on ${cfg.dataset}${cfg.cond ? ' (class-conditional)' : ''}; run folder ${run.path}`);
+  }
+  if (!process.env.DI_NO_TRACK) await trackBuffers().catch(() => undefined);
+
+  const adam = (lr: number) => ({ lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps });
+  const { dStep, dStepR1, r1Grad, r1GradJit, gStep } = makeGanSteps(
+    {
+      generator: model,
+      discriminator: (p, x, l) => dcganDiscriminator(netCfg, p, x, l),
+      discriminatorR1: (p, x, l) => dcganDiscriminator(netCfg, p, x, l, { conv: 'lax' }), // see dcganDiscriminator
+    },
+    { batch: cfg.batch, r1Gamma: cfg.r1Gamma, r1Interval: cfg.r1Interval, adamG: adam(cfg.lrG), adamD: adam(cfg.lrD) },
+  );
+  const isR1Step = (s: number) => dStepR1 !== null && s % cfg.r1Interval === 0;
+  const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
+  const stepsPerTick = Math.max(1, Math.round((cfg.tick * 1000) / cfg.batch));
+  const gridSeeds = cfg.gridSeeds.trim() ? parseSeeds(cfg.gridSeeds) : [];
+  const { evaluate, why } = cfg.evalN > 0 ? await generatorEvaluator(model, cfg.dataset) : { evaluate: undefined, why: 'evalN 0' };
+  if (cfg.evalN > 0 && !evaluate) run.log(`metrics off: ${why}`);
+  const genMeta = (kimg: number) =>
+    ganGeneratorMeta(netCfg, { dataset: cfg.dataset, config: cfg, kimg, step, imagesSeen: step * cfg.batch, device: opts.device ?? '', trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000 });
+
+  // Step scalars are read a few steps late (src/distill/trainer.ts has the measurement).
+  const IN_FLIGHT = 4;
+  const inflight: { d: DStats; g: GStats; r1Step: boolean }[] = [];
+  const rows: number[][] = [];
+  const drain = async (keep: number) => {
+    while (inflight.length > keep) {
+      const { d, g, r1Step } = inflight.shift()!;
+      const vals: number[] = [];
+      for (const x of [d.loss, d.r1, d.realLogit, d.fakeLogit, d.gradNorm, d.finite, g.loss, g.gradNorm, g.finite]) vals.push((await x.data())[0]);
+      vals.push(r1Step ? 1 : 0); // R1 is only computed on lazy-regularisation steps
+      rows.push(vals);
+    }
+  };
+
+  const snapshots: string[] = [];
+  const metrics: Record<string, number>[] = [];
+  const ticks: GanResult['ticks'] = [];
+  let statePath = '';
+  let tick = Math.floor(step / stepsPerTick);
+  let tickStart = Date.now();
+  let tickSteps = 0;
+
+  const drawGrid = async (kimg: number) => {
+    if (!gridSeeds.length) return;
+    await writeGrid(model, tree.ref(gs.ema), gridSeeds, run, `fakes-${String(Math.floor(kimg)).padStart(6, '0')}.png`, 'Samples/generator', kimg);
+  };
+
+  const saveState = async () => {
+    const tensors: Params = {};
+    const put = (prefix: string, t: Params) => Object.entries(t).forEach(([k, v]) => (tensors[prefix + k] = v));
+    put('g.', gs.g);
+    put('gema.', gs.ema);
+    put('d.', dst.d);
+    const gopt = adamStateToTensors(tree.ref(gs.opt)), dopt = adamStateToTensors(tree.ref(dst.opt));
+    put('gopt.', gopt);
+    put('dopt.', dopt);
+    const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));
+    try {
+      await saveParams(path, tensors, {
+        format: GAN_STATE_FORMAT,
+        kind: 'gan-state',
+        step,
+        skipped,
+        imagesSeen: step * cfg.batch,
+        // The RNG needs no state: step t's keys are keyForSeed(t, 3·2^29 + 2·seed + phase).
+        batcher: batcher.state(),
+        trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000,
+        config: cfg,
+        netConfig: netCfg,
+      });
+    } finally {
+      tree.dispose(gopt);
+      tree.dispose(dopt);
+    }
+    statePath = path;
+  };
+
+  const snapshot = async () => {
+    const kimg = (step * cfg.batch) / 1000;
+    const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
+    await saveParams(path, gs.ema, genMeta(kimg));
+    snapshots.push(path);
+    await saveState();
+    run.log(`snapshot ${path}`);
+    if (evaluate) {
+      const m = await evaluate(tree.ref(gs.ema), cfg.evalN);
+      const row = { kimg, step, ...m };
+      metrics.push(row);
+      run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${Object.entries(m).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}`);
+      run.stats({ kind: 'metrics', ...row });
+      for (const [k, v] of Object.entries(m)) run.tb.scalar(`Metrics/${k}`, v, Math.round(kimg * 1000));
+    }
+  };
+
+  const finishTick = async () => {
+    await drain(0);
+    const r = rows.splice(0);
+    const c = (i: number) => mean(r.map((x) => x[i]));
+    skipped += r.filter((x) => !x[5] || !x[8]).length;
+    const secs = (Date.now() - tickStart) / 1000;
+    const kimg = (step * cfg.batch) / 1000;
+    const imagesPerSec = (tickSteps * cfg.batch) / Math.max(secs, 1e-9);
+    let live = -1;
+    try {
+      live = liveBuffers();
+    } catch {
+      /* not tracked on this backend */
+    }
+    const t = { dLoss: c(0), gLoss: c(6), r1: mean(r.filter((x) => x[9]).map((x) => x[1])) };
+    ticks.push(t);
+    run.stats({ kind: 'tick', tick, kimg, step, ...t, dReal: c(2), dFake: c(3), dGradNorm: c(4), gGradNorm: c(7), skipped, imagesPerSec, secPerTick: secs, liveBuffers: live, totalSec: (Date.now() - t0) / 1000 });
+    run.log(
+      `tick ${String(tick).padEnd(5)} kimg ${kimg.toFixed(1).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${imagesPerSec.toFixed(0).padEnd(6)} ` +
+        `D ${t.dLoss.toPrecision(4)} G ${t.gLoss.toPrecision(4)} R1 ${t.r1.toPrecision(3)} D(real) ${c(2).toPrecision(3)} D(fake) ${c(3).toPrecision(3)} skipped ${skipped}`,
+    );
+    const img = Math.round(kimg * 1000);
+    const scalars = { 'Loss/D': t.dLoss, 'Loss/G': t.gLoss, 'Loss/R1': t.r1, 'Logits/real': c(2), 'Logits/fake': c(3), 'GradNorm/D': c(4), 'GradNorm/G': c(7), 'Timing/images_per_sec': imagesPerSec, 'Health/skipped_steps': skipped, 'Health/live_buffers': live };
+    for (const [k, v] of Object.entries(scalars)) if (Number.isFinite(v)) run.tb.scalar(k, v, img);
+    await drawGrid(kimg);
+    tick++;
+    tickSteps = 0;
+    tickStart = Date.now();
+  };
+
+  let stoppedEarly: GanResult['stoppedEarly'] = '';
+  const labelsArg = (l: np.Array | null) => (l ? [l] : []);
+  const firstTick = tick;
+  const tFirst = Date.now();
+  try {
+    if (step === 0) await drawGrid(0);
+    while (step < totalSteps) {
+      if (opts.signal?.aborted) stoppedEarly = 'interrupted';
+      else if (cfg.maxMinutes > 0 && (Date.now() - t0) / 60000 >= cfg.maxMinutes) stoppedEarly = 'max-minutes';
+      if (stoppedEarly) break;
+      const b = imageBatch(ds, batcher.next(cfg.batch));
+      let yReal: np.Array | null = b.labels;
+      if (!cfg.cond) {
+        b.labels.dispose();
+        yReal = null;
+      }
+      const r1Step = isR1Step(step);
+      const r1 = r1Step ? [r1Grad(tree.ref(dst.d), b.x.ref, labelsArg(yReal ? yReal.ref : null))] : [];
+      const [nextD, sd] = (r1Step ? dStepR1! : dStep)(dst, tree.ref(gs.g), b.x, labelsArg(yReal), stepKey(cfg.seed, step, 0), r1);
+      dst = nextD;
+      const beta = np.array(emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (step + 1) * cfg.batch, cfg.emaRampup));
+      const [nextG, sg] = gStep(gs, tree.ref(dst.d), stepKey(cfg.seed, step, 1), beta);
+      gs = nextG;
+      inflight.push({ d: sd, g: sg, r1Step });
+      await drain(IN_FLIGHT);
+      step++;
+      tickSteps++;
+      if (tickSteps === 1 && tick === firstTick) run.log(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
+      if (step % stepsPerTick === 0 || step === totalSteps) {
+        await finishTick();
+        if (tick % cfg.snap === 0 && step !== totalSteps) await snapshot();
+      }
+    }
+    if (tickSteps > 0 || inflight.length) await finishTick();
+    await snapshot();
+  } finally {
+    run.log(`Done: ${step} steps (${((step * cfg.batch) / 1000).toFixed(3)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
+    run.close();
+    tree.dispose(gs);
+    tree.dispose(dst);
+    dStep.dispose();
+    dStepR1?.dispose();
+    r1GradJit.dispose();
+    gStep.dispose();
+  }
+  return { runDir: run.path, kimg: (step * cfg.batch) / 1000, steps: step, skipped, snapshots, statePath, metrics, seconds: (Date.now() - t0) / 1000, stoppedEarly, ticks };
+}
