@@ -1,7 +1,7 @@
 /**
  * Classifier training: augmentation moves pixels exactly as specified, the learning-rate schedule has
  * its closed-form values, and a short seeded run on a Fashion-MNIST subset learns far above chance and
- * writes a self-describing file that `loadClassifier` reads back.
+ * writes a self-describing file that `loadClassifier` reads back and `--init` fine-tunes.
  */
 import '../platform/node.js';
 import assert from 'node:assert/strict';
@@ -65,6 +65,15 @@ testOnBackends('trainClassifier: 40 steps on 2,560 Fashion-MNIST images learn fa
     } finally {
       tree.dispose(clf.params);
     }
+    // fine-tuning continues from the file: images seen accumulate and the first stage is kept in history
+    const out2 = join(dir, 'clf-ft.safetensors');
+    const ft = await trainClassifier({ ...cfg, init: out, epochs: 0.1, trainSubset: 640, testSubset: 100, out: out2 });
+    assert.equal(ft.imagesSeen, 2560 + 64);
+    const clf2 = await loadClassifier(out2);
+    tree.dispose(clf2.params);
+    assert.equal(clf2.meta.history.length, 1);
+    assert.equal(clf2.meta.history[0].imagesSeen, 2560);
+    await assert.rejects(trainClassifier({ ...cfg, init: out, features: 16, out: out2 }), /--init '.*clf\.safetensors' has architecture .* but the config asks for/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

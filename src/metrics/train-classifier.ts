@@ -189,6 +189,7 @@ export async function trainClassifier(cfg: TrainClassifierConfig, log: (line: st
   let params: ClassifierParams;
   let imagesBefore = 0;
   let secondsBefore = 0;
+  let history: object[] = [];
   if (cfg.init) {
     const start = await loadClassifier(cfg.init);
     if (JSON.stringify(start.cfg) !== JSON.stringify(netCfg)) {
@@ -198,6 +199,9 @@ export async function trainClassifier(cfg: TrainClassifierConfig, log: (line: st
     params = start.params;
     imagesBefore = start.meta.imagesSeen ?? 0;
     secondsBefore = start.meta.seconds ?? 0;
+    // earlier training stages, oldest first, so a fine-tuned file still says how it was made
+    const m = start.meta;
+    history = [...(m.history ?? []), { config: m.config, testAccuracy: m.testAccuracy, imagesSeen: m.imagesSeen, seconds: m.seconds, device: m.device, date: m.date }];
     log(`starting from ${cfg.init} (${imagesBefore} images seen, test accuracy ${start.meta.testAccuracy})`);
   } else {
     params = initClassifier(random.key(cfg.seed), netCfg);
@@ -254,7 +258,7 @@ export async function trainClassifier(cfg: TrainClassifierConfig, log: (line: st
     trainAccuracyImages: Math.min(nTrain, 10000),
     imagesSeen: imagesBefore + steps * B,
     steps,
-    ...(cfg.init ? { initFrom: cfg.init, imagesBeforeInit: imagesBefore, secondsBeforeInit: secondsBefore } : {}),
+    ...(cfg.init ? { initFrom: cfg.init, imagesBeforeInit: imagesBefore, secondsBeforeInit: secondsBefore, history } : {}),
     config: cfg,
     device: dev ? `${dev.backend}: ${dev.name}` : 'unknown',
     seconds: Math.round(seconds),
