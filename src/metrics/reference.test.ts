@@ -2,7 +2,7 @@
  * Reference statistics: compute → save → load round trip (μ, Σ exact in F64; features F16-rounded),
  * and one-line errors for a statistics file from another classifier, another dataset, a truncated
  * file, a non-finite value, and a file that is not reference statistics. Uses a tiny untrained
- * classifier and 300 test images, so it runs in seconds.
+ * classifier and 300 test images, so it runs in seconds. Also: evaluation leaks no device buffers.
  */
 import '../platform/node.js';
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import { random, tree } from '@jax-js/jax';
 import { saveParams } from '../io/params.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { testOnBackends } from '../testing/backends.js';
+import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { initClassifier, loadClassifier, type ClassifierConfig, type LoadedClassifier } from './classifier.js';
 import { ImageEvaluator } from './evaluate.js';
 import { computeReferenceStats, loadReferenceStats, saveReferenceStats } from './reference.js';
@@ -83,6 +84,11 @@ testOnBackends('reference statistics: round trip, and one-line errors for other 
       assert.ok(m.precision > 0.99 && m.recall > 0.99, `precision ${m.precision}, recall ${m.recall}`);
       assert.ok(m.is >= 1 && m.is <= 10, `IS ${m.is}`);
       assert.ok(m.classAcc !== undefined && m.classAcc >= 0 && m.classAcc <= 1);
+      // evaluation frees every device array it makes (the first call above compiled everything)
+      await trackBuffers();
+      const live = liveBuffers();
+      await ev.evaluate(toFloat(ds, idx), { labels, kidSubsets: 5 });
+      assert.equal(liveBuffers(), live, 'device buffers leaked by ImageEvaluator.evaluate');
     } finally {
       ev.dispose();
     }
