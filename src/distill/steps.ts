@@ -65,6 +65,22 @@ function drawBatch(gen: GeneratorModel, key: np.Array, n: number): { z: np.Array
   return { z, labels: null };
 }
 
+/**
+ * The shared tail of both phases: clip the gradients, take an Adam step, and keep the old params and
+ * optimizer state when the loss or the gradient norm is not finite (a NaN/Inf or overflowing gradient
+ * makes ‖g‖ non-finite). Consumes every argument.
+ */
+function guardedAdam(grads0: Params, loss: np.Array, params: Params, opt: AdamState<Params>, adam: AdamConfig, clip: number, lrScale: np.Array) {
+  const { grads, norm } = clipByGlobalNorm(grads0, clip);
+  const finite = np.logicalAnd(np.isfinite(norm.ref), np.isfinite(loss.ref));
+  const next = adamUpdate(grads, tree.ref(opt), tree.ref(params), adam, lrScale);
+  return {
+    params: guardedUpdate(finite.ref, next.params, params),
+    opt: guardedUpdate(finite.ref, next.state, opt),
+    stats: { loss, gradNorm: norm, finite } as StepStats,
+  };
+}
+
 /** Builds the two jitted phase functions for fixed models and options. */
 export function makeSteps(models: DistillModels, o: StepOptions) {
   const { teacher, fake, generator: gen } = models;
@@ -90,12 +106,8 @@ export function makeSteps(models: DistillModels, o: StepOptions) {
     labels?.dispose();
     kLoss.dispose();
     kf.dispose();
-    const { grads, norm } = clipByGlobalNorm(grads0 as Params, o.clipFake);
-    const finite = np.logicalAnd(np.isfinite(norm.ref), np.isfinite(loss.ref)); // a NaN/Inf (or overflowing) gradient makes ‖g‖ non-finite
-    const next = adamUpdate(grads, tree.ref(state.opt), tree.ref(state.phi), o.adamFake, lrScale);
-    const phi = guardedUpdate(finite.ref, next.params, state.phi);
-    const opt = guardedUpdate(finite.ref, next.state, state.opt);
-    return [{ phi, opt }, { loss, gradNorm: norm, finite }];
+    const { params: phi, opt, stats } = guardedAdam(grads0 as Params, loss, state.phi, state.opt, o.adamFake, o.clipFake, lrScale);
+    return [{ phi, opt }, stats];
   });
 
   /** Phase 2. Consumes every argument; returns the new generator state and stats. */
@@ -115,13 +127,9 @@ export function makeSteps(models: DistillModels, o: StepOptions) {
       labels?.dispose();
       kg.dispose();
       kd.dispose();
-      const { grads, norm } = clipByGlobalNorm(grads0 as Params, o.clipGen);
-      const finite = np.logicalAnd(np.isfinite(norm.ref), np.isfinite(loss.ref)); // a NaN/Inf (or overflowing) gradient makes ‖g‖ non-finite
-      const next = adamUpdate(grads, tree.ref(state.opt), tree.ref(state.theta), o.adamGen, lrScale);
-      const theta = guardedUpdate(finite.ref, next.params, state.theta);
-      const opt = guardedUpdate(finite.ref, next.state, state.opt);
+      const { params: theta, opt, stats } = guardedAdam(grads0 as Params, loss, state.theta, state.opt, o.adamGen, o.clipGen, lrScale);
       const ema = emaUpdate(state.ema, tree.ref(theta), emaBeta);
-      return [{ theta, opt, ema }, { loss, gradNorm: norm, finite }];
+      return [{ theta, opt, ema }, stats];
     },
   );
 
