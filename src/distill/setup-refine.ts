@@ -48,7 +48,7 @@ export async function setupRefine(cfg: RefineConfig): Promise<DistillSetup> {
     );
   }
   const dataset = [g.meta.dataset, t.meta.dataset].find((d): d is string => typeof d === 'string');
-  const { evaluate, why } = cfg.evalN > 0 ? await generatorEvaluator(model, dataset) : { evaluate: undefined, why: 'evalN 0' };
+  const { evaluate, why } = cfg.evalN > 0 ? await generatorEvaluator(model, dataset, cfg.batch) : { evaluate: undefined, why: 'evalN 0' };
   const gridSeeds = parseSeeds(cfg.gridSeeds);
 
   const setup: DistillSetup = {
@@ -61,9 +61,9 @@ export async function setupRefine(cfg: RefineConfig): Promise<DistillSetup> {
     generatorMeta: { ...g.meta, refinedFrom: g.path, teacher: cfg.teacher },
     evaluate,
     drawGrid: async (ema, run, kimg) => {
-      if (kimg > 0) return writeGrid(model, ema, gridSeeds, run, `after-${String(Math.floor(kimg)).padStart(6, '0')}.png`, 'Samples/generator', kimg);
+      if (kimg > 0) return writeGrid(model, ema, gridSeeds, run, `after-${String(Math.floor(kimg)).padStart(6, '0')}.png`, 'Samples/generator', kimg, cfg.batch);
       // kimg 0 is only drawn before the first step of a fresh run: the generator as loaded.
-      await writeGrid(model, tree.ref(ema), gridSeeds, run, 'before.png', 'Samples/generator', 0);
+      await writeGrid(model, tree.ref(ema), gridSeeds, run, 'before.png', 'Samples/generator', 0, cfg.batch);
       if (evaluate && cfg.evalN > 0) {
         const m = await evaluate(ema, cfg.evalN);
         setup.log?.(`metrics before refinement: ${Object.entries(m).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}`);

@@ -34,7 +34,7 @@ export const GanConfig = z.object({
   dHidden: optionalInt("width of the discriminator's fully connected layer (overrides the preset)"),
   norm: z.enum(GAN_NORMS).default('group').describe('generator normalisation after each conv: group (GroupNorm) or none'),
   r1Gamma: z.number().min(0).default(1).describe('R1 weight γ: D loss + γ/2·‖∇ₓD(x_real)‖² (Mescheder et al. 2018; 0: off)'),
-  r1Interval: z.number().int().positive().default(16).describe('lazy R1: every k-th D step adds k·γ/2·R1 (StyleGAN2: 16; R1 costs ~20 D steps on Wasm)'),
+  r1Interval: z.number().int().positive().default(16).describe('lazy R1: every k-th D step adds k·γ/2·R1 (StyleGAN2: 16; R1 is a double backward pass, costlier than a D step)'),
   lrG: z.number().positive().default(2e-4).describe('generator Adam learning rate (DCGAN: 2e-4)'),
   lrD: z.number().positive().default(2e-4).describe('discriminator Adam learning rate (DCGAN: 2e-4)'),
   beta1: z.number().min(0).max(1).default(0).describe('Adam β1 for both nets (StyleGAN2: 0; DCGAN: 0.5)'),

@@ -33,10 +33,14 @@ export function gridLayout(seeds: number[], labelDim: number): { cols: number; c
   return { cols, classes: labelDim > 0 ? Int32Array.from(seeds, (_, i) => Math.floor(i / cols) % labelDim) : null };
 }
 
-/** Writes the grid of `seeds` to `run/<name>` and TensorBoard (`tag`, at `kimg`). Consumes `params`. */
-export async function writeGrid(model: GeneratorModel, params: Params, seeds: number[], run: RunDir, name: string, tag: string, kimg: number): Promise<void> {
+/**
+ * Writes the grid of `seeds` to `run/<name>` and TensorBoard (`tag`, at `kimg`), sampling `batchSize`
+ * at a time (trainers pass their training batch: on Wasm every new buffer size costs memory for good,
+ * see docs/ARCHITECTURE.md). Consumes `params`.
+ */
+export async function writeGrid(model: GeneratorModel, params: Params, seeds: number[], run: RunDir, name: string, tag: string, kimg: number, batchSize = 250): Promise<void> {
   const { cols, classes } = gridLayout(seeds, model.labelDim);
-  const data = await sampleSeeds(model, params, seeds, classes);
+  const data = await sampleSeeds(model, params, seeds, classes, batchSize);
   const [c, h, w] = model.outputShape;
   const { png, width, height, channels } = encodeGridPng({ data, n: seeds.length, c, h, w }, { cols });
   writeFileAtomic(run.file(name), png);
@@ -47,10 +51,10 @@ export type GeneratorEvaluate = (params: Params, n: number) => Promise<Record<st
 
 /**
  * The snapshot metrics of a generator on `dataset`'s reference statistics: n samples from seeds
- * 0..n−1 with per-seed classes (as `diff-instruct sample` draws them). Undefined (with the reason in
+ * 0..n−1 with per-seed classes (as `diff-instruct sample` draws them), `batchSize` at a time. Undefined (with the reason in
  * `why`) when there is no dataset or the classifier / reference files are missing.
  */
-export async function generatorEvaluator(model: GeneratorModel, dataset: string | undefined): Promise<{ evaluate?: GeneratorEvaluate; why?: string }> {
+export async function generatorEvaluator(model: GeneratorModel, dataset: string | undefined, batchSize = 250): Promise<{ evaluate?: GeneratorEvaluate; why?: string }> {
   if (!dataset) return { why: 'no dataset in the metadata' };
   let mod: typeof import('../metrics/evaluate.js');
   let paths: string[];
@@ -67,7 +71,7 @@ export async function generatorEvaluator(model: GeneratorModel, dataset: string 
   const evaluate: GeneratorEvaluate = async (params, n) => {
     const seeds = Array.from({ length: n }, (_, i) => i);
     const labels = model.labelDim > 0 ? await classesForSeeds(seeds, model.labelDim) : null;
-    const images = await sampleSeeds(model, params, seeds, labels);
+    const images = await sampleSeeds(model, params, seeds, labels, batchSize);
     const r = await mod.evaluateImages(images, { dataset, labels: labels ?? undefined });
     return Object.fromEntries(Object.entries(r).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
   };

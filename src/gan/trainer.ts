@@ -156,7 +156,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
   const stepsPerTick = Math.max(1, Math.round((cfg.tick * 1000) / cfg.batch));
   const gridSeeds = cfg.gridSeeds.trim() ? parseSeeds(cfg.gridSeeds) : [];
-  const { evaluate, why } = cfg.evalN > 0 ? await generatorEvaluator(model, cfg.dataset) : { evaluate: undefined, why: 'evalN 0' };
+  const { evaluate, why } = cfg.evalN > 0 ? await generatorEvaluator(model, cfg.dataset, cfg.batch) : { evaluate: undefined, why: 'evalN 0' };
   if (cfg.evalN > 0 && !evaluate) run.log(`metrics off: ${why}`);
   const genMeta = (kimg: number) =>
     ganGeneratorMeta(netCfg, { dataset: cfg.dataset, config: cfg, kimg, step, imagesSeen: step * cfg.batch, device: opts.device ?? '', trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000 });
@@ -185,7 +185,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
 
   const drawGrid = async (kimg: number) => {
     if (!gridSeeds.length) return;
-    await writeGrid(model, tree.ref(gs.ema), gridSeeds, run, `fakes-${String(Math.floor(kimg)).padStart(6, '0')}.png`, 'Samples/generator', kimg);
+    await writeGrid(model, tree.ref(gs.ema), gridSeeds, run, `fakes-${String(Math.floor(kimg)).padStart(6, '0')}.png`, 'Samples/generator', kimg, cfg.batch);
   };
 
   const saveState = async () => {
