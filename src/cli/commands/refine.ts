@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { addConfigOptions, configFromOptions, describeConfig } from '../../config/config.js';
 import { RefineConfig, setupRefine } from '../../distill/setup-refine.js';
 import { disposeSetup, runDistill } from '../../distill/trainer.js';
-import { action, addDeviceOption, useDevice } from '../common.js';
+import { action, addDeviceOption, useDevice, withInterrupt } from '../common.js';
 
 /** Run folder suffix: refine-<generator file>-<loss> (the distill default names the teacher). */
 function defaultDesc(cfg: RefineConfig): string {
@@ -32,20 +32,13 @@ export function register(program: Command): void {
       }
       const dev = await useDevice(opts.device as string);
       const setup = await setupRefine(cfg);
-      const ac = new AbortController();
-      const onSig = () => {
-        process.stderr.write('\ninterrupted: finishing the step, writing a snapshot and the training state...\n');
-        ac.abort();
-      };
-      process.once('SIGINT', onSig);
       try {
-        const r = await runDistill(cfg, setup, { signal: ac.signal, device: `${dev.backend}: ${dev.name}` });
+        const r = await withInterrupt((signal) => runDistill(cfg, setup, { signal, device: `${dev.backend}: ${dev.name}` }));
         const last = r.metrics.at(-1);
         console.log(`run folder: ${r.runDir}`);
         console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
         if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
       } finally {
-        process.off('SIGINT', onSig);
         disposeSetup(setup);
       }
     }),
