@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addConfigOptions, configFromOptions, describeConfig, explicitConfigValues } from '../../config/config.js';
 import { DistillConfig } from '../../distill/config.js';
+import type { DistillSetup } from '../../distill/setup.js';
 import { buildSetup } from '../../distill/build.js';
 import { disposeSetup, resumeDistillConfig, runDistill } from '../../distill/trainer.js';
 import { action, addDeviceOption, useDevice, withInterrupt } from '../common.js';
@@ -20,17 +21,25 @@ export function register(program: Command): void {
         console.log(describeConfig(DistillConfig, cfg));
         return;
       }
-      const dev = await useDevice(opts.device as string);
-      const setup = await buildSetup(cfg);
-      try {
-        const r = await withInterrupt((signal) => runDistill(cfg, setup, { signal, device: `${dev.backend}: ${dev.name}` }));
-        const last = r.metrics.at(-1);
-        console.log(`run folder: ${r.runDir}`);
-        console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
-        if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
-      } finally {
-        disposeSetup(setup);
-      }
+      await runDistillCommand(cfg, opts.device as string | undefined, () => buildSetup(cfg));
     }),
   );
+}
+
+/**
+ * The body shared by `distill` and `refine`: build the setup on the chosen device, run the trainer with
+ * Ctrl-C wired to a clean stop, print where the run went, and free the teacher.
+ */
+export async function runDistillCommand(cfg: DistillConfig, device: string | undefined, makeSetup: () => Promise<DistillSetup>): Promise<void> {
+  const dev = await useDevice(device);
+  const setup = await makeSetup();
+  try {
+    const r = await withInterrupt((signal) => runDistill(cfg, setup, { signal, device: `${dev.backend}: ${dev.name}` }));
+    const last = r.metrics.at(-1);
+    console.log(`run folder: ${r.runDir}`);
+    console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
+    if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
+  } finally {
+    disposeSetup(setup);
+  }
 }

@@ -7,8 +7,8 @@ import type { Command } from 'commander';
 import { basename } from 'node:path';
 import { addConfigOptions, configFromOptions, describeConfig } from '../../config/config.js';
 import { RefineConfig, setupRefine } from '../../distill/setup-refine.js';
-import { disposeSetup, runDistill } from '../../distill/trainer.js';
-import { action, addDeviceOption, useDevice, withInterrupt } from '../common.js';
+import { action, addDeviceOption } from '../common.js';
+import { runDistillCommand } from './distill.js';
 
 /** Run folder suffix: refine-<generator file>-<loss> (the distill default names the teacher). */
 function defaultDesc(cfg: RefineConfig): string {
@@ -30,17 +30,7 @@ export function register(program: Command): void {
         console.log(describeConfig(RefineConfig, cfg));
         return;
       }
-      const dev = await useDevice(opts.device as string);
-      const setup = await setupRefine(cfg);
-      try {
-        const r = await withInterrupt((signal) => runDistill(cfg, setup, { signal, device: `${dev.backend}: ${dev.name}` }));
-        const last = r.metrics.at(-1);
-        console.log(`run folder: ${r.runDir}`);
-        console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
-        if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
-      } finally {
-        disposeSetup(setup);
-      }
+      await runDistillCommand(cfg, opts.device as string | undefined, () => setupRefine(cfg));
     }),
   );
 }
