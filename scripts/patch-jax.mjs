@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * Applies this project's patches to @jax-js/jax 0.1.25 in node_modules (run by `npm install`/`npm ci`
+ * as `postinstall`; idempotent). Each patch is a literal before → after replacement in the package's
+ * dist files (ESM and CJS builds); a snippet that is not found exactly is a one-line error, so a jax-js
+ * upgrade cannot silently skip a patch. See patches/README.md for what each patch does and why.
+ */
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PATCHES } from '../patches/jax-js.mjs';
+
+const MARK = '/* diff-instruct patches applied */';
+const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '@jax-js', 'jax');
+if (!existsSync(join(pkgDir, 'package.json'))) {
+  console.log('patch-jax: @jax-js/jax is not installed; nothing to patch');
+  process.exit(0);
+}
+const version = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version;
+if (version !== '0.1.25') {
+  console.error(`patch-jax: @jax-js/jax ${version} is installed but the patches are for 0.1.25: update patches/jax-js.mjs`);
+  process.exit(1);
+}
+for (const file of ['dist/index.js', 'dist/index.cjs']) {
+  const path = join(pkgDir, file);
+  if (!existsSync(path)) continue;
+  let src = readFileSync(path, 'utf8');
+  if (src.includes(MARK)) continue;
+  for (const p of PATCHES) {
+    for (const [before, after] of p.replace) {
+      const n = src.split(before).length - 1;
+      if (n !== 1) {
+        console.error(`patch-jax: patch '${p.name}' expects its snippet once in ${file}, found it ${n} times`);
+        process.exit(1);
+      }
+      src = src.replace(before, () => after);
+    }
+  }
+  writeFileSync(path, `${MARK}\n${src}`);
+  console.log(`patch-jax: patched ${file} (${PATCHES.map((p) => p.name).join(', ')})`);
+}
