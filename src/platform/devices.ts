@@ -9,8 +9,9 @@
  *    `EGL_PLATFORM=surfaceless`, adapter `featureLevel: 'compatibility'`). Slow but real WebGPU.
  */
 import './node.js';
-import { defaultDevice, init } from '@jax-js/jax';
+import { defaultDevice, getWebGPUDevice, init } from '@jax-js/jax';
 import { isNode, settleWasmThreads, wasmThreads } from './node.js';
+import { batchSubmits } from './submit-batching.js';
 
 // jax-js is evaluated by now: if it was imported before node.ts, its Wasm stays single-threaded
 settleWasmThreads();
@@ -172,6 +173,7 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
   }
   const ok = await init(info.backend);
   if (!ok.includes(info.backend)) throw new Error(`device '${info.backend}' failed to initialise`);
+  if (info.backend === 'webgpu') useSubmitBatching();
   defaultDevice(info.backend);
   active = info;
   return info;
@@ -194,5 +196,28 @@ export async function initBackend(backend: Backend): Promise<boolean> {
   } else if (isNode && typeof (globalThis as any).navigator === 'undefined') {
     (globalThis as any).navigator = {};
   }
-  return (await init(backend)).includes(backend);
+  const ok = (await init(backend)).includes(backend);
+  if (ok && backend === 'webgpu') useSubmitBatching();
+  return ok;
+}
+
+let unbatch: (() => void) | null = null;
+
+/**
+ * In Node, batch jax-js's one-submit-per-kernel into one `queue.submit` per burst
+ * (./submit-batching.ts; measured in benchmarks/README.md). `DI_SUBMIT_BATCH=0` turns it off.
+ */
+function useSubmitBatching(): void {
+  if (!isNode || unbatch || process.env.DI_SUBMIT_BATCH === '0') return;
+  unbatch = batchSubmits(getWebGPUDevice() as any);
+}
+
+/** Turns submit batching off (`on=false`) or on again: tests compare both paths. */
+export function setSubmitBatching(on: boolean): void {
+  if (!on && unbatch) {
+    unbatch();
+    unbatch = null;
+  } else if (on && !unbatch && isNode) {
+    unbatch = batchSubmits(getWebGPUDevice() as any);
+  }
 }
