@@ -1,21 +1,21 @@
 /**
  * `diff-instruct bench`: throughput of the standard U-Net on the current device, batch 128 by default:
- * (1) teacher training step, (2) full Diff-Instruct iteration (one fake-score + one generator step),
+ * (1) teacher training step (the trainer's own jitted step: loss, gradients, Adam, guard, EMA), (2) full Diff-Instruct iteration (one fake-score + one generator step),
  * (3) sampling, one step versus Heun 35 NFE, (4) time to the first step (compilation), (5) a per-kernel
  * profile of one teacher step. Warm-up excluded, median of repeats; every timed step ends with a read
  * of its result (jax-js is lazy: unrealised work would not be timed).
  */
-import { jit, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
+import { jit, numpy as np, random, tree } from '@jax-js/jax';
 import { cpus, hostname } from 'node:os';
-import { edmLoss } from '../edm/loss.js';
 import { precondition, type Denoiser } from '../edm/precond.js';
 import { karrasSigmas } from '../edm/schedule.js';
 import { edmSample } from '../edm/sampler.js';
 import { oneHot, oneStepGenerator, type Params } from '../distill/generator.js';
 import { makeSteps } from '../distill/steps.js';
 import { initSongUNet, songUNet, songUNetConfig, songUNetParamCount, type SongUNetPreset } from '../nets/song-unet.js';
-import { adamInit, adamUpdate } from '../train/adam.js';
-import { keyForSeed, splitKeyList } from '../random/seeds.js';
+import { adamInit } from '../train/adam.js';
+import { makeTeacherStep } from '../teacher/trainer.js';
+import { keyForSeed } from '../random/seeds.js';
 import type { DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
 
@@ -68,25 +68,14 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
   if (o.parts.includes('teacher') || o.parts.includes('profile')) {
-    const step = jit((p: Params, st: any, xb: np.Array, lb: np.Array, key: np.Array) => {
-      const [kd, kl] = splitKeyList(key, 2);
-      const lossFn = (pp: Params) => edmLoss((a, b, c, d) => D(a, b, c, d, { key: kd.ref, train: true }), pp, xb.ref, o.labelDim ? lb.ref : null, kl.ref).mean();
-      const [loss, g] = valueAndGrad(lossFn)(tree.ref(p));
-      xb.dispose();
-      lb.dispose();
-      kd.dispose();
-      kl.dispose();
-      const next = adamUpdate(g as Params, st, p, adam);
-      return [next.params, next.state, loss];
-    });
-    let p = tree.ref(params);
-    let st: any = adamInit(tree.ref(params));
-    const lab = () => (labels ? labels.ref : np.zeros([B, 1]));
+    // The trainer's own step (src/teacher/trainer.ts): loss + grad + Adam + non-finite guard + EMA.
+    const step = makeTeacherStep(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5 });
+    let s: any = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(tree.ref(params)) };
     const one = async (i: number) => {
-      const [np_, ns, loss] = step(p, st, x.ref, lab(), keyForSeed(i, 99)) as any;
-      p = np_;
-      st = ns;
-      await loss.data();
+      const [ns, st] = step(s, x.ref, labels ? [labels.ref] : [], keyForSeed(i, 99), np.array(1), np.array(0.999));
+      s = ns;
+      await st.loss.data();
+      tree.dispose([st.gradNorm, st.finite]);
     };
     const first = await timeIt(1, one);
     log(`teacher step: first (compile + run) ${first[0].toFixed(0)} ms`);
@@ -107,7 +96,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
       result.profile = { ...prof, wallMs: wall, classes: prof.classes.slice(0, 40) };
       log(`profile: ${prof.kernels} kernels, ${prof.gpuMs.toFixed(1)} ms kernel time in a ${wall.toFixed(1)} ms step`);
     }
-    tree.dispose([p, st]);
+    tree.dispose(s);
   }
 
   if (o.parts.includes('distill')) {
