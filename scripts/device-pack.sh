@@ -39,6 +39,13 @@ cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$stage/node_mo
 cp -r node_modules/webgpu/dist/linux-x64 "$stage/node_modules/webgpu/dist/"
 for dep in debug ms; do [ -d "node_modules/$dep" ] && cp -r "node_modules/$dep" "$stage/node_modules/$dep"; done
 cp package.json "$stage/package.json"
+# PyTorch reference bench (benchmarks/pytorch/bench_edm.py) needs NVlabs/edm's networks.py: not in this
+# repo; EDM_DIR=<checkout with training/networks.py, torch_utils/ and dnnlib/> packs them into edm/.
+if [ -n "${EDM_DIR:-}" ]; then
+  mkdir -p "$stage/edm/training"
+  cp "$EDM_DIR/training/networks.py" "$stage/edm/training/"; touch "$stage/edm/training/__init__.py"
+  cp -r "$EDM_DIR/torch_utils" "$EDM_DIR/dnnlib" "$stage/edm/"
+fi
 for extra in "$@"; do mkdir -p "$stage/$(dirname "$extra")"; cp -r "$extra" "$stage/$extra"; done
 tar -C "$stage" -cf - . | xz -T2 -3 > .device/tree.tar.xz
 du -sh .device/* | sed 's/^/device-pack: /'
