@@ -43,6 +43,7 @@ export const TeacherConfig = z.object({
   outdir: z.string().default('runs').describe('parent folder of run folders'),
   desc: z.string().default('').describe('run folder suffix (default: built from dataset, cond and arch)'),
   resume: z.string().default('').describe('run folder or training-state file to continue exactly'),
+  init: z.string().default('').describe('start a fresh run from these teacher weights (a snapshot or shipped name; fresh Adam state) instead of random ones'),
 });
 
 export type TeacherConfig = z.infer<typeof TeacherConfig>;

@@ -31,7 +31,7 @@ import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { globalNorm } from '../train/tree.js';
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
-import { TEACHER_FORMAT } from './load.js';
+import { loadDenoiser, TEACHER_FORMAT } from './load.js';
 import { teacherDenoiser, teacherNet, type NetSpec, type TeacherNet } from './net.js';
 import { parseConfig } from '../config/config.js';
 
@@ -137,6 +137,20 @@ export function resumeConfig(resume: string, explicit: Record<string, unknown> =
   return merged;
 }
 
+/**
+ * Teacher weights to start a fresh run from (`--init`): the file's network must be the one this
+ * config builds (same architecture, channels, classes, preconditioning), else a one-line error.
+ */
+async function loadInitWeights(cfg: TeacherConfig, net: TeacherNet): Promise<Params> {
+  const t = await loadDenoiser(cfg.init);
+  const want = JSON.stringify(net.spec), got = JSON.stringify({ net: t.meta.net, netConfig: t.meta.netConfig });
+  if (want !== got || t.meta.precond !== cfg.precond || t.meta.sigmaData !== cfg.sigmaData) {
+    tree.dispose(t.params);
+    throw new Error(`init: '${t.path}' holds a different network (${got}, ${t.meta.precond}) than this config builds (${want}, ${cfg.precond})`);
+  }
+  return t.params;
+}
+
 /** Step t's key: a per-step stream of the seed, disjoint from seeds.ts's latent/label/churn streams. */
 function stepKey(seed: number, step: number): np.Array {
   return keyForSeed(step, 2 ** 29 + (seed % 2 ** 28));
@@ -225,10 +239,11 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     net = teacherNet(netSpecFor(cfg, data));
     const desc = cfg.desc || `${cfg.dataset.replace(/[^A-Za-z0-9]+/g, '-')}-${cfg.cond ? 'cond' : 'uncond'}-${cfg.arch}`;
     run = createRunDir(cfg.outdir, desc, cfg, { kind: 'train-teacher', device: opts.device ?? '' }, { echo: opts.echo });
-    const params = net.init(random.key(cfg.seed));
+    const params = cfg.init ? await loadInitWeights(cfg, net) : net.init(random.key(cfg.seed));
     state = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(params) };
     const nParams = Object.values(state.params).reduce((n, p) => n + p.size, 0);
     run.log(`Training a ${cfg.arch} teacher (${nParams} params, ${cfg.precond} preconditioning) on ${cfg.dataset}${cfg.cond ? ' (class-conditional)' : ''}; run folder ${run.path}`);
+    if (cfg.init) run.log(`Initial weights: ${cfg.init} (fresh Adam state)`);
   }
   // DI_NO_TRACK=1 skips the live-buffer counter (an A/B switch for measuring its cost on a GPU).
   if (!process.env.DI_NO_TRACK) await trackBuffers().catch(() => undefined);
