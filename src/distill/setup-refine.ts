@@ -62,16 +62,10 @@ export async function setupRefine(cfg: RefineConfig): Promise<DistillSetup> {
     evaluate,
     drawGrid: async (ema, run, kimg) => {
       if (kimg > 0) return writeGrid(model, ema, gridSeeds, run, `after-${String(Math.floor(kimg)).padStart(6, '0')}.png`, 'Samples/generator', kimg, cfg.batch);
-      // kimg 0 is only drawn before the first step of a fresh run: the generator as loaded.
-      await writeGrid(model, tree.ref(ema), gridSeeds, run, 'before.png', 'Samples/generator', 0, cfg.batch);
-      if (evaluate && cfg.evalN > 0) {
-        const m = await evaluate(ema, cfg.evalN);
-        setup.log?.(`metrics before refinement: ${Object.entries(m).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}`);
-        run.stats({ kind: 'metrics', kimg: 0, step: 0, before: true, ...m });
-      } else {
-        tree.dispose(ema);
-        if (cfg.evalN > 0) setup.log?.(`metrics off: ${why}`);
-      }
+      // kimg 0 is only drawn before the first step of a fresh run: the generator as loaded (its
+      // metrics are the trainer's kimg-0 evaluation).
+      await writeGrid(model, ema, gridSeeds, run, 'before.png', 'Samples/generator', 0, cfg.batch);
+      if (!evaluate && cfg.evalN > 0) setup.log?.(`metrics off: ${why}`);
     },
   };
   return setup;

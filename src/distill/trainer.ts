@@ -227,6 +227,13 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   };
 
   if (step === 0 && setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, 0);
+  // The starting point of every FD-versus-kimg curve: the generator before its first step.
+  if (step === 0 && setup.evaluate && cfg.evalN > 0) {
+    const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
+    metrics.push({ kimg: 0, step: 0, ...m });
+    run.log(`metrics @ 0.0 kimg (initial generator): ${Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(', ')}`);
+    run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
+  }
 
   const stop = () => opts.signal?.aborted || (cfg.maxMinutes > 0 && (Date.now() - t0) / 60000 >= cfg.maxMinutes);
   try {
