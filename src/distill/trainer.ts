@@ -22,6 +22,7 @@ import type { Params } from './generator.js';
 import { makeSteps, type FakeState, type GenState, type StepStats } from './steps.js';
 import type { DistillSetup } from './setup.js';
 import { stepOptionsOf } from './options.js';
+import { writeRunCurves } from '../metrics/curves.js';
 
 export const STATE_PREFIX = 'training-state';
 export const STATE_FORMAT = 'diff-instruct/distill-state@1';
@@ -189,6 +190,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       metrics.push(row);
       run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(', ')}`);
       run.stats({ kind: 'metrics', ...row });
+      writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) if (typeof v === 'number') run.tb.scalar(`Metrics/${k}`, v, kimg * 1000);
     }
     await saveState();
@@ -233,6 +235,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     metrics.push({ kimg: 0, step: 0, ...m });
     run.log(`metrics @ 0.0 kimg (initial generator): ${Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(', ')}`);
     run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
+    writeRunCurves(run.path);
   }
 
   const stop = () => opts.signal?.aborted || (cfg.maxMinutes > 0 && (Date.now() - t0) / 60000 >= cfg.maxMinutes);

@@ -26,6 +26,7 @@ import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, ini
 import { generatorEvaluator, writeGrid } from './evaluate.js';
 import { dcganGeneratorModel, ganGeneratorMeta } from './generator.js';
 import { makeGanSteps, type DState, type DStats, type GState, type GStats } from './steps.js';
+import { writeRunCurves } from '../metrics/curves.js';
 
 export const SNAPSHOT_PREFIX = 'generator-snapshot';
 export const STATE_PREFIX = 'training-state';
@@ -231,6 +232,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
       metrics.push(row);
       run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${Object.entries(m).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}`);
       run.stats({ kind: 'metrics', ...row });
+      writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) run.tb.scalar(`Metrics/${k}`, v, Math.round(kimg * 1000));
     }
   };

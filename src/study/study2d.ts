@@ -28,7 +28,7 @@ import { GENERATOR_COLOR, scatterPng, TEACHER_COLOR } from '../io/scatter.js';
 import { keyForSeed } from '../random/seeds.js';
 import { prefitGenerator, PREFIT_DEFAULTS } from './prefit.js';
 import { spreadStats, teacherSpread } from './spread.js';
-import { linePlotsSvg, type Panel } from './svg-plot.js';
+import { linePlotsSvg, type Panel } from '../io/svg-plot.js';
 
 export const STUDY_METHODS = ['ikl', 'kl', 'sds'] as const;
 export type StudyMethod = (typeof STUDY_METHODS)[number];
