@@ -25,7 +25,9 @@ export async function setupImageTeacher(cfg: DistillConfig): Promise<DistillSetu
   // The EMA generator as a `Network`, so snapshots are sampled by the same code as `diff-instruct sample`.
   const asNetwork = (params: Params): Network => ({ kind: 'generator', path: '(training)', denoiser: t.denoiser, params, meta: { ...meta, kind: 'generator', sigmaInit: cfg.sigmaInit }, net: t.net, dataShape, labelDim });
   const generate = async (params: Params, seeds: number[], classes: Int32Array | null) => {
-    const x = await generateImages(asNetwork(params), seeds, { classes: classes ? Array.from(classes) : null, batchSize: 250 });
+    // At the training batch: on Wasm every new buffer size costs memory for good (4 GiB in all), and
+    // the training step has already allocated these.
+    const x = await generateImages(asNetwork(params), seeds, { classes: classes ? Array.from(classes) : null, batchSize: cfg.batch });
     tree.dispose(params);
     return (await x.data()) as Float32Array;
   };
