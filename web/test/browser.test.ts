@@ -1,14 +1,15 @@
 // Browser tests of the playground: Debian's Chromium, driven by playwright-core, on the static build
 // served by `vite preview` on 127.0.0.1. One browser with WebGPU (SwiftShader, through
 // --enable-unsafe-webgpu) runs the live 2-D distillation and the gallery; one without WebGPU checks the
-// Wasm fallback and the "model file not found" message. The gallery loads tiny randomly-initialised
-// SongUNet checkpoints that this test writes (labelled as such in their metadata): the code path is the
-// real one, the pictures are noise. Screenshots and timings go to web/test/artifacts/.
+// Wasm fallback and the "model file not found" message. The gallery loads the shipped one-step generator
+// and its teacher (models/fmnist-cond-onestep, models/fmnist-cond-132k); in a checkout without them, tiny
+// randomly-initialised SongUNet checkpoints that this test writes (labelled as such in their metadata).
+// Screenshots and timings go to web/test/artifacts/.
 // The library (its Node barrel) first: its Node shims must run before jax-js loads.
 import { initDevice, params, songUNet } from '../../src/index.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,11 @@ const WARMUP = 60;
 /** Gallery batch: small, because 35 evaluations of even a tiny SongUNet take a while on a software GPU. */
 const GALLERY_BATCH = 4;
 
+/** The gallery's files (web/src/gallery.ts), shipped under models/. */
+const REPO_MODELS = join(WEB, '..', 'models');
+const SHIPPED = ['fmnist-cond-onestep.safetensors', 'fmnist-cond-132k.safetensors'];
+const shipped = () => SHIPPED.every((f) => existsSync(join(REPO_MODELS, f)));
+
 const summary: Record<string, unknown> = {};
 let tmp = '';
 let server: PreviewServer | null = null;
@@ -42,7 +48,7 @@ async function writeTinyCheckpoints(dir: string): Promise<void> {
   const description = 'tiny randomly-initialised SongUNet written by web/test/browser.test.ts — not a trained model';
   const base = { net: 'song-unet', netConfig: cfg, precond: 'edm', sigmaData: 0.5, dataset: 'fashion-mnist', description };
   const teacher = songUNet.initSongUNet(random.key(1), cfg);
-  await params.saveParams(join(dir, 'fmnist-cond.safetensors'), teacher, { format: 'diff-instruct/teacher@1', kind: 'teacher', ...base });
+  await params.saveParams(join(dir, 'fmnist-cond-132k.safetensors'), teacher, { format: 'diff-instruct/teacher@1', kind: 'teacher', ...base });
   await params.saveParams(join(dir, 'fmnist-cond-onestep.safetensors'), teacher, { format: 'diff-instruct/generator@1', kind: 'generator', generator: 'edm-one-step', sigmaInit: 2.5, ...base });
   for (const p of Object.values(teacher)) p.dispose();
 }
@@ -102,7 +108,9 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
     const empty = join(tmp, 'no-models');
     mkdirSync(models);
     mkdirSync(empty);
-    await writeTinyCheckpoints(models);
+    // The shipped generator and teacher when the repository has them; tiny random ones otherwise.
+    if (SHIPPED.every((f) => existsSync(join(REPO_MODELS, f)))) for (const f of SHIPPED) copyFileSync(join(REPO_MODELS, f), join(models, f));
+    else await writeTinyCheckpoints(models);
     process.env.DI_MODELS_DIR = empty; // the build must not copy test files
     const t0 = Date.now();
     await build({ configFile: join(WEB, 'vite.config.ts'), logLevel: 'warn', build: { outDir: join(tmp, 'dist'), emptyOutDir: true } });
@@ -156,10 +164,10 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       t.diagnostic(`2-D run: ${JSON.stringify(summary.webgpuRun)}`);
       await page.screenshot({ path: join(ARTIFACTS, 'webgpu-playground.png'), fullPage: true });
 
-      // Gallery: the tiny random checkpoints load through the real fetch → parse → SongUNet path.
+      // Gallery: the shipped checkpoints (or tiny random ones) through the real fetch → parse → SongUNet path.
       await page.waitForFunction(() => ['ready', 'missing', 'error'].includes((window as any).__diPlayground.gallery.status), null, { timeout: 60_000 });
       assert.equal(await page.evaluate(() => (window as any).__diPlayground.gallery.status), 'ready');
-      assert.match((await page.textContent('#gallery-status')) ?? '', /randomly-initialised/);
+      if (!shipped()) assert.match((await page.textContent('#gallery-status')) ?? '', /randomly-initialised/);
       await page.selectOption('#gallery-class', '3');
       await page.click('#gallery-sample');
       await page.waitForFunction(() => ['done', 'error'].includes((window as any).__diPlayground.gallery.status), null, { timeout: 300_000, polling: 500 });
@@ -171,7 +179,7 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
         assert.ok(st.w > 80 && st.h > 80, `${id} was drawn (${st.w}×${st.h})`);
         assert.ok(st.std > 4, `${id} is not blank (luminance std ${st.std.toFixed(2)})`);
       }
-      summary.gallery = { batch: g.batch, generatorMs: g.generatorMs, teacherMs: g.teacherMs, note: 'tiny random SongUNet (modelChannels 8); first batch, so compile time included' };
+      summary.gallery = { batch: g.batch, generatorMs: g.generatorMs, teacherMs: g.teacherMs, note: `${shipped() ? 'shipped models (fmnist-small SongUNet)' : 'tiny random SongUNet (modelChannels 8)'}; SwiftShader; first batch, so compile time included` };
       t.diagnostic(`gallery: ${JSON.stringify(summary.gallery)}`);
       await page.locator('#gallery').screenshot({ path: join(ARTIFACTS, 'webgpu-gallery.png') });
       await page.screenshot({ path: join(ARTIFACTS, 'webgpu-page.png'), fullPage: true });
