@@ -46,6 +46,7 @@ export const DistillConfig = z.object({
   maxMinutes: z.number().min(0).default(0).describe('wall-clock budget: stop cleanly with a snapshot after this many minutes (0: none)'),
   mlpWidth: z.number().int().positive().default(128).describe('hidden width of the 2-D MLP generator and fake score (toy teachers only)'),
   mlpDepth: z.number().int().positive().default(3).describe('hidden layers of the 2-D MLP generator and fake score (toy teachers only)'),
+  latentDim: z.number().int().positive().default(2).describe('latent dimension of the 2-D MLP generator, z ~ N(0, I) (toy teachers only)'),
   outdir: z.string().default('runs').describe('parent folder of run folders'),
   desc: z.string().default('').describe('run folder suffix (default: built from teacher and loss)'),
   resume: z.string().default('').describe('run folder or training-state file to resume exactly'),

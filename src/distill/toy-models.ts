@@ -43,14 +43,14 @@ export interface ToyModels {
  * without an exact score.
  */
 export function toyModels(
-  cfg: Pick<DistillConfig, 'teacher' | 'mlpWidth' | 'mlpDepth' | 'sigmaData' | 'seed'>,
+  cfg: Pick<DistillConfig, 'teacher' | 'mlpWidth' | 'mlpDepth' | 'sigmaData' | 'seed'> & Partial<Pick<DistillConfig, 'latentDim'>>,
   opts: { latentDim?: number } = {},
 ): ToyModels {
   const name = cfg.teacher.startsWith('toy:') ? cfg.teacher.slice('toy:'.length) : cfg.teacher;
   const toy = Object.hasOwn(TOYS, name) ? TOYS[name] : undefined;
   if (!toy) throw new Error(`unknown toy teacher 'toy:${name}': expected toy:<${Object.keys(TOYS).join('|')}>`);
   if (!toy.mixture) throw new Error(`toy '${name}' has no exact score (only Gaussian-mixture toys can be teachers): use one of ${TOY_TEACHERS.join(', ')}`);
-  const genConfig: MlpGeneratorConfig = { latentDim: opts.latentDim ?? 2, dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, labelDim: 0 };
+  const genConfig: MlpGeneratorConfig = { latentDim: opts.latentDim ?? cfg.latentDim ?? 2, dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, labelDim: 0 };
   const fakeConfig: MlpConfig = { dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, embChannels: 32, labelDim: 0 };
   const generator = mlpGeneratorModel(genConfig);
   const fake = precondition('edm', (p, x, c, l, o) => mlpNet(fakeConfig, p, x, c, l, o), { sigmaData: cfg.sigmaData });
