@@ -23,6 +23,7 @@ import { makeSteps, type FakeState, type GenState, type StepStats } from './step
 import type { DistillSetup } from './setup.js';
 import { stepOptionsOf } from './options.js';
 import { writeRunCurves } from '../metrics/curves.js';
+import { fmtTime, mean, trainingLoop, type TickInfo } from '../train/loop.js';
 
 export const STATE_PREFIX = 'training-state';
 export const STATE_FORMAT = 'diff-instruct/distill-state@1';
@@ -52,12 +53,6 @@ async function readScalars(xs: np.Array[]): Promise<number[]> {
 }
 
 const col = (v: number[][], i: number) => v.map((r) => r[i]);
-const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
-
-function fmtTime(s: number): string {
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
-  return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
-}
 
 /** Resolves `--resume` (a run folder or a state file) to the state file to load. */
 export function resolveResume(resume: string): { runPath: string; statePath: string } {
@@ -146,9 +141,6 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   const snapshots: string[] = [];
   const metrics: Record<string, number>[] = [];
   let stoppedEarly = false;
-  let tickStart = Date.now();
-  let tickSteps = 0;
-  let tick = Math.floor(step / stepsPerTick);
   // Step scalars are read back at most IN_FLIGHT steps late: jax-js slows down markedly when many
   // unread results pile up (measured: 78 ms/step reading every step, 226 ms/step reading every 50), and
   // a few steps in flight still keep the GPU queue fed.
@@ -197,13 +189,12 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     return path;
   };
 
-  const finishTick = async () => {
+  const finishTick = async ({ tick, steps: tickSteps, seconds: secs }: TickInfo) => {
     await drain(0);
     const f = host.f.splice(0), g = host.g.splice(0);
     const fLoss = mean(col(f, 0)), fNorm = mean(col(f, 1)), gLoss = mean(col(g, 0)), gNorm = mean(col(g, 1));
     const bad = col(f, 2).filter((x) => !x).length + col(g, 2).filter((x) => !x).length;
     skipped += bad;
-    const secs = (Date.now() - tickStart) / 1000;
     const kimg = (step * cfg.batch) / 1000;
     const imgPerSec = (tickSteps * cfg.batch) / Math.max(secs, 1e-9);
     let live = -1;
@@ -223,9 +214,6 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       if (Number.isFinite(v)) tb.scalar(k, v, Math.round(kimg * 1000));
     }
     if (setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, kimg);
-    tick++;
-    tickSteps = 0;
-    tickStart = Date.now();
   };
 
   if (step === 0 && setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, 0);
@@ -238,7 +226,20 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     writeRunCurves(run.path);
   }
 
-  const stop = () => opts.signal?.aborted || (cfg.maxMinutes > 0 && (Date.now() - t0) / 60000 >= cfg.maxMinutes);
+  const oneStep = async (s: number) => {
+    const lr = np.array(lrScaleAt(s));
+    for (let i = 0; i < fakeSteps; i++) {
+      const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), lr.ref);
+      fake = next;
+      fakeDone++;
+      await push('f', st);
+    }
+    const beta = np.array(emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (s + 1) * cfg.batch, cfg.emaRampup));
+    const [next, st] = genStep(gen, tree.ref(fake.phi), tree.ref(setup.teacherParams), stepKey(cfg.seed, s, 1), lr, beta);
+    gen = next;
+    await push('g', st);
+    step = s + 1;
+  };
   try {
     // fake-score warm-up (analytic teachers: the fake score starts untrained)
     while (fakeDone < cfg.fakeWarmup && usesFake) {
@@ -250,31 +251,11 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     await drain(0);
     if (cfg.fakeWarmup > 0 && host.f.length) run.log(`fake-score warm-up: ${cfg.fakeWarmup} steps, final loss ${mean(col(host.f.slice(-20), 0)).toPrecision(4)}`);
     host.f = [];
-    while (step < totalSteps) {
-      if (stop()) {
-        stoppedEarly = true;
-        break;
-      }
-      const lr = np.array(lrScaleAt(step));
-      for (let i = 0; i < fakeSteps; i++) {
-        const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), lr.ref);
-        fake = next;
-        fakeDone++;
-        await push('f', st);
-      }
-      const beta = np.array(emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (step + 1) * cfg.batch, cfg.emaRampup));
-      const [next, st] = genStep(gen, tree.ref(fake.phi), tree.ref(setup.teacherParams), stepKey(cfg.seed, step, 1), lr, beta);
-      gen = next;
-      await push('g', st);
-      step++;
-      tickSteps++;
-      if (step % stepsPerTick === 0 || step === totalSteps) {
-        await finishTick();
-        if (tick % cfg.snap === 0 && step !== totalSteps) await snapshot();
-      }
-    }
-    if (host.g.length || inflight.length) await finishTick();
-    await snapshot();
+    const r = await trainingLoop(
+      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l) },
+      { step: oneStep, finishTick, snapshot: async () => void (await snapshot()), pending: () => host.g.length > 0 || inflight.length > 0 },
+    );
+    stoppedEarly = r.stoppedEarly !== '';
   } finally {
     run.log(`Done: ${step} generator steps (${((step * cfg.batch) / 1000).toFixed(1)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ' (stopped early)' : ''}`);
     run.close();

@@ -20,6 +20,7 @@ import { resolveResume } from '../teacher/trainer.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
+import { fmtTime, mean, trainingLoop, type StopReason, type TickInfo } from '../train/loop.js';
 import { parseConfig } from '../config/config.js';
 import { dcganConfigFor, GAN_FROZEN_ON_RESUME, GanConfig } from './config.js';
 import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from './dcgan.js';
@@ -73,11 +74,6 @@ function checkFrozen(cfg: GanConfig, saved: Record<string, unknown>): void {
   }
 }
 
-const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
-function fmtTime(s: number): string {
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
-  return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
-}
 
 /** Picks `prefix`+name for every name of `like` out of a loaded state. */
 const pick = (t: Params, prefix: string, like: Record<string, number[]>): Params => Object.fromEntries(Object.keys(like).map((k) => [k, t[prefix + k]]));
@@ -180,9 +176,6 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   const metrics: Record<string, number>[] = [];
   const ticks: GanResult['ticks'] = [];
   let statePath = '';
-  let tick = Math.floor(step / stepsPerTick);
-  let tickStart = Date.now();
-  let tickSteps = 0;
 
   const drawGrid = async (kimg: number) => {
     if (!gridSeeds.length) return;
@@ -237,12 +230,11 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     }
   };
 
-  const finishTick = async () => {
+  const finishTick = async ({ tick, steps: tickSteps, seconds: secs }: TickInfo) => {
     await drain(0);
     const r = rows.splice(0);
     const c = (i: number) => mean(r.map((x) => x[i]));
     skipped += r.filter((x) => !x[5] || !x[8]).length;
-    const secs = (Date.now() - tickStart) / 1000;
     const kimg = (step * cfg.batch) / 1000;
     const imagesPerSec = (tickSteps * cfg.batch) / Math.max(secs, 1e-9);
     let live = -1;
@@ -262,46 +254,34 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     const scalars = { 'Loss/D': t.dLoss, 'Loss/G': t.gLoss, 'Loss/R1': t.r1, 'Logits/real': c(2), 'Logits/fake': c(3), 'GradNorm/D': c(4), 'GradNorm/G': c(7), 'Timing/images_per_sec': imagesPerSec, 'Health/skipped_steps': skipped, 'Health/live_buffers': live };
     for (const [k, v] of Object.entries(scalars)) if (Number.isFinite(v)) run.tb.scalar(k, v, img);
     await drawGrid(kimg);
-    tick++;
-    tickSteps = 0;
-    tickStart = Date.now();
   };
 
-  let stoppedEarly: GanResult['stoppedEarly'] = '';
+  let stoppedEarly: StopReason = '';
   const labelsArg = (l: np.Array | null) => (l ? [l] : []);
-  const firstTick = tick;
-  const tFirst = Date.now();
+  const oneStep = async (s: number) => {
+    const b = imageBatch(ds, batcher.next(cfg.batch));
+    let yReal: np.Array | null = b.labels;
+    if (!cfg.cond) {
+      b.labels.dispose();
+      yReal = null;
+    }
+    const r1Step = isR1Step(s);
+    const r1 = r1Step ? [r1Grad(tree.ref(dst.d), b.x.ref, labelsArg(yReal ? yReal.ref : null))] : [];
+    const [nextD, sd] = (r1Step ? dStepR1! : dStep)(dst, tree.ref(gs.g), b.x, labelsArg(yReal), stepKey(cfg.seed, s, 0), r1);
+    dst = nextD;
+    const beta = np.array(emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (s + 1) * cfg.batch, cfg.emaRampup));
+    const [nextG, sg] = gStep(gs, tree.ref(dst.d), stepKey(cfg.seed, s, 1), beta);
+    gs = nextG;
+    inflight.push({ d: sd, g: sg, r1Step });
+    await drain(IN_FLIGHT);
+    step = s + 1;
+  };
   try {
     if (step === 0) await drawGrid(0);
-    while (step < totalSteps) {
-      if (opts.signal?.aborted) stoppedEarly = 'interrupted';
-      else if (cfg.maxMinutes > 0 && (Date.now() - t0) / 60000 >= cfg.maxMinutes) stoppedEarly = 'max-minutes';
-      if (stoppedEarly) break;
-      const b = imageBatch(ds, batcher.next(cfg.batch));
-      let yReal: np.Array | null = b.labels;
-      if (!cfg.cond) {
-        b.labels.dispose();
-        yReal = null;
-      }
-      const r1Step = isR1Step(step);
-      const r1 = r1Step ? [r1Grad(tree.ref(dst.d), b.x.ref, labelsArg(yReal ? yReal.ref : null))] : [];
-      const [nextD, sd] = (r1Step ? dStepR1! : dStep)(dst, tree.ref(gs.g), b.x, labelsArg(yReal), stepKey(cfg.seed, step, 0), r1);
-      dst = nextD;
-      const beta = np.array(emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (step + 1) * cfg.batch, cfg.emaRampup));
-      const [nextG, sg] = gStep(gs, tree.ref(dst.d), stepKey(cfg.seed, step, 1), beta);
-      gs = nextG;
-      inflight.push({ d: sd, g: sg, r1Step });
-      await drain(IN_FLIGHT);
-      step++;
-      tickSteps++;
-      if (tickSteps === 1 && tick === firstTick) run.log(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
-      if (step % stepsPerTick === 0 || step === totalSteps) {
-        await finishTick();
-        if (tick % cfg.snap === 0 && step !== totalSteps) await snapshot();
-      }
-    }
-    if (tickSteps > 0 || inflight.length) await finishTick();
-    await snapshot();
+    ({ stoppedEarly } = await trainingLoop(
+      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l) },
+      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0 },
+    ));
   } finally {
     run.log(`Done: ${step} steps (${((step * cfg.batch) / 1000).toFixed(3)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
     run.close();

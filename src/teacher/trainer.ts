@@ -29,6 +29,7 @@ import { emaBeta, emaUpdate } from '../train/ema.js';
 import { guardedUpdate } from '../train/guard.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { globalNorm } from '../train/tree.js';
+import { fmtTime, mean, trainingLoop, type StopReason, type TickInfo } from '../train/loop.js';
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
 import { loadDenoiser, TEACHER_FORMAT } from './load.js';
@@ -183,11 +184,6 @@ export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean
   });
 }
 
-const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
-function fmtTime(s: number): string {
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
-  return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
-}
 
 /**
  * Trains (or resumes) a teacher for `cfg.duration` kimg, or until `cfg.maxMinutes` or `signal`;
@@ -290,9 +286,6 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
   const snapshots: string[] = [];
   const tickLosses: number[] = [];
   let statePath = '';
-  let tick = Math.floor(step / stepsPerTick);
-  let tickStart = Date.now();
-  let tickSteps = 0;
 
   const drawGrid = async (kimg: number) => {
     if (!gridSeeds.length) return;
@@ -351,13 +344,12 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     run.log(`snapshot ${path}`);
   };
 
-  const finishTick = async () => {
+  const finishTick = async ({ tick, steps: tickSteps, seconds: secs }: TickInfo) => {
     await drain(0);
     const rows = tickRows.splice(0);
     const loss = mean(rows.map((r) => r[0]));
     const gradNorm = mean(rows.map((r) => r[1]));
     skipped += rows.filter((r) => !r[2]).length;
-    const secs = (Date.now() - tickStart) / 1000;
     const kimg = (step * cfg.batch) / 1000;
     const imagesPerSec = (tickSteps * cfg.batch) / Math.max(secs, 1e-9);
     let live = -1;
@@ -376,37 +368,25 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     for (const [k, v] of Object.entries({ 'Loss/loss': loss, 'Loss/grad_norm': gradNorm, 'Timing/images_per_sec': imagesPerSec, 'Timing/sec_per_tick': secs, 'Health/skipped_steps': skipped, 'Health/live_buffers': live })) {
       if (Number.isFinite(v)) run.tb.scalar(k, v, img);
     }
-    tick++;
-    tickSteps = 0;
-    tickStart = Date.now();
   };
 
-  let stoppedEarly: TeacherResult['stoppedEarly'] = '';
+  let stoppedEarly: StopReason = '';
   const labelsArg = (l: np.Array | null) => (l ? [l] : []);
-  const firstTick = tick;
-  const tFirst = Date.now();
+  const oneStep = async (s: number) => {
+    const keys = random.split(stepKey(cfg.seed, s), 2);
+    const { x, labels } = data.next(keys.ref.slice(0), cfg.batch);
+    const beta = emaBeta(cfg.batch, cfg.emaHalfLife * 1000, s * cfg.batch, cfg.emaRampup);
+    const [next, st] = trainStep(state, x, labelsArg(labels), keys.slice(1), np.array(lrScaleAt(s)), np.array(beta));
+    state = next;
+    inflight.push(st);
+    await drain(IN_FLIGHT);
+    step = s + 1;
+  };
   try {
-    while (step < totalSteps) {
-      if (opts.signal?.aborted) stoppedEarly = 'interrupted';
-      else if (cfg.maxMinutes > 0 && (Date.now() - t0) / 60000 >= cfg.maxMinutes) stoppedEarly = 'max-minutes';
-      if (stoppedEarly) break;
-      const keys = random.split(stepKey(cfg.seed, step), 2);
-      const { x, labels } = data.next(keys.ref.slice(0), cfg.batch);
-      const beta = emaBeta(cfg.batch, cfg.emaHalfLife * 1000, step * cfg.batch, cfg.emaRampup);
-      const [next, st] = trainStep(state, x, labelsArg(labels), keys.slice(1), np.array(lrScaleAt(step)), np.array(beta));
-      state = next;
-      inflight.push(st);
-      await drain(IN_FLIGHT);
-      step++;
-      tickSteps++;
-      if (tickSteps === 1 && tick === firstTick) run.log(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
-      if (step % stepsPerTick === 0 || step === totalSteps) {
-        await finishTick();
-        if (tick % cfg.snap === 0 && step !== totalSteps) await snapshot();
-      }
-    }
-    if (tickSteps > 0 || inflight.length) await finishTick();
-    await snapshot();
+    ({ stoppedEarly } = await trainingLoop(
+      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l) },
+      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0 },
+    ));
   } finally {
     run.log(`Done: ${step} steps (${((step * cfg.batch) / 1000).toFixed(3)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
     run.close();

@@ -1,0 +1,83 @@
+/**
+ * The step / tick / snapshot cadence the three trainers share (teacher, distill, GAN), as EDM's
+ * training_loop runs it: steps until `totalSteps`, the wall-clock budget (`maxMinutes` from `t0`) or an
+ * abort; a tick closes every `stepsPerTick` steps and at the end; a snapshot follows every `snap`-th tick
+ * (not the last step's: the final snapshot comes after the loop, whatever ended it). Each trainer says
+ * what one step, a tick and a snapshot do; a resumed run starts at its saved step and tick.
+ */
+
+export type StopReason = '' | 'max-minutes' | 'interrupted';
+
+/** The tick being closed: its index, how many steps it ran and for how long. */
+export interface TickInfo {
+  tick: number;
+  steps: number;
+  seconds: number;
+}
+
+export interface LoopOptions {
+  /** First step to run (0, or a resumed run's saved step). */
+  startStep: number;
+  totalSteps: number;
+  stepsPerTick: number;
+  /** Ticks between snapshots. */
+  snap: number;
+  /** Wall-clock budget in minutes from `t0` (0: none). */
+  maxMinutes: number;
+  t0: number;
+  signal?: AbortSignal;
+  /** Gets the "first step (compile + run)" line. */
+  log?: (line: string) => void;
+}
+
+export interface LoopHooks {
+  /** Runs (enqueues) step `step`; the loop counts it as done when this resolves. */
+  step(step: number): Promise<void>;
+  /** Closes a tick (read results, log, stats). */
+  finishTick(info: TickInfo): Promise<void>;
+  snapshot(): Promise<void>;
+  /** True while results of run steps are still unread (so the final partial tick must be closed). */
+  pending(): boolean;
+}
+
+/** Runs the loop; returns the step reached and why it stopped early ('' when it ran to `totalSteps`). */
+export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step: number; stoppedEarly: StopReason }> {
+  let step = o.startStep;
+  let tick = Math.floor(step / o.stepsPerTick);
+  const firstTick = tick;
+  let tickSteps = 0;
+  let tickStart = Date.now();
+  const tFirst = Date.now();
+  let stoppedEarly: StopReason = '';
+  const closeTick = async () => {
+    await h.finishTick({ tick, steps: tickSteps, seconds: (Date.now() - tickStart) / 1000 });
+    tick++;
+    tickSteps = 0;
+    tickStart = Date.now();
+  };
+  while (step < o.totalSteps) {
+    if (o.signal?.aborted) stoppedEarly = 'interrupted';
+    else if (o.maxMinutes > 0 && (Date.now() - o.t0) / 60000 >= o.maxMinutes) stoppedEarly = 'max-minutes';
+    if (stoppedEarly) break;
+    await h.step(step);
+    step++;
+    tickSteps++;
+    if (tickSteps === 1 && tick === firstTick) o.log?.(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
+    if (step % o.stepsPerTick === 0 || step === o.totalSteps) {
+      await closeTick();
+      if (tick % o.snap === 0 && step !== o.totalSteps) await h.snapshot();
+    }
+  }
+  if (tickSteps > 0 || h.pending()) await closeTick();
+  await h.snapshot();
+  return { step, stoppedEarly };
+}
+
+/** Mean of a list (NaN when empty). */
+export const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
+
+/** "1h 2m", "3m 4s" or "5s", for progress lines. */
+export function fmtTime(s: number): string {
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
+}
