@@ -141,9 +141,10 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   const snapshots: string[] = [];
   const metrics: Record<string, number>[] = [];
   let stoppedEarly = false;
-  // Step scalars are read back at most IN_FLIGHT steps late: jax-js slows down markedly when many
-  // unread results pile up (measured: 78 ms/step reading every step, 226 ms/step reading every 50), and
-  // a few steps in flight still keep the GPU queue fed.
+  // Step scalars are read back at most IN_FLIGHT steps late: a few steps in flight keep the GPU queue
+  // fed. Stock jax-js 0.1.25 slowed down with every unread step (measured: 78 ms/step reading every
+  // step, 226 ms reading every 50: its per-output pending bookkeeping, now patched, patches/README.md);
+  // unread results also hold their buffers, so the window stays small.
   const IN_FLIGHT = 4;
   const inflight: { phase: 'f' | 'g'; st: StepStats }[] = [];
   const host = { f: [] as number[][], g: [] as number[][] };

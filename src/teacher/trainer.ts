@@ -271,8 +271,8 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000,
   });
 
-  // Step scalars are read a few steps late: reading every step stalls the GPU queue, letting many
-  // results pile up slows jax-js down (src/distill/trainer.ts has the measurement).
+  // Step scalars are read a few steps late, so the host prepares step t+1 while the GPU runs step t
+  // (src/distill/trainer.ts says why not more).
   const IN_FLIGHT = 4;
   const inflight: StepStats[] = [];
   const tickRows: number[][] = [];
