@@ -184,7 +184,6 @@ export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean
   });
 }
 
-
 /**
  * Trains (or resumes) a teacher for `cfg.duration` kimg, or until `cfg.maxMinutes` or `signal`;
  * always ends with an EMA snapshot and a training state. Returns where everything went.
