@@ -8,10 +8,9 @@
  * draws exactly the keys an uninterrupted one would, with no RNG state to carry.
  */
 import { numpy as np, tree } from '@jax-js/jax';
-import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
-import { createRunDir, latestSnapshot, openRunDir, snapshotName, type RunDir } from '../run/run-dir.js';
+import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
@@ -54,16 +53,8 @@ async function readScalars(xs: np.Array[]): Promise<number[]> {
 
 const col = (v: number[][], i: number) => v.map((r) => r[i]);
 
-/** Resolves `--resume` (a run folder or a state file) to the state file to load. */
-export function resolveResume(resume: string): { runPath: string; statePath: string } {
-  if (!existsSync(resume)) throw new Error(`resume: '${resume}' does not exist`);
-  if (statSync(resume).isDirectory()) {
-    const s = latestSnapshot(resume, STATE_PREFIX);
-    if (!s) throw new Error(`resume: '${resume}' holds no ${STATE_PREFIX}-*.safetensors`);
-    return { runPath: resume, statePath: s };
-  }
-  return { runPath: join(resume, '..'), statePath: resume };
-}
+/** Resolves `--resume` to the run folder and training-state file (src/run/run-dir.ts). */
+export const resolveResume = (resume: string) => resolveRunResume(resume, STATE_PREFIX);
 
 /** Config keys a resumed run may change (length, logging, evaluation); every other key is the run's own. */
 export const MUTABLE_ON_RESUME = ['duration', 'maxMinutes', 'tick', 'snap', 'evalN', 'gridSeeds', 'outdir', 'desc', 'resume'] as const;

@@ -9,8 +9,8 @@
  *   <prefix>-<kimg, 6 digits>.safetensors        snapshots, found again by `latestSnapshot`
  * `openRunDir` reopens a folder to resume a run: the logs are appended to, never truncated.
  */
-import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { appendLine, writeFileAtomic } from '../io/atomic.js';
 import { TensorBoardWriter } from '../io/tensorboard.js';
 
@@ -171,4 +171,18 @@ export function latestSnapshot(runPath: string, prefix: string): string | null {
     }
   }
   return best === null ? null : join(runPath, best);
+}
+
+/**
+ * Resolves `--resume` (a run folder, whose latest `<prefix>-*.safetensors` is taken, or a state file)
+ * to the run folder and state file; a missing path or a folder without states is a one-line error.
+ */
+export function resolveResume(resume: string, prefix: string): { runPath: string; statePath: string } {
+  if (!existsSync(resume)) throw new Error(`resume: '${resume}' does not exist`);
+  if (statSync(resume).isDirectory()) {
+    const s = latestSnapshot(resume, prefix);
+    if (!s) throw new Error(`resume: '${resume}' holds no ${prefix}-*.safetensors`);
+    return { runPath: resume, statePath: s };
+  }
+  return { runPath: dirname(resume), statePath: resume };
 }

@@ -11,8 +11,6 @@
  * resumed from its training state continues the exact loss trajectory of an uninterrupted one.
  */
 import { jit, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
-import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { batch as imageBatch, Batcher, loadImageDataset, type ImageDataset } from '../data/images.js';
 import { sampleToy, TOYS } from '../data/toy2d.js';
 import { edmLoss } from '../edm/loss.js';
@@ -23,7 +21,7 @@ import { saveScatter, GENERATOR_COLOR } from '../io/scatter.js';
 import type { Params } from '../nets/layers.js';
 import { songUNetConfig, type SongUNetConfig } from '../nets/song-unet.js';
 import { keyForSeed, parseSeeds } from '../random/seeds.js';
-import { createRunDir, latestSnapshot, openRunDir, snapshotName, type RunDir } from '../run/run-dir.js';
+import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
 import { emaBeta, emaUpdate } from '../train/ema.js';
 import { guardedUpdate } from '../train/guard.js';
@@ -110,16 +108,8 @@ export function netSpecFor(cfg: TeacherConfig, data: { dataShape: number[]; labe
   return { net: 'song-unet', netConfig: songUNetConfig(cfg.arch, { imgResolution: h, channels: c, labelDim: data.labelDim }, overrides) };
 }
 
-/** Resolves `--resume` (a run folder or a state file) to the run folder and state file. */
-export function resolveResume(resume: string): { runPath: string; statePath: string } {
-  if (!existsSync(resume)) throw new Error(`resume: '${resume}' does not exist`);
-  if (statSync(resume).isDirectory()) {
-    const s = latestSnapshot(resume, STATE_PREFIX);
-    if (!s) throw new Error(`resume: '${resume}' holds no ${STATE_PREFIX}-*.safetensors`);
-    return { runPath: resume, statePath: s };
-  }
-  return { runPath: dirname(resume), statePath: resume };
-}
+/** Resolves `--resume` to the run folder and training-state file (src/run/run-dir.ts). */
+export const resolveResume = (resume: string) => resolveRunResume(resume, STATE_PREFIX);
 
 /**
  * The config of a resumed run: the saved one, with `explicit` values (command-line flags) on top.
