@@ -149,28 +149,26 @@ export async function mountGallery(root: HTMLElement): Promise<void> {
     const seedList = Array.from({ length: BATCH }, (_, i) => s0 + i);
     pageState.gallery = { status: 'sampling', batch: BATCH, label: cls };
     try {
+      // Times one sampler from call to read-back (the first batch includes compiling), then draws it.
+      const timed = async (canvas: HTMLCanvasElement, time: HTMLElement, which: 'gen' | 'teacher', sample: () => Promise<np.Array>) => {
+        const t0 = performance.now();
+        const data = (await (await sample()).data()) as Float32Array;
+        const ms = performance.now() - t0;
+        drawGrid(canvas, data, BATCH, shape[0], shape[1], shape[2]);
+        time.textContent = `${ms.toFixed(0)} ms per batch of ${BATCH}${fresh[which] ? COMPILE_NOTE : ''}`;
+        fresh[which] = false;
+        return ms;
+      };
       if (g && oneStep && applyGen) {
         genTime.textContent = 'sampling…';
-        const t0 = performance.now();
-        const x = applyGen(tree.ref(g.params), oneStep.latentForSeeds(seedList), labelsOf(BATCH, cls));
-        const data = (await x.data()) as Float32Array;
-        const ms = performance.now() - t0;
-        drawGrid(genCanvas, data, BATCH, shape[0], shape[1], shape[2]);
-        genTime.textContent = `${ms.toFixed(0)} ms per batch of ${BATCH}${fresh.gen ? COMPILE_NOTE : ''}`;
-        fresh.gen = false;
-        pageState.gallery.generatorMs = ms;
+        pageState.gallery.generatorMs = await timed(genCanvas, genTime, 'gen', async () => applyGen(tree.ref(g.params), oneStep.latentForSeeds(seedList), labelsOf(BATCH, cls)));
       }
       if (t && withTeacher.checked) {
         teachTime.textContent = `sampling (${2 * TEACHER_STEPS - 1} evaluations)…`;
-        const t0 = performance.now();
         const sigmas = schedule.karrasSigmas(TEACHER_STEPS);
-        const x = await sampler.edmSampleSeeds(t.denoiser, tree.ref(t.params), seedList, shape, sigmas, labelDim > 0 ? (b) => labelsOf(b.length, cls)[0] : null, { batchSize: BATCH });
-        const data = (await x.data()) as Float32Array;
-        const ms = performance.now() - t0;
-        drawGrid(teachCanvas, data, BATCH, shape[0], shape[1], shape[2]);
-        teachTime.textContent = `${ms.toFixed(0)} ms per batch of ${BATCH}${fresh.teacher ? COMPILE_NOTE : ''}`;
-        fresh.teacher = false;
-        pageState.gallery.teacherMs = ms;
+        pageState.gallery.teacherMs = await timed(teachCanvas, teachTime, 'teacher', () =>
+          sampler.edmSampleSeeds(t.denoiser, tree.ref(t.params), seedList, shape, sigmas, labelDim > 0 ? (b) => labelsOf(b.length, cls)[0] : null, { batchSize: BATCH }),
+        );
       }
       pageState.gallery.status = 'done';
     } catch (e) {
