@@ -2,7 +2,9 @@
  * `diff-instruct bench`: throughput of the standard U-Net on the current device, batch 128 by default:
  * (1) teacher training step (the trainer's own jitted step: loss, gradients, Adam, guard, EMA), (2) full Diff-Instruct iteration (one fake-score + one generator step),
  * (3) sampling, one step versus Heun 35 NFE, (4) time to the first step (compilation), (5) a per-kernel
- * profile of one teacher step. Warm-up excluded, median of repeats; every timed step ends with a read
+ * profile of one teacher step, (6) with `phases`, the teacher step cut after each component (loss forward;
+ * + backward and ‖g‖; + Adam; + guard; + EMA), each timed and profiled, so the differences attribute
+ * wall time, kernel time and kernel count to each component. Warm-up excluded, median of repeats; every timed step ends with a read
  * of its result (jax-js is lazy: unrealised work would not be timed).
  */
 import { jit, numpy as np, random, tree } from '@jax-js/jax';
@@ -14,7 +16,7 @@ import { oneHot, oneStepGenerator, type Params } from '../distill/generator.js';
 import { makeSteps } from '../distill/steps.js';
 import { initSongUNet, songUNet, songUNetConfig, songUNetParamCount, type SongUNetPreset } from '../nets/song-unet.js';
 import { adamInit } from '../train/adam.js';
-import { makeTeacherStep } from '../teacher/trainer.js';
+import { makeTeacherStep, type TeacherStepStage } from '../teacher/trainer.js';
 import { keyForSeed } from '../random/seeds.js';
 import type { DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
@@ -25,7 +27,7 @@ export interface BenchOptions {
   repeats: number;
   labelDim: number;
   /** Which parts to run. */
-  parts: ('teacher' | 'distill' | 'sample' | 'profile')[];
+  parts: ('teacher' | 'distill' | 'sample' | 'profile' | 'phases')[];
 }
 
 export interface BenchResult {
@@ -37,6 +39,8 @@ export interface BenchResult {
   distillIteration?: { firstStepMs: number; medianMs: number; imagesPerSec: number; samplesMs: number[] };
   sampling?: { oneStep: { medianMs: number; imagesPerSec: number }; heun35: { medianMs: number; imagesPerSec: number } };
   profile?: Profile & { wallMs: number };
+  /** The teacher step cut after each component (cumulative), in order. */
+  phases?: { stage: TeacherStepStage; medianMs: number; kernels: number; gpuMs: number; profiledWallMs: number }[];
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -67,16 +71,33 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
   };
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
+  /** A teacher step cut at `stage`, with its state; `one(i)` runs step i and waits for its loss. */
+  const teacherRunner = (stage: TeacherStepStage) => {
+    const step = makeTeacherStep(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5, stage });
+    let s: any = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(tree.ref(params)) };
+    return {
+      one: async (i: number) => {
+        const [ns, st] = step(s, x.ref, labels ? [labels.ref] : [], keyForSeed(i, 99), np.array(1), np.array(0.999));
+        s = ns;
+        await st.loss.data();
+        tree.dispose([st.gradNorm, st.finite]);
+      },
+      dispose: () => tree.dispose(s),
+    };
+  };
+  const profiled = async (one: (i: number) => Promise<void>) => {
+    let wall = 0;
+    const prof = await profileKernels(async () => {
+      const t = performance.now();
+      await one(1000);
+      wall = performance.now() - t;
+    });
+    return { ...prof, wallMs: wall };
+  };
+
   if (o.parts.includes('teacher') || o.parts.includes('profile')) {
     // The trainer's own step (src/teacher/trainer.ts): loss + grad + Adam + non-finite guard + EMA.
-    const step = makeTeacherStep(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5 });
-    let s: any = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(tree.ref(params)) };
-    const one = async (i: number) => {
-      const [ns, st] = step(s, x.ref, labels ? [labels.ref] : [], keyForSeed(i, 99), np.array(1), np.array(0.999));
-      s = ns;
-      await st.loss.data();
-      tree.dispose([st.gradNorm, st.finite]);
-    };
+    const { one, dispose } = teacherRunner('full');
     const first = await timeIt(1, one);
     log(`teacher step: first (compile + run) ${first[0].toFixed(0)} ms`);
     if (o.parts.includes('teacher')) {
@@ -87,16 +108,25 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
       log(`teacher step: median ${med.toFixed(1)} ms = ${((B / med) * 1000).toFixed(0)} img/s`);
     }
     if (o.parts.includes('profile')) {
-      let wall = 0;
-      const prof = await profileKernels(async () => {
-        const t = performance.now();
-        await one(1000);
-        wall = performance.now() - t;
-      });
-      result.profile = { ...prof, wallMs: wall, classes: prof.classes.slice(0, 40) };
-      log(`profile: ${prof.kernels} kernels, ${prof.gpuMs.toFixed(1)} ms kernel time in a ${wall.toFixed(1)} ms step`);
+      const prof = await profiled(one);
+      result.profile = { ...prof, classes: prof.classes.slice(0, 40) };
+      log(`profile: ${prof.kernels} kernels, ${prof.gpuMs.toFixed(1)} ms kernel time in a ${prof.wallMs.toFixed(1)} ms step`);
     }
-    tree.dispose(s);
+    dispose();
+  }
+
+  if (o.parts.includes('phases')) {
+    result.phases = [];
+    log('phases (cumulative): stage, median wall ms, kernels, kernel ms');
+    for (const stage of ['loss', 'grad', 'adam', 'guard', 'full'] as TeacherStepStage[]) {
+      const { one, dispose } = teacherRunner(stage);
+      await timeIt(3, one); // compile + warm-up
+      const med = median(await timeIt(o.repeats, one));
+      const prof = await profiled(one);
+      dispose();
+      result.phases.push({ stage, medianMs: med, kernels: prof.kernels, gpuMs: prof.gpuMs, profiledWallMs: prof.wallMs });
+      log(`  ${stage.padEnd(6)} ${med.toFixed(1).padStart(7)} ms ${String(prof.kernels).padStart(6)} kernels ${prof.gpuMs.toFixed(1).padStart(7)} ms`);
+    }
   }
 
   if (o.parts.includes('distill')) {

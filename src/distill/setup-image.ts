@@ -13,6 +13,7 @@ import { classesForSeeds, generateImages, type Network } from '../teacher/genera
 import { loadDenoiser } from '../teacher/load.js';
 import { oneStepGenerator, type Params } from './generator.js';
 import type { DistillSetup } from './setup.js';
+import { gridName } from '../run/run-dir.js';
 
 export async function setupImageTeacher(cfg: DistillConfig): Promise<DistillSetup> {
   const t = await loadDenoiser(cfg.teacher);
@@ -73,7 +74,7 @@ export async function setupImageTeacher(cfg: DistillConfig): Promise<DistillSetu
     drawGrid: async (ema, run, kimg) => {
       const x = await generate(ema, gridSeeds, gridLabels);
       const { png, width, height, channels: c } = encodeGridPng({ data: x, n: gridSeeds.length, c: channels, h: res, w: res }, { cols });
-      writeFileAtomic(run.file(`fakes-${String(Math.round(kimg)).padStart(6, '0')}.png`), png);
+      writeFileAtomic(run.file(gridName(kimg)), png);
       run.tb.image('Samples/generator', png, height, width, c, Math.round(kimg * 1000));
     },
   };

@@ -61,8 +61,8 @@ test('refine: a GAN generator improves against a SongUNet teacher; before/after 
     }
     assert.equal(r.genSteps, 2);
     const before = readPng(join(r.runDir, 'before.png'));
-    assert.ok(existsSync(join(r.runDir, 'after-000000.png')));
-    const after = readPng(join(r.runDir, 'after-000000.png'));
+    assert.ok(existsSync(join(r.runDir, 'after-000000.004.png'))); // one grid per tick (0.004 kimg), named in thousandths below 1 kimg
+    const after = readPng(join(r.runDir, 'after-000000.008.png'));
     assert.deepEqual([after.c, after.h, after.w], [before.c, before.h, before.w]);
     assert.deepEqual([before.h, before.w], [28 * 10, 28]); // 10 seeds, one row per class
     // The refined snapshot is still the GAN (same names and shapes, moved params) and says where it came from.

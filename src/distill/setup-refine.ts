@@ -18,6 +18,7 @@ import { loadGenerator } from '../gan/load.js';
 import { generatorEvaluator, writeGrid } from '../gan/evaluate.js';
 import { DistillConfig } from './config.js';
 import type { DistillSetup } from './setup.js';
+import { gridName } from '../run/run-dir.js';
 
 export const RefineConfig = DistillConfig.extend({
   generator: z.string().default('').describe('generator to refine: a GAN (train-gan) or one-step generator snapshot; its latent, architecture and classes are kept'),
@@ -61,7 +62,7 @@ export async function setupRefine(cfg: RefineConfig): Promise<DistillSetup> {
     generatorMeta: { ...g.meta, refinedFrom: g.path, teacher: cfg.teacher },
     evaluate,
     drawGrid: async (ema, run, kimg) => {
-      if (kimg > 0) return writeGrid(model, ema, gridSeeds, run, `after-${String(Math.floor(kimg)).padStart(6, '0')}.png`, 'Samples/generator', kimg, cfg.batch);
+      if (kimg > 0) return writeGrid(model, ema, gridSeeds, run, gridName(kimg, 'after'), 'Samples/generator', kimg, cfg.batch);
       // kimg 0 is only drawn before the first step of a fresh run: the generator as loaded (its
       // metrics are the trainer's kimg-0 evaluation).
       await writeGrid(model, ema, gridSeeds, run, 'before.png', 'Samples/generator', 0, cfg.batch);

@@ -13,7 +13,6 @@ import { edmLoss } from '../edm/loss.js';
 import { adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
 import { clipByGlobalNorm } from '../train/clip.js';
 import { emaUpdate } from '../train/ema.js';
-import { guardedUpdate } from '../train/guard.js';
 import { sampleLabels, type GeneratorModel, type Params } from './generator.js';
 import { generatorLoss, type GeneratorLossOpts } from './losses.js';
 
@@ -73,12 +72,8 @@ function drawBatch(gen: GeneratorModel, key: np.Array, n: number): { z: np.Array
 function guardedAdam(grads0: Params, loss: np.Array, params: Params, opt: AdamState<Params>, adam: AdamConfig, clip: number, lrScale: np.Array) {
   const { grads, norm } = clipByGlobalNorm(grads0, clip);
   const finite = np.logicalAnd(np.isfinite(norm.ref), np.isfinite(loss.ref));
-  const next = adamUpdate(grads, tree.ref(opt), tree.ref(params), adam, lrScale);
-  return {
-    params: guardedUpdate(finite.ref, next.params, params),
-    opt: guardedUpdate(finite.ref, next.state, opt),
-    stats: { loss, gradNorm: norm, finite } as StepStats,
-  };
+  const next = adamUpdate(grads, opt, params, adam, lrScale, finite.ref);
+  return { params: next.params, opt: next.state, stats: { loss, gradNorm: norm, finite } as StepStats };
 }
 
 /** Builds the two jitted phase functions for fixed models and options. */

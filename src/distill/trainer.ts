@@ -7,6 +7,7 @@
  * Keys: step t of phase p uses `keyForSeed(t, stream)` with stream = 2^30 + 4·seed + p, so a resumed run
  * draws exactly the keys an uninterrupted one would, with no RNG state to carry.
  */
+import { stepsInFlight } from '../platform/devices.js';
 import { numpy as np, tree } from '@jax-js/jax';
 import { basename, join } from 'node:path';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
@@ -136,7 +137,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   // fed. Stock jax-js 0.1.25 slowed down with every unread step (measured: 78 ms/step reading every
   // step, 226 ms reading every 50: its per-output pending bookkeeping, now patched, patches/README.md);
   // unread results also hold their buffers, so the window stays small.
-  const IN_FLIGHT = 4;
+  const IN_FLIGHT = stepsInFlight();
   const inflight: { phase: 'f' | 'g'; st: StepStats }[] = [];
   const host = { f: [] as number[][], g: [] as number[][] };
   const drain = async (keep: number) => {

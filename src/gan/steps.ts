@@ -12,7 +12,6 @@ import { sampleLabels, type GeneratorModel, type Params } from '../distill/gener
 import { splitKeyList } from '../random/seeds.js';
 import { adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
 import { emaUpdate } from '../train/ema.js';
-import { guardedUpdate } from '../train/guard.js';
 import { globalNorm } from '../train/tree.js';
 import { discriminatorLoss, generatorLoss, r1Penalty } from './losses.js';
 
@@ -116,9 +115,7 @@ export function makeGanSteps(models: GanModels, o: GanStepOptions) {
       } else r1Value = np.zeros([]);
       const gradNorm = globalNorm(tree.ref(grads));
       const finite = np.logicalAnd(np.isfinite(gradNorm.ref), np.isfinite(loss.ref)); // a NaN/Inf gradient makes ‖g‖ non-finite
-      const next = adamUpdate(grads, tree.ref(s.opt), tree.ref(s.d), o.adamD);
-      const d = guardedUpdate(finite.ref, next.params, s.d);
-      const opt = guardedUpdate(finite.ref, next.state, s.opt);
+      const { params: d, state: opt } = adamUpdate(grads, s.opt, s.d, o.adamD, undefined, finite.ref);
       return [{ d, opt }, { loss, r1: r1Value, realLogit: aux.real, fakeLogit: aux.fake, gradNorm, finite }];
     });
   const dStep = makeDStep(false);
@@ -137,9 +134,7 @@ export function makeGanSteps(models: GanModels, o: GanStepOptions) {
     tree.dispose(d);
     const gradNorm = globalNorm(tree.ref(grads as Params));
     const finite = np.logicalAnd(np.isfinite(gradNorm.ref), np.isfinite(loss.ref));
-    const next = adamUpdate(grads as Params, tree.ref(s.opt), tree.ref(s.g), o.adamG);
-    const g = guardedUpdate(finite.ref, next.params, s.g);
-    const opt = guardedUpdate(finite.ref, next.state, s.opt);
+    const { params: g, state: opt } = adamUpdate(grads as Params, s.opt, s.g, o.adamG, undefined, finite.ref);
     const ema = emaUpdate(s.ema, tree.ref(g), emaBeta);
     return [{ g, opt, ema }, { loss, gradNorm, finite }];
   });

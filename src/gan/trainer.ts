@@ -10,12 +10,13 @@
  * Step t's keys are `keyForSeed(t, 3·2^29 + 2·seed + phase)` and the data order is a resumable `Batcher`,
  * so a resumed run continues the exact loss trajectory of an uninterrupted one.
  */
+import { stepsInFlight } from '../platform/devices.js';
 import { numpy as np, random, tree } from '@jax-js/jax';
 import { batch as imageBatch, Batcher, loadImageDataset } from '../data/images.js';
 import type { Params } from '../distill/generator.js';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { keyForSeed, parseSeeds, splitKeyList } from '../random/seeds.js';
-import { createRunDir, openRunDir, snapshotName, type RunDir } from '../run/run-dir.js';
+import { createRunDir, openRunDir, snapshotName, type RunDir, gridName } from '../run/run-dir.js';
 import { resolveResume } from '../teacher/trainer.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
@@ -159,7 +160,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     ganGeneratorMeta(netCfg, { dataset: cfg.dataset, config: cfg, kimg, step, imagesSeen: step * cfg.batch, device: opts.device ?? '', trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000 });
 
   // Step scalars are read a few steps late (src/distill/trainer.ts has the measurement).
-  const IN_FLIGHT = 4;
+  const IN_FLIGHT = stepsInFlight();
   const inflight: { d: DStats; g: GStats; r1Step: boolean }[] = [];
   const rows: number[][] = [];
   const drain = async (keep: number) => {
@@ -179,7 +180,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
 
   const drawGrid = async (kimg: number) => {
     if (!gridSeeds.length) return;
-    await writeGrid(model, tree.ref(gs.ema), gridSeeds, run, `fakes-${String(Math.floor(kimg)).padStart(6, '0')}.png`, 'Samples/generator', kimg, cfg.batch);
+    await writeGrid(model, tree.ref(gs.ema), gridSeeds, run, gridName(kimg), 'Samples/generator', kimg, cfg.batch);
   };
 
   const saveState = async () => {

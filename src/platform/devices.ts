@@ -179,6 +179,17 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
   return info;
 }
 
+/**
+ * How many steps a trainer may leave unread (results read that many steps late). WebGPU: 4, so the
+ * host prepares the next steps while the GPU runs (src/distill/trainer.ts has the measurement). Wasm:
+ * 0, since its kernels run on the CPU when results are read, so nothing overlaps, and every unread jit
+ * call holds all of its intermediate buffers: measured, one Diff-Instruct iteration of the image U-Net
+ * at batch 8 held ~3.9 GB unread, and the next one hit Wasm's 4 GiB memory limit.
+ */
+export function stepsInFlight(): number {
+  return defaultDevice() === 'wasm' ? 0 : 4;
+}
+
 /** The device chosen by the last `initDevice` call, or null before one. */
 export function activeDevice(): DeviceInfo | null {
   return active;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunDir, latestSnapshot, openRunDir, snapshotName } from './run-dir.js';
+import { createRunDir, gridName, latestSnapshot, openRunDir, snapshotName } from './run-dir.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'di-run-'));
 
@@ -95,4 +95,14 @@ test('run-dir: latestSnapshot picks the highest kimg of the prefix', () => {
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test('gridName: EDM names from 1 kimg, thousandths below so short runs keep every grid', () => {
+  assert.equal(gridName(0), 'fakes-000000.png');
+  assert.equal(gridName(0.128), 'fakes-000000.128.png');
+  assert.equal(gridName(0.0004), 'fakes-000000.png'); // rounds to 0 thousandths: the initial name
+  assert.equal(gridName(0.9996), 'fakes-000000.999.png'); // never "1000"
+  assert.equal(gridName(39.936), 'fakes-000039.png');
+  assert.equal(gridName(4, 'after'), 'after-000004.png');
+  assert.throws(() => gridName(-1), /non-negative/);
 });

@@ -152,6 +152,18 @@ export function snapshotName(prefix: string, kimg: number): string {
   return `${prefix}-${String(Math.floor(kimg)).padStart(6, '0')}.safetensors`;
 }
 
+/**
+ * File name of a sample grid at `kimg`: EDM's `<prefix>-<kimg, floor, 6 digits>.png`; below 1 kimg
+ * (short CPU runs: the quick start's ticks are 0.128 kimg) thousandths are added, `fakes-000000.128.png`,
+ * so a run's grids do not overwrite the initial one. kimg 0 is `fakes-000000.png`.
+ */
+export function gridName(kimg: number, prefix = 'fakes'): string {
+  if (!Number.isFinite(kimg) || kimg < 0) throw new Error(`grid kimg ${kimg} is not a non-negative number`);
+  const whole = String(Math.floor(kimg)).padStart(6, '0');
+  const milli = Math.round(kimg * 1000);
+  return kimg > 0 && kimg < 1 && milli > 0 ? `${prefix}-${whole}.${String(Math.min(milli, 999)).padStart(3, '0')}.png` : `${prefix}-${whole}.png`;
+}
+
 /** Path of the snapshot `<prefix>-<kimg>.safetensors` with the highest kimg in `runPath`, or null if none. */
 export function latestSnapshot(runPath: string, prefix: string): string | null {
   let names: string[];

@@ -10,6 +10,7 @@
  * Step t's key is `keyForSeed(t, 2^29 + seed)` and the data order is a resumable `Batcher`, so a run
  * resumed from its training state continues the exact loss trajectory of an uninterrupted one.
  */
+import { stepsInFlight } from '../platform/devices.js';
 import { jit, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
 import { batch as imageBatch, Batcher, loadImageDataset, type ImageDataset } from '../data/images.js';
 import { sampleToy, TOYS } from '../data/toy2d.js';
@@ -21,10 +22,9 @@ import { saveScatter, GENERATOR_COLOR } from '../io/scatter.js';
 import type { Params } from '../nets/layers.js';
 import { songUNetConfig, type SongUNetConfig } from '../nets/song-unet.js';
 import { keyForSeed, parseSeeds } from '../random/seeds.js';
-import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir } from '../run/run-dir.js';
+import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir, gridName } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
 import { emaBeta, emaUpdate } from '../train/ema.js';
-import { guardedUpdate } from '../train/guard.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { globalNorm } from '../train/tree.js';
 import { fmtTime, mean, trainingLoop, type StopReason, type TickInfo } from '../train/loop.js';
@@ -150,8 +150,15 @@ function stepKey(seed: number, step: number): np.Array {
 type TrainState = { params: Params; ema: Params; opt: AdamState<Params> };
 type StepStats = { loss: np.Array; gradNorm: np.Array; finite: np.Array };
 
+/**
+ * Where a step stops: the trainer runs 'full'; `bench --parts phases` times each cut to attribute a
+ * step's time and kernels to its components (loss forward; + backward and ‖g‖; + Adam; + guard; + EMA).
+ */
+export type TeacherStepStage = 'loss' | 'grad' | 'adam' | 'guard' | 'full';
+
 /** One jitted training step: valueAndGrad of the batch-mean EDM loss, Adam, non-finite guard, EMA. */
-export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean: number; pStd: number; sigmaData: number }) {
+export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean: number; pStd: number; sigmaData: number; stage?: TeacherStepStage }) {
+  const stage = o.stage ?? 'full';
   return jit((s: TrainState, x: np.Array, labels: np.Array[], key: np.Array, lrScale: np.Array, beta: np.Array): [TrainState, StepStats] => {
     const keys = random.split(key, 2);
     const kLoss = keys.ref.slice(0);
@@ -159,16 +166,28 @@ export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean
     const label = labels[0] ?? null;
     const lossFn = (p: Params) =>
       edmLoss((pp, xx, ss, ll) => denoiser(pp, xx, ss, ll, { key: kDrop.ref, train: true }), p, x.ref, label ? label.ref : null, kLoss.ref, o).mean();
+    if (stage === 'loss') {
+      const loss = lossFn(tree.ref(s.params));
+      tree.dispose([x, kLoss, kDrop, lrScale, beta]);
+      label?.dispose();
+      return [s, { loss, gradNorm: np.zeros([]), finite: np.array(true) }];
+    }
     const [loss, grads] = valueAndGrad(lossFn)(tree.ref(s.params));
-    x.dispose();
+    tree.dispose([x, kLoss, kDrop]);
     label?.dispose();
-    kLoss.dispose();
-    kDrop.dispose();
     const gradNorm = globalNorm(tree.ref(grads as Params));
     const finite = np.logicalAnd(np.isfinite(gradNorm.ref), np.isfinite(loss.ref)); // a NaN/Inf (or overflowing) gradient makes ‖g‖ non-finite
-    const next = adamUpdate(grads as Params, tree.ref(s.opt), tree.ref(s.params), o.adam, lrScale);
-    const params = guardedUpdate(finite.ref, next.params, s.params);
-    const opt = guardedUpdate(finite.ref, next.state, s.opt);
+    if (stage === 'grad') {
+      tree.dispose([grads, lrScale, beta]);
+      return [s, { loss, gradNorm, finite }];
+    }
+    // 'adam' times Adam alone; from 'guard' on, Adam skips a non-finite step on the device (fused guard)
+    const next = adamUpdate(grads as Params, s.opt, s.params, o.adam, lrScale, stage === 'adam' ? undefined : finite.ref);
+    const { params, state: opt } = next;
+    if (stage === 'adam' || stage === 'guard') {
+      beta.dispose();
+      return [{ params, ema: s.ema, opt }, { loss, gradNorm, finite }];
+    }
     const ema = emaUpdate(s.ema, tree.ref(params), beta);
     return [{ params, ema, opt }, { loss, gradNorm, finite }];
   });
@@ -262,7 +281,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
 
   // Step scalars are read a few steps late, so the host prepares step t+1 while the GPU runs step t
   // (src/distill/trainer.ts says why not more).
-  const IN_FLIGHT = 4;
+  const IN_FLIGHT = stepsInFlight();
   const inflight: StepStats[] = [];
   const tickRows: number[][] = [];
   const drain = async (keep: number) => {
@@ -279,7 +298,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
   const drawGrid = async (kimg: number) => {
     if (!gridSeeds.length) return;
     const network: Network = { kind: 'teacher', path: '', denoiser, params: state.ema, meta: netMeta(kimg) as any, net, dataShape: net.dataShape, labelDim: net.labelDim };
-    const name = `fakes-${String(Math.floor(kimg)).padStart(6, '0')}.png`;
+    const name = gridName(kimg);
     const labelDim = net.labelDim;
     // Conditional: class c fills row c (EDM's grids show one class per row).
     const perRow = labelDim > 0 ? Math.ceil(gridSeeds.length / labelDim) : Math.ceil(Math.sqrt(gridSeeds.length));

@@ -44,6 +44,33 @@ testOnBackends('adamUpdate reproduces three hand-computed torch.optim.Adam steps
   }
 });
 
+testOnBackends('adamUpdate with a finite flag skips a non-finite step exactly and takes a finite one (jit)', async () => {
+  // the trainers' NaN/Inf guard: `finite` false must return params, m, v and count bit-identical
+  const step = jit((g: { w: np.Array }, s: AdamState<{ w: np.Array }>, p: { w: np.Array }) => {
+    const ok = np.all(np.isfinite(g.w.ref));
+    return adamUpdate(g, s, p, CFG, undefined, ok);
+  });
+  // state after one ordinary step (hand-computed torch values above), then a poisoned or a clean step 2
+  for (const bad of [NaN, Infinity, 0.4]) {
+    const first = adamUpdate({ w: np.array(GRADS[0]) }, adamInit({ w: np.array([1, -2]) }), { w: np.array([1, -2]) }, CFG);
+    const before = [await first.params.w.ref.data(), await first.state.m.w.ref.data(), await first.state.v.w.ref.data()];
+    const out = step({ w: np.array([0.2, bad]) }, first.state, first.params);
+    const after = [await out.params.w.ref.data(), await out.state.m.w.ref.data(), await out.state.v.w.ref.data()];
+    const count = (await out.state.count.ref.data())[0];
+    if (Number.isFinite(bad)) {
+      assertClose(after[0], EXPECTED_P[1], { rtol: 2e-6, what: 'finite step p' });
+      assertClose(after[1], EXPECTED_M[1], { rtol: 2e-6, what: 'finite step m' });
+      assertClose(after[2], EXPECTED_V[1], { rtol: 2e-6, what: 'finite step v' });
+      assert.equal(count, 2);
+    } else {
+      for (let k = 0; k < 3; k++) assert.deepEqual([...after[k]], [...before[k]], `${['p', 'm', 'v'][k]} after a skipped step (${bad})`);
+      assert.equal(count, 1, `count after a skipped step (${bad})`);
+    }
+    tree.dispose(out);
+  }
+  step.dispose();
+});
+
 testOnBackends('adamUpdate lrScale scales the step and is data (no recompile needed)', async () => {
   const step = jit((g: np.Array, s: AdamState<np.Array>, p: np.Array, sc: np.Array) => adamUpdate(g, s, p, CFG, sc));
   // step 1 moves by lr·scale·sign(g): scale 0 keeps p, scale 0.5 moves 0.05

@@ -8,7 +8,6 @@ import { testOnBackends } from '../testing/backends.js';
 import { adamInit, adamUpdate, type AdamState } from './adam.js';
 import { clipByGlobalNorm } from './clip.js';
 import { emaBeta, emaUpdate } from './ema.js';
-import { guardedUpdate } from './guard.js';
 import { liveBuffers, trackBuffers } from './live-buffers.js';
 import { treeAllFinite, treeToHost } from './tree.js';
 import { splitKeyList } from '../random/seeds.js';
@@ -41,9 +40,7 @@ const step = jit((s: State, poison: np.Array, beta: np.Array) => {
   const [l, g] = valueAndGrad(loss)(tree.ref(s.params), x, poison);
   const { grads, norm } = clipByGlobalNorm(g, 1.0);
   const ok = np.logicalAnd(treeAllFinite(tree.ref(grads)), np.isfinite(l.ref));
-  const upd = adamUpdate(grads, tree.ref(s.opt), tree.ref(s.params), { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
-  const params = guardedUpdate(ok.ref, upd.params, s.params);
-  const opt = guardedUpdate(ok.ref, upd.state, s.opt);
+  const { params, state: opt } = adamUpdate(grads, s.opt, s.params, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, undefined, ok.ref);
   const ema = emaUpdate(s.ema, tree.ref(params), beta);
   return { state: { params, ema, opt, key: kNext }, loss: l, norm, ok };
 });

@@ -7,7 +7,9 @@ import { runBench, type BenchOptions } from '../../bench/bench.js';
 import { SONG_UNET_PRESETS, type SongUNetPreset } from '../../nets/song-unet.js';
 import { action, addDeviceOption, useDevice } from '../common.js';
 
-const PARTS = ['teacher', 'distill', 'sample', 'profile'] as const;
+const PARTS = ['teacher', 'distill', 'sample', 'profile', 'phases'] as const;
+/** 'phases' (five more compilations) runs only when asked for. */
+const DEFAULT_PARTS = PARTS.filter((p) => p !== 'phases');
 
 export function register(program: Command): void {
   const cmd = program
@@ -17,7 +19,7 @@ export function register(program: Command): void {
     .option('--batch <n>', 'images per step', '128')
     .option('--repeats <n>', 'timed repeats (median reported)', '10')
     .option('--label-dim <n>', 'classes (0: unconditional)', '10')
-    .option('--parts <list>', `comma list of ${PARTS.join(',')}`, PARTS.join(','))
+    .option('--parts <list>', `comma list of ${PARTS.join(',')}`, DEFAULT_PARTS.join(','))
     .option('--out <dir>', 'folder for the JSON result', 'benchmarks/results')
     .option('--tag <name>', 'file name tag (default: the device backend and adapter)');
   addDeviceOption(cmd);
