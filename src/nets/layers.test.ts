@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { numpy as np, random } from '@jax-js/jax';
+import { grad, numpy as np, random } from '@jax-js/jax';
 import { assertClose, testOnBackends } from '../testing/backends.js';
 import {
   conv2d,
@@ -14,6 +14,7 @@ import {
   groupNorm,
   initParams,
   positionalEmbedding,
+  silu,
   unetBlock,
   unetBlockSpecs,
   weightInit,
@@ -251,4 +252,16 @@ test('GroupNorm group count follows EDM: min(32, C // 4)', () => {
   assert.equal(groupCount(64), 16);
   assert.equal(groupCount(8), 2);
   assert.throws(() => groupCount(3), /GroupNorm: 3 channels/);
+});
+
+testOnBackends('silu: x·sigmoid(x) values, and a finite gradient where nn.silu has NaN (x ≤ −89)', async () => {
+  const xs = [-100, -89, -50, -1, 0, 0.5, 3, 100];
+  // closed form x/(1 + e^−x) and its derivative sigmoid(x)·(1 + x·(1 − sigmoid(x))), in float64
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  const value = xs.map((x) => (x < -80 ? 0 : x * sig(x)));
+  const slope = xs.map((x) => sig(x) * (1 + x * (1 - sig(x))));
+  assertClose(await silu(np.array(xs)).data(), value, { atol: 1e-6, rtol: 1e-5, what: 'silu' });
+  const g = await grad((x: np.Array) => silu(x).sum())(np.array(xs)).data();
+  assert.ok([...g].every(Number.isFinite), `gradient ${[...g]}`);
+  assertClose(g, slope, { atol: 1e-6, rtol: 1e-5, what: "silu'" });
 });

@@ -121,7 +121,21 @@ export function linear(params: Params, name: string, x: np.Array): np.Array {
   return `${name}.bias` in params ? y.add(param(params, `${name}.bias`).reshape([1, -1])) : y;
 }
 
-export const silu = (x: np.Array): np.Array => nn.silu(x);
+/** Below this, silu(x) = x·sigmoid(x) is 0 in float32 (|x|·e^x < 1e-33) and returns exactly 0. */
+const SILU_FLOOR = -80;
+
+/**
+ * SiLU, x·sigmoid(x), with a finite gradient everywhere: jax-js 0.1.25's `nn.silu` has a NaN gradient
+ * for x ≤ −89 (its sigmoid's exp overflows: measured NaN at −89 and −100), and a NaN there makes the
+ * trainers skip the step, so a saturated unit skips every step after it (seen in 2-D runs with large
+ * learning rates). Values are `nn.silu`'s for x > −80 and 0 below; the input is clamped before
+ * `nn.silu` too, so no NaN reaches the backward pass (the "double where").
+ */
+export function silu(x: np.Array): np.Array {
+  const keep = np.greater(x.ref, SILU_FLOOR);
+  const safe = np.where(keep.ref, x, 0);
+  return np.where(keep, nn.silu(safe), 0);
+}
 
 /**
  * Which convolution kernel runs: jax-js's `lax.conv` (used on WebGPU) or an im2col + matmul lowering
