@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { GENERATOR_LOSSES, WEIGHTINGS } from './losses.js';
 
 export const SIGMA_DISTS = ['lognormal', 'loguniform', 'karras', 'fixed'] as const;
+export const FAKE_INITS = ['scratch', 'teacher'] as const;
 
 export const DistillConfig = z.object({
   teacher: z.string().default('fmnist-cond').describe('teacher: a shipped name (models/<name>.safetensors), a checkpoint path, or toy:<name> for an analytic 2-D mixture'),
@@ -47,6 +48,7 @@ export const DistillConfig = z.object({
   mlpWidth: z.number().int().positive().default(128).describe('hidden width of the 2-D MLP generator and fake score (toy teachers only)'),
   mlpDepth: z.number().int().positive().default(3).describe('hidden layers of the 2-D MLP generator and fake score (toy teachers only)'),
   latentDim: z.number().int().positive().default(2).describe('latent dimension of the 2-D MLP generator, z ~ N(0, I) (toy teachers only)'),
+  fakeInit: z.enum(FAKE_INITS).default('scratch').describe('fake score of toy teachers: scratch (EDM-preconditioned MLP) or teacher (D_p + c_out·MLP residual, zero last layer: the teacher at step 0, as the paper\'s copy; an MLP generator still starts far from the teacher, so keep fakeWarmup); image teachers always copy the teacher'),
   outdir: z.string().default('runs').describe('parent folder of run folders'),
   desc: z.string().default('').describe('run folder suffix (default: built from teacher and loss)'),
   resume: z.string().default('').describe('run folder or training-state file to resume exactly'),

@@ -5,7 +5,8 @@
  *  - an EDM checkpoint (shipped name or path): the paper's setting — the generator is the teacher's
  *    denoiser at σ_init and both the generator and the fake score start as copies of the teacher;
  *  - `toy:<name>`, an analytic 2-D Gaussian mixture with its exact denoiser: an MLP generator and an
- *    MLP fake score (EDM-preconditioned) trained from scratch, so the fake score needs `fakeWarmup`.
+ *    MLP fake score, either trained from scratch (needs `fakeWarmup`) or, with `fakeInit: 'teacher'`,
+ *    the teacher plus a zero-initialised MLP residual (toy-models.ts).
  */
 import { numpy as np, random } from '@jax-js/jax';
 import { splitKeyList } from '../random/seeds.js';
@@ -15,6 +16,7 @@ import { GENERATOR_COLOR, saveScatter, TEACHER_COLOR } from '../io/scatter.js';
 import type { DistillConfig } from './config.js';
 import { sampleLabels, type GeneratorModel, type Params } from './generator.js';
 import type { DistillModels } from './steps.js';
+import { gridName } from '../run/run-dir.js';
 
 export interface DistillSetup {
   teacherName: string;
@@ -54,7 +56,7 @@ function toyRange(points: Float32Array): [number, number] {
 
 /**
  * `toy:<name>`: the models of toy-models.ts (exact mixture denoiser as teacher, MLP generator, MLP fake
- * score trained from scratch: use `fakeWarmup`) plus metrics and scatter pictures for the run folder.
+ * score from scratch or as a residual on the teacher: `fakeInit`) plus metrics and scatter pictures.
  */
 export async function setupToy(cfg: DistillConfig, opts: { latentDim?: number } = {}): Promise<DistillSetup> {
   const { toyModels } = await import('./toy-models.js');
@@ -82,7 +84,7 @@ export async function setupToy(cfg: DistillConfig, opts: { latentDim?: number } 
       : undefined,
     drawGrid: async (ema, run, kimg) => {
       const x = await generateBatch(generator, ema, random.key(4242), 2000).data();
-      saveScatter(run.file(`fakes-${String(Math.round(kimg)).padStart(6, '0')}.png`), [
+      saveScatter(run.file(gridName(kimg)), [
         { points: ref as Float32Array, color: TEACHER_COLOR },
         { points: x as Float32Array, color: GENERATOR_COLOR },
       ], { range });
