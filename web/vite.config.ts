@@ -20,7 +20,7 @@ import { defineConfig, type Connect, type Plugin } from 'vite';
 const webDir = dirname(fileURLToPath(import.meta.url));
 const repoDir = resolve(webDir, '..');
 /** Checkpoints the gallery fetches (models/<name>.safetensors). */
-export const GALLERY_MODELS = ['fmnist-cond-onestep', 'fmnist-cond-132k'];
+export const GALLERY_MODELS = ['fmnist-cond-onestep', 'fmnist-cond'];
 
 const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 const WEBGPU_STUB = '\0diff-instruct:webgpu-node-only';

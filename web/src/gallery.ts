@@ -1,6 +1,6 @@
 /**
  * The gallery: the shipped one-step Fashion-MNIST generator (models/fmnist-cond-onestep.safetensors)
- * beside its teacher's 35-evaluation Heun sampler (models/fmnist-cond-132k.safetensors, the teacher it was
+ * beside its teacher's 35-evaluation Heun sampler (models/fmnist-cond.safetensors, the teacher it was
  * distilled from; EDM's 18 steps) on
  * the same image seeds and class, each with its measured time per batch. Both files are fetched and
  * parsed in the page; a missing file is said so plainly. `?models=<url prefix>` loads them from
@@ -14,7 +14,7 @@ import { pageState } from './state.js';
 
 export const GENERATOR_FILE = 'fmnist-cond-onestep.safetensors';
 /** The teacher the shipped generator was distilled from (models/README.md). */
-export const TEACHER_FILE = 'fmnist-cond-132k.safetensors';
+export const TEACHER_FILE = 'fmnist-cond.safetensors';
 /** EDM's deterministic sampler: 18 Heun steps = 35 denoiser evaluations. */
 export const TEACHER_STEPS = 18;
 /** Images per batch (`?galleryBatch=N`, 1–64, changes it). */

@@ -2,7 +2,7 @@
 // served by `vite preview` on 127.0.0.1. One browser with WebGPU (SwiftShader, through
 // --enable-unsafe-webgpu) runs the live 2-D distillation and the gallery; one without WebGPU checks the
 // Wasm fallback and the "model file not found" message. The gallery loads the shipped one-step generator
-// and its teacher (models/fmnist-cond-onestep, models/fmnist-cond-132k); in a checkout without them, tiny
+// and its teacher (models/fmnist-cond-onestep, models/fmnist-cond); in a checkout without them, tiny
 // randomly-initialised SongUNet checkpoints that this test writes (labelled as such in their metadata).
 // Screenshots and timings go to web/test/artifacts/.
 // The library (its Node barrel) first: its Node shims must run before jax-js loads.
@@ -32,7 +32,7 @@ const GALLERY_BATCH = 4;
 
 /** The gallery's files (web/src/gallery.ts), shipped under models/. */
 const REPO_MODELS = join(WEB, '..', 'models');
-const SHIPPED = ['fmnist-cond-onestep.safetensors', 'fmnist-cond-132k.safetensors'];
+const SHIPPED = ['fmnist-cond-onestep.safetensors', 'fmnist-cond.safetensors'];
 const shipped = () => SHIPPED.every((f) => existsSync(join(REPO_MODELS, f)));
 
 const summary: Record<string, unknown> = {};
@@ -48,7 +48,7 @@ async function writeTinyCheckpoints(dir: string): Promise<void> {
   const description = 'tiny randomly-initialised SongUNet written by web/test/browser.test.ts — not a trained model';
   const base = { net: 'song-unet', netConfig: cfg, precond: 'edm', sigmaData: 0.5, dataset: 'fashion-mnist', description };
   const teacher = songUNet.initSongUNet(random.key(1), cfg);
-  await params.saveParams(join(dir, 'fmnist-cond-132k.safetensors'), teacher, { format: 'diff-instruct/teacher@1', kind: 'teacher', ...base });
+  await params.saveParams(join(dir, 'fmnist-cond.safetensors'), teacher, { format: 'diff-instruct/teacher@1', kind: 'teacher', ...base });
   await params.saveParams(join(dir, 'fmnist-cond-onestep.safetensors'), teacher, { format: 'diff-instruct/generator@1', kind: 'generator', generator: 'edm-one-step', sigmaInit: 2.5, ...base });
   for (const p of Object.values(teacher)) p.dispose();
 }
