@@ -11,6 +11,7 @@ const commands: (() => Promise<{ register(p: Command): void }>)[] = [
   () => import('./commands/train-teacher.js'),
   () => import('./commands/sample.js'),
   () => import('./commands/distill.js'),
+  () => import('./commands/quickstart.js'),
   () => import('./commands/train-gan.js'),
   () => import('./commands/refine.js'),
   () => import('./commands/study2d.js'),

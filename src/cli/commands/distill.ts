@@ -4,7 +4,7 @@ import { addConfigOptions, configFromOptions, describeConfig, explicitConfigValu
 import { DistillConfig } from '../../distill/config.js';
 import type { DistillSetup } from '../../distill/setup.js';
 import { buildSetup } from '../../distill/build.js';
-import { disposeSetup, resumeDistillConfig, runDistill } from '../../distill/trainer.js';
+import { disposeSetup, resumeDistillConfig, runDistill, type DistillResult } from '../../distill/trainer.js';
 import { action, addDeviceOption, useDevice, withInterrupt } from '../common.js';
 
 export function register(program: Command): void {
@@ -28,9 +28,9 @@ export function register(program: Command): void {
 
 /**
  * The body shared by `distill` and `refine`: build the setup on the chosen device, run the trainer with
- * Ctrl-C wired to a clean stop, print where the run went, and free the teacher.
+ * Ctrl-C wired to a clean stop, print where the run went, free the teacher, and return the result.
  */
-export async function runDistillCommand(cfg: DistillConfig, device: string | undefined, makeSetup: () => Promise<DistillSetup>): Promise<void> {
+export async function runDistillCommand(cfg: DistillConfig, device: string | undefined, makeSetup: () => Promise<DistillSetup>): Promise<DistillResult> {
   const dev = await useDevice(device);
   const setup = await makeSetup();
   try {
@@ -39,6 +39,7 @@ export async function runDistillCommand(cfg: DistillConfig, device: string | und
     console.log(`run folder: ${r.runDir}`);
     console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
     if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
+    return r;
   } finally {
     disposeSetup(setup);
   }

@@ -1,0 +1,64 @@
+/**
+ * `diff-instruct quickstart` (what `npm start` runs): Diff-Instruct distillation of the shipped
+ * class-conditional Fashion-MNIST teacher (models/fmnist-cond) into a one-step generator on the best
+ * device here, with a preset sized for that device, then what changed against the initial generator:
+ *  - gpu (a hardware WebGPU adapter): configs/quickstart-fmnist-gpu.json, the recipe of the shipped
+ *    generator (models/README.md), ~8 minutes on an H200;
+ *  - cpu (otherwise: Wasm): configs/quickstart-fmnist-cpu.json, batch 4 and a few hundred generator
+ *    images, sized to finish in under 10 minutes on 2 CPU cores (one U-Net iteration takes seconds there).
+ * `--preset` overrides the choice; flags of `distill` go in a config file (`diff-instruct distill --config`).
+ */
+import type { Command } from 'commander';
+import { dirname, join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { configFromOptions, describeConfig } from '../../config/config.js';
+import { DistillConfig } from '../../distill/config.js';
+import { buildSetup } from '../../distill/build.js';
+import { action, addDeviceOption, useDevice } from '../common.js';
+import { runDistillCommand } from './distill.js';
+
+const PRESETS = ['auto', 'gpu', 'cpu'] as const;
+const CONFIG_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'configs');
+
+/** "fd 288.6 → 120.3, classAcc 0.415 → 0.62" for the keys both rows have. */
+function change(first: Record<string, number>, last: Record<string, number>, keys: string[]): string {
+  return keys
+    .filter((k) => Number.isFinite(first[k]) && Number.isFinite(last[k]))
+    .map((k) => `${k} ${first[k].toPrecision(4)} → ${last[k].toPrecision(4)}`)
+    .join(', ');
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('quickstart')
+    .description('distill the shipped Fashion-MNIST teacher into a one-step generator with a preset for this device (npm start)')
+    .option('--preset <name>', `${PRESETS.join('|')}: gpu on a hardware WebGPU adapter, else cpu`, 'auto')
+    .option('--outdir <dir>', 'parent folder of run folders', 'runs')
+    .option('--dry-run', 'print the resolved config and exit');
+  addDeviceOption(cmd);
+  cmd.action(
+    action(async (opts: { preset: string; outdir: string; dryRun?: boolean; device?: string }) => {
+      if (!(PRESETS as readonly string[]).includes(opts.preset)) throw new Error(`unknown preset '${opts.preset}' (known: ${PRESETS.join(', ')})`);
+      const dev = await useDevice(opts.device, true); // said once, below and by distill
+      const preset = opts.preset !== 'auto' ? opts.preset : dev.backend === 'webgpu' && !dev.software ? 'gpu' : 'cpu';
+      const file = join(CONFIG_DIR, `quickstart-fmnist-${preset}.json`);
+      const cfg = configFromOptions(DistillConfig, { config: file, outdir: opts.outdir });
+      console.log(`quickstart: preset '${preset}' (${file}) on ${dev.backend}: ${dev.name}`);
+      if (opts.dryRun) {
+        console.log(describeConfig(DistillConfig, cfg));
+        return;
+      }
+      const r = await runDistillCommand(cfg, opts.device, () => buildSetup(cfg));
+      // grids by kimg (run-dir.ts gridName: fakes-000000.png, fakes-000000.128.png, …, fakes-000012.png)
+      const kimgOf = (f: string) => Number(f.slice('fakes-'.length, -'.png'.length));
+      const grids = existsSync(r.runDir) ? readdirSync(r.runDir).filter((f) => /^fakes-\d{6}(\.\d{3})?\.png$/.test(f)).sort((a, b) => kimgOf(a) - kimgOf(b)) : [];
+      if (grids.length) console.log(`samples:    ${join(r.runDir, grids[0])} (initial generator) … ${join(r.runDir, grids.at(-1)!)} (last)`);
+      console.log(`curves:     ${join(r.runDir, 'metrics.svg')}; every number in ${join(r.runDir, 'stats.jsonl')}`);
+      const first = r.metrics[0], last = r.metrics.at(-1);
+      if (first && last && last !== first) {
+        console.log(`measured (n ${last.n}, ${r.kimg.toFixed(2)} kimg of generator images): ${change(first, last, ['fd', 'kid', 'precision', 'recall', 'classAcc'])}`);
+      }
+    }),
+  );
+}
