@@ -132,7 +132,7 @@ test('image teacher (tiny SongUNet, Fashion-MNIST): snapshot metadata, grid, sta
     assert.equal(r.steps, 2);
     const snap = r.snapshots.at(-1)!;
     assert.match(snap, /network-snapshot-000000\.safetensors$/);
-    assert.ok(existsSync(join(r.runDir, 'fakes-000000.png')));
+    assert.ok(existsSync(join(r.runDir, 'fakes-000000.008.png')));
     assert.ok(existsSync(join(r.runDir, 'training-state-000000.safetensors')));
     const { tensors, metadata } = readSafetensors(snap);
     const meta = JSON.parse(metadata.diff_instruct);
