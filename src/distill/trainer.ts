@@ -7,7 +7,6 @@
  * Keys: step t of phase p uses `keyForSeed(t, stream)` with stream = 2^30 + 4·seed + p, so a resumed run
  * draws exactly the keys an uninterrupted one would, with no RNG state to carry.
  */
-import { stepsInFlight } from '../platform/devices.js';
 import { numpy as np, tree } from '@jax-js/jax';
 import { basename, join } from 'node:path';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
@@ -24,6 +23,7 @@ import type { DistillSetup } from './setup.js';
 import { stepOptionsOf } from './options.js';
 import { writeRunCurves } from '../metrics/curves.js';
 import { fmtTime, mean, trainingLoop, type TickInfo } from '../train/loop.js';
+import { stepsInFlight } from '../platform/devices.js';
 
 export const STATE_PREFIX = 'training-state';
 export const STATE_FORMAT = 'diff-instruct/distill-state@1';
@@ -136,7 +136,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   // Step scalars are read back at most IN_FLIGHT steps late: a few steps in flight keep the GPU queue
   // fed. Stock jax-js 0.1.25 slowed down with every unread step (measured: 78 ms/step reading every
   // step, 226 ms reading every 50: its per-output pending bookkeeping, now patched, patches/README.md);
-  // unread results also hold their buffers, so the window stays small.
+  // unread results also hold their buffers, so the window stays small (and is 0 on Wasm: stepsInFlight).
   const IN_FLIGHT = stepsInFlight();
   const inflight: { phase: 'f' | 'g'; st: StepStats }[] = [];
   const host = { f: [] as number[][], g: [] as number[][] };

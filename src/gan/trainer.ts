@@ -10,7 +10,6 @@
  * Step t's keys are `keyForSeed(t, 3·2^29 + 2·seed + phase)` and the data order is a resumable `Batcher`,
  * so a resumed run continues the exact loss trajectory of an uninterrupted one.
  */
-import { stepsInFlight } from '../platform/devices.js';
 import { numpy as np, random, tree } from '@jax-js/jax';
 import { batch as imageBatch, Batcher, loadImageDataset } from '../data/images.js';
 import type { Params } from '../distill/generator.js';
@@ -29,6 +28,7 @@ import { generatorEvaluator, writeGrid } from './evaluate.js';
 import { dcganGeneratorModel, ganGeneratorMeta } from './generator.js';
 import { makeGanSteps, type DState, type DStats, type GState, type GStats } from './steps.js';
 import { writeRunCurves } from '../metrics/curves.js';
+import { stepsInFlight } from '../platform/devices.js';
 
 export const SNAPSHOT_PREFIX = 'generator-snapshot';
 export const STATE_PREFIX = 'training-state';

@@ -10,7 +10,6 @@
  * Step t's key is `keyForSeed(t, 2^29 + seed)` and the data order is a resumable `Batcher`, so a run
  * resumed from its training state continues the exact loss trajectory of an uninterrupted one.
  */
-import { stepsInFlight } from '../platform/devices.js';
 import { jit, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
 import { batch as imageBatch, Batcher, loadImageDataset, type ImageDataset } from '../data/images.js';
 import { sampleToy, TOYS } from '../data/toy2d.js';
@@ -33,6 +32,7 @@ import { generateImages, type Network } from './generate.js';
 import { loadDenoiser, TEACHER_FORMAT } from './load.js';
 import { teacherDenoiser, teacherNet, type NetSpec, type TeacherNet } from './net.js';
 import { parseConfig } from '../config/config.js';
+import { stepsInFlight } from '../platform/devices.js';
 
 export const SNAPSHOT_PREFIX = 'network-snapshot';
 export const STATE_PREFIX = 'training-state';
