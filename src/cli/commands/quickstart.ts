@@ -3,7 +3,7 @@
  * class-conditional Fashion-MNIST teacher (models/fmnist-cond) into a one-step generator on the best
  * device here, with a preset sized for that device, then what changed against the initial generator:
  *  - gpu (a hardware WebGPU adapter): configs/quickstart-fmnist-gpu.json, the recipe of the shipped
- *    generator (models/README.md), ~8 minutes on an H200;
+ *    generator (models/README.md), whose run took 8 min 14 s on a shared H200;
  *  - cpu (otherwise: Wasm): configs/quickstart-fmnist-cpu.json, batch 4 and a few hundred generator
  *    images, sized to finish in under 10 minutes on 2 CPU cores (one U-Net iteration takes seconds there).
  * `--preset` overrides the choice; flags of `distill` go in a config file (`diff-instruct distill --config`).
