@@ -53,3 +53,19 @@ testOnBackends("fakeInit 'scratch' does not start at the teacher", async () => {
   assert.ok(maxDiff > 0.1, `scratch fake differs from the teacher (max |D_φ − D_p| = ${maxDiff})`);
   tree.dispose(m.theta0);
 });
+
+testOnBackends('latentStd: the MLP generator draws z ~ N(0, latentStd²·I), for training and for seeds, and records it', async () => {
+  const m = toyModels({ ...BASE, latentStd: 8 });
+  const g = m.models.generator;
+  const z = (await g.sampleLatent(random.key(1), 4000).data()) as Float32Array;
+  const std = Math.sqrt(z.reduce((s, v) => s + v * v, 0) / z.length);
+  assert.ok(Math.abs(std - 8) < 0.2, `sample std ${std} (expected 8 ± 0.2 for 8,000 draws)`);
+  // Per-seed latents are the standard ones times latentStd (the same image seed, a wider latent).
+  const one = toyModels({ ...BASE }).models.generator;
+  const [a, b] = [(await g.latentForSeeds([3, 4]).data()) as Float32Array, (await one.latentForSeeds([3, 4]).data()) as Float32Array];
+  assert.deepEqual(Array.from(a), Array.from(b, (v) => v * 8));
+  assert.equal((m.generatorMeta.generatorConfig as { latentStd: number }).latentStd, 8);
+  assert.throws(() => toyModels({ ...BASE, latentStd: -1 }), /MLP generator: bad config/);
+  tree.dispose(m.theta0);
+  tree.dispose(m.phi0);
+});

@@ -1,7 +1,7 @@
 /**
  * The models of a `toy:<name>` distillation, without Node APIs (the CLI's `setupToy` and the browser
  * playground both build them here): the analytic Gaussian mixture's exact denoiser is the teacher D_p
- * (src/data/gmm.ts); the generator is an MLP from a `latentDim`-dimensional standard normal. The fake
+ * (src/data/gmm.ts); the generator is an MLP from a `latentDim`-dimensional normal of std `latentStd`. The fake
  * score D_φ is one of (`fakeInit`):
  *  - 'scratch': an EDM-preconditioned MLP denoiser trained from scratch (so a run needs `fakeWarmup`
  *    fake-score steps before the first generator step, to fit the initial generator first);
@@ -69,14 +69,14 @@ export function residualDenoiser(base: Denoiser, net: RawNet, { sigmaData }: { s
  * for an unknown toy or a toy without an exact score.
  */
 export function toyModels(
-  cfg: Pick<DistillConfig, 'teacher' | 'mlpWidth' | 'mlpDepth' | 'sigmaData' | 'seed'> & Partial<Pick<DistillConfig, 'latentDim' | 'fakeInit'>>,
+  cfg: Pick<DistillConfig, 'teacher' | 'mlpWidth' | 'mlpDepth' | 'sigmaData' | 'seed'> & Partial<Pick<DistillConfig, 'latentDim' | 'latentStd' | 'fakeInit'>>,
   opts: { latentDim?: number } = {},
 ): ToyModels {
   const name = cfg.teacher.startsWith('toy:') ? cfg.teacher.slice('toy:'.length) : cfg.teacher;
   const toy = Object.hasOwn(TOYS, name) ? TOYS[name] : undefined;
   if (!toy) throw new Error(`unknown toy teacher 'toy:${name}': expected toy:<${Object.keys(TOYS).join('|')}>`);
   if (!toy.mixture) throw new Error(`toy '${name}' has no exact score (only Gaussian-mixture toys can be teachers): use one of ${TOY_TEACHERS.join(', ')}`);
-  const genConfig: MlpGeneratorConfig = { latentDim: opts.latentDim ?? cfg.latentDim ?? 2, dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, labelDim: 0 };
+  const genConfig: MlpGeneratorConfig = { latentDim: opts.latentDim ?? cfg.latentDim ?? 2, dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, labelDim: 0, latentStd: cfg.latentStd ?? 1 };
   const fakeConfig: MlpConfig = { dim: 2, hidden: cfg.mlpWidth, layers: cfg.mlpDepth, embChannels: 32, labelDim: 0 };
   const generator = mlpGeneratorModel(genConfig);
   const teacher = toy.mixture.asDenoiser();

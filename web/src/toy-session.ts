@@ -64,7 +64,7 @@ const stepKey = (seed: number, step: number, phase: number) => seeds.keyForSeed(
 /** Settings whose change needs new jitted phases but keeps the current params (the rest need a reset). */
 const LIVE_KEYS = ['loss', 'weighting', 'sigmaDist', 'pMean', 'pStd', 'sigmaMin', 'sigmaMax', 'sigmaFixed', 'karrasTMax', 'sidAlpha', 'lrGen', 'lrFake', 'fakeSteps', 'batch', 'beta1', 'beta2'] as const;
 /** Settings that define the models; changing them restarts the run. */
-export const RESET_KEYS = ['teacher', 'mlpWidth', 'mlpDepth', 'sigmaData', 'seed'] as const;
+export const RESET_KEYS = ['teacher', 'mlpWidth', 'mlpDepth', 'latentDim', 'latentStd', 'sigmaData', 'seed'] as const;
 
 export class ToySession {
   cfg: DistillConfig;
