@@ -6,10 +6,11 @@
  * The recipe is the shipped 2-D quick start, `configs/quickstart-ring8.json` (`npm run start:2d`), so
  * this test also checks what that command promises. Measured with it on the 2-core development machine
  * (2026-11-28, benchmarks/README.md "2-D Diff-Instruct on ring8"), within 3σ at 640 kimg with 8/8 modes:
- * seed 0 93.6 %, seed 1 92.2 %, seed 2 92.4 %. It is the suite's longest test: 7 min 46 s to 18 min 23 s for the same run on that
- * machine as its speed varied (the fresh-clone CI run took the 18 min; 600–1,400 generator images/s). For scale: the same
- * generator with a standard-normal latent (latentStd 1) stays near a uniform ring, which puts ~38 % within
- * 3σ (best 49–51 %); exact mixture samples put 1 − e^{−4.5} ≈ 98.9 % there (src/metrics/toy2d.test.ts).
+ * seed 0 93.6 %, seed 1 92.2 %, seed 2 92.4 %. It is the suite's longest test: 7 min 46 s to 18 min 23 s
+ * for the same run on that machine as its speed varied (600–1,400 generator images/s; the fresh-clone CI
+ * run took the 18 min). For scale: the same generator with a standard-normal latent (latentStd 1) stays
+ * near a uniform ring, which puts ~38 % within 3σ (best 49–51 %); exact mixture samples put
+ * 1 − e^{−4.5} ≈ 98.9 % there (src/metrics/toy2d.test.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
