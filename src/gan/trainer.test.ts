@@ -44,7 +44,7 @@ test('train-gan: 2 steps + resume + 2 steps = 4 steps exactly; the snapshot rebu
     for (const k of Object.keys(ta.tensors)) assert.deepEqual(tb.tensors[k].data, ta.tensors[k].data, k);
 
     // Self-describing snapshot.
-    assert.match(a.snapshots.at(-1)!, /generator-snapshot-000000\.safetensors$/);
+    assert.match(a.snapshots.at(-1)!, /generator-snapshot-000000\.032\.safetensors$/);
     const meta = JSON.parse(ta.metadata.diff_instruct);
     assert.deepEqual([meta.format, meta.kind, meta.generator, meta.zDim, meta.labelDim, meta.dataset, meta.step], ['diff-instruct/gan-generator@1', 'generator', 'dcgan', 16, 10, 'fashion-mnist', 4]);
     assert.deepEqual(meta.netConfig.gChannels, [16, 8, 8]);
@@ -60,7 +60,7 @@ test('train-gan: 2 steps + resume + 2 steps = 4 steps exactly; the snapshot rebu
 
     // Run folder: grids, stats, state with both nets and both optimizers.
     const files = readdirSync(a.runDir);
-    for (const f of ['fakes-000000.png', 'stats.jsonl', 'log.txt', 'training_options.json', 'training-state-000000.safetensors']) assert.ok(files.includes(f), f);
+    for (const f of ['fakes-000000.png', 'stats.jsonl', 'log.txt', 'training_options.json', 'training-state-000000.032.safetensors']) assert.ok(files.includes(f), f);
     const rows = readFileSync(join(a.runDir, 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(rows.filter((r) => r.kind === 'tick').length, 2);
     for (const k of ['dLoss', 'gLoss', 'r1', 'dReal', 'dFake', 'imagesPerSec', 'liveBuffers']) assert.ok(k in rows[0], k);

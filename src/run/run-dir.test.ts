@@ -97,6 +97,22 @@ test('run-dir: latestSnapshot picks the highest kimg of the prefix', () => {
   }
 });
 
+test('snapshotName: below 1 kimg thousandths keep every snapshot, and latestSnapshot orders them', () => {
+  const out = tmp();
+  try {
+    // A CPU quick start snapshots at 0.128 and 0.256 kimg: both names must differ (they were both 000000).
+    const names = [0, 0.128, 0.256, 0.9996, 1].map((k) => snapshotName('training-state', k));
+    assert.deepEqual(names, ['000000', '000000.128', '000000.256', '000000.999', '000001'].map((k) => `training-state-${k}.safetensors`));
+    for (const n of names.slice(0, 3)) writeFileSync(join(out, n), '');
+    assert.equal(latestSnapshot(out, 'training-state'), join(out, 'training-state-000000.256.safetensors'));
+    writeFileSync(join(out, names[4]), '');
+    assert.equal(latestSnapshot(out, 'training-state'), join(out, 'training-state-000001.safetensors'));
+    assert.throws(() => snapshotName('x', -1), /^Error: snapshot kimg -1 is not a non-negative number$/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test('gridName: EDM names from 1 kimg, thousandths below so short runs keep every grid', () => {
   assert.equal(gridName(0), 'fakes-000000.png');
   assert.equal(gridName(0.128), 'fakes-000000.128.png');

@@ -146,22 +146,26 @@ export function openRunDir(path: string, opts: RunDirOptions = {}): RunDir {
   return new RunFolder(path, options, opts.echo ?? true);
 }
 
-/** EDM's snapshot name: `<prefix>-<kimg as 6 digits>.safetensors` (e.g. `network-snapshot-000200.safetensors`). */
-export function snapshotName(prefix: string, kimg: number): string {
-  if (!Number.isFinite(kimg) || kimg < 0) throw new Error(`snapshot kimg ${kimg} is not a non-negative number`);
-  return `${prefix}-${String(Math.floor(kimg)).padStart(6, '0')}.safetensors`;
-}
-
 /**
- * File name of a sample grid at `kimg`: EDM's `<prefix>-<kimg, floor, 6 digits>.png`; below 1 kimg
- * (short CPU runs: the quick start's ticks are 0.128 kimg) thousandths are added, `fakes-000000.128.png`,
- * so a run's grids do not overwrite the initial one. kimg 0 is `fakes-000000.png`.
+ * The kimg part of EDM's file names: the kimg floored to 6 digits (`000200`); below 1 kimg (short CPU
+ * runs: the quick start's ticks are 0.128 kimg) thousandths are added, `000000.128`, so a run's grids
+ * and snapshots do not overwrite the initial ones. kimg 0 is `000000`.
  */
-export function gridName(kimg: number, prefix = 'fakes'): string {
-  if (!Number.isFinite(kimg) || kimg < 0) throw new Error(`grid kimg ${kimg} is not a non-negative number`);
+function kimgStem(kimg: number, what: string): string {
+  if (!Number.isFinite(kimg) || kimg < 0) throw new Error(`${what} kimg ${kimg} is not a non-negative number`);
   const whole = String(Math.floor(kimg)).padStart(6, '0');
   const milli = Math.round(kimg * 1000);
-  return kimg > 0 && kimg < 1 && milli > 0 ? `${prefix}-${whole}.${String(Math.min(milli, 999)).padStart(3, '0')}.png` : `${prefix}-${whole}.png`;
+  return kimg > 0 && kimg < 1 && milli > 0 ? `${whole}.${String(Math.min(milli, 999)).padStart(3, '0')}` : whole;
+}
+
+/** EDM's snapshot name: `<prefix>-<kimg>.safetensors` (e.g. `network-snapshot-000200.safetensors`; kimgStem). */
+export function snapshotName(prefix: string, kimg: number): string {
+  return `${prefix}-${kimgStem(kimg, 'snapshot')}.safetensors`;
+}
+
+/** File name of a sample grid at `kimg`: EDM's `<prefix>-<kimg>.png` (`fakes-000200.png`, `fakes-000000.128.png`). */
+export function gridName(kimg: number, prefix = 'fakes'): string {
+  return `${prefix}-${kimgStem(kimg, 'grid')}.png`;
 }
 
 /** Path of the snapshot `<prefix>-<kimg>.safetensors` with the highest kimg in `runPath`, or null if none. */
@@ -172,7 +176,7 @@ export function latestSnapshot(runPath: string, prefix: string): string | null {
   } catch {
     throw new Error(`cannot read run folder '${runPath}': no such folder`);
   }
-  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{6,})\\.safetensors$`);
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{6,}(?:\\.\\d{3})?)\\.safetensors$`);
   let best: string | null = null;
   let bestKimg = -1;
   for (const n of names) {

@@ -106,7 +106,7 @@ test('an interrupt mid-tick writes a state that resumes to the same weights; --m
     const b1 = await trainTeacher(toyCfg(dirB, base), { echo: false, signal });
     assert.equal(b1.stoppedEarly, 'interrupted');
     assert.equal(b1.steps, 3); // mid-tick: ticks are 2 steps
-    assert.match(b1.statePath, /training-state-000000\.safetensors$/);
+    assert.match(b1.statePath, /training-state-000000\.384\.safetensors$/);
     const b2 = await trainTeacher(resumeConfig(b1.statePath), { echo: false });
     assert.equal(b2.steps, 6);
     const ta = readSafetensors(a.snapshots.at(-1)!).tensors;
@@ -131,9 +131,9 @@ test('image teacher (tiny SongUNet, Fashion-MNIST): snapshot metadata, grid, sta
     const r = await trainTeacher(cfg, { echo: false, device: 'wasm: test' });
     assert.equal(r.steps, 2);
     const snap = r.snapshots.at(-1)!;
-    assert.match(snap, /network-snapshot-000000\.safetensors$/);
+    assert.match(snap, /network-snapshot-000000\.008\.safetensors$/);
     assert.ok(existsSync(join(r.runDir, 'fakes-000000.008.png')));
-    assert.ok(existsSync(join(r.runDir, 'training-state-000000.safetensors')));
+    assert.ok(existsSync(join(r.runDir, 'training-state-000000.008.safetensors')));
     const { tensors, metadata } = readSafetensors(snap);
     const meta = JSON.parse(metadata.diff_instruct);
     assert.equal(meta.format, 'diff-instruct/teacher@1');
