@@ -97,3 +97,22 @@ test('generateImages: one-step generator = D(σ_init·z; σ_init) per seed; teac
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('loadNetwork: a 2-D MLP generator snapshot (toy distillation) is a one-line error naming what it is', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'di-load-mlpgen-'));
+  try {
+    const { toyModels } = await import('../distill/toy-models.js');
+    const m = toyModels({ teacher: 'toy:ring8', mlpWidth: 8, mlpDepth: 1, sigmaData: 1, seed: 0 });
+    const path = join(dir, 'generator-snapshot-000640.safetensors');
+    await saveParams(path, m.theta0, { ...m.generatorMeta, kimg: 640 });
+    tree.dispose(m.theta0);
+    tree.dispose(m.phi0);
+    await assert.rejects(loadNetwork(path), (e: Error) => {
+      assert.match(e.message, /^'.*generator-snapshot-000640\.safetensors' is a 2-D MLP generator \(teacher toy:ring8\), not an image network/);
+      assert.ok(!e.message.includes('\n'), 'one line');
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

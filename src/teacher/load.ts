@@ -77,6 +77,10 @@ export function checkDenoiserMeta(path: string, meta: unknown, kinds: readonly s
   }
   const m = meta as DenoiserMeta;
   if (!kinds.includes(m.kind)) throw new Error(`'${path}' holds a ${m.kind ?? 'unknown'} checkpoint, expected ${kinds.join(' or ')}`);
+  const g = meta as { generator?: unknown; teacher?: unknown };
+  if (m.kind === 'generator' && g.generator === 'mlp') {
+    throw new Error(`'${path}' is a 2-D MLP generator (teacher ${String(g.teacher)}), not an image network: its samples are the run's fakes-*.png scatter plots and metrics`);
+  }
   if (m.net !== 'song-unet' && m.net !== 'mlp') throw new Error(`'${path}': metadata 'net' is ${JSON.stringify(m.net)}, expected "song-unet" or "mlp"`);
   if (!m.netConfig || typeof m.netConfig !== 'object') throw new Error(`'${path}': metadata has no 'netConfig'`);
   if (!(PRECOND_KINDS as readonly string[]).includes(m.precond)) throw new Error(`'${path}': metadata 'precond' is ${JSON.stringify(m.precond)}, expected ${PRECOND_KINDS.join(', ')}`);
