@@ -63,4 +63,74 @@ var PendingGroup = class {
   ],
 };
 
-export const PATCHES = [pendingGroup];
+/**
+ * wasm-inline: small Wasm kernels run on the calling thread instead of a worker round trip.
+ *
+ * Stock 0.1.25 sends every Wasm kernel to its worker pool when workers exist (at least one worker per
+ * kernel, however small), so each kernel costs a postMessage to a worker, its wake-up and a reply —
+ * tens of µs idle, far more on a busy 2-core machine — which dominates steps made of small kernels (the
+ * 2-D MLP students: 1,100 generator images/s on ring8, 4,080 with the pool off). Here codegen records
+ * each kernel's work (output elements × reduction length) and a kernel with at most
+ * `DI_WASM_INLINE_WORK` (default 2^21 multiply-adds, a few hundred µs on one core; 0 turns this off) runs
+ * on the dispatching thread, still inside the pool's serial queue, so it sees every earlier kernel's
+ * writes and later kernels see its own. Instances are cached per compiled program (the pool-less
+ * synchronous path used to instantiate the module on every call). Results are bit-identical: the same
+ * compiled kernel runs over the same range, only on another thread.
+ */
+const wasmInline = {
+  name: 'wasm-inline',
+  file: 'backend',
+  replace: [
+    [
+      `const MIN_ELEMS_PER_THREAD = 512;`,
+      `const MIN_ELEMS_PER_THREAD = 512;
+/** diff-instruct patch 'wasm-inline': kernels with at most this much work run on the dispatching thread. */
+const WASM_INLINE_WORK = (() => {
+	const v = Number(globalThis.process?.env?.DI_WASM_INLINE_WORK ?? 2097152);
+	return Number.isFinite(v) && v >= 0 ? v : 2097152;
+})();`,
+    ],
+    [
+      `	dispatchRoutine(routine, inputs, outputs) {`,
+      `	/** diff-instruct patch 'wasm-inline': runs \`run\` on this thread, in queue order. */
+	dispatchInline(run) {
+		return this.#enqueue(async () => run());
+	}
+	dispatchRoutine(routine, inputs, outputs) {`,
+    ],
+    [
+      `		workSize: kernel.size,
+		chunkAlignment:`,
+      `		workSize: kernel.size,
+		work: kernel.size * (re ? re.size : 1),
+		chunkAlignment:`,
+    ],
+    [
+      `				const epoch = this.#workerPool.dispatch(program.kernelHash, program.module, ptrs, program.workSize, program.chunkAlignment, program.minWorkPerWorker);`,
+      `				const epoch = program.work <= WASM_INLINE_WORK ? this.#workerPool.dispatchInline(() => this.#mainKernel(program)(...ptrs, 0, program.workSize)) : this.#workerPool.dispatch(program.kernelHash, program.module, ptrs, program.workSize, program.chunkAlignment, program.minWorkPerWorker);`,
+    ],
+    [
+      `				const func = new WebAssembly.Instance(program.module, { env: { memory: this.#memory } }).exports.kernel;
+				func(...ptrs, 0, program.workSize);`,
+      `				this.#mainKernel(program)(...ptrs, 0, program.workSize);`,
+    ],
+    [
+      `	#getBuffer(slot) {
+		const buffer = this.#buffers.get(slot);
+		if (!buffer) throw new SlotError(slot);
+		return new Uint8Array(this.#memory.buffer, buffer.ptr, buffer.size);
+	}`,
+      `	#getBuffer(slot) {
+		const buffer = this.#buffers.get(slot);
+		if (!buffer) throw new SlotError(slot);
+		return new Uint8Array(this.#memory.buffer, buffer.ptr, buffer.size);
+	}
+	/** diff-instruct patch 'wasm-inline': this thread's instance of a compiled kernel, made once. */
+	#mainKernel(program) {
+		return program.mainKernel ??= new WebAssembly.Instance(program.module, { env: { memory: this.#memory } }).exports.kernel;
+	}`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline];

@@ -5,7 +5,7 @@
  * dist files (ESM and CJS builds); a snippet that is not found exactly is a one-line error, so a jax-js
  * upgrade cannot silently skip a patch. See patches/README.md for what each patch does and why.
  */
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PATCHES } from '../patches/jax-js.mjs';
@@ -21,21 +21,32 @@ if (version !== '0.1.25') {
   console.error(`patch-jax: @jax-js/jax ${version} is installed but the patches are for 0.1.25: update patches/jax-js.mjs`);
   process.exit(1);
 }
-for (const file of ['dist/index.js', 'dist/index.cjs']) {
-  const path = join(pkgDir, file);
-  if (!existsSync(path)) continue;
-  let src = readFileSync(path, 'utf8');
-  if (src.includes(MARK)) continue;
-  for (const p of PATCHES) {
-    for (const [before, after] of p.replace) {
-      const n = src.split(before).length - 1;
-      if (n !== 1) {
-        console.error(`patch-jax: patch '${p.name}' expects its snippet once in ${file}, found it ${n} times`);
-        process.exit(1);
+// Each patch names the dist file it edits: 'index' (default) or 'backend' (the shared chunk holding the
+// backends, whose name carries a content hash), in both the ESM and the CJS build.
+const dist = join(pkgDir, 'dist');
+const backendFiles = readdirSync(dist).filter((f) => /^backend-[^.]+\.(js|cjs)$/.test(f));
+if (backendFiles.length !== 2) {
+  console.error(`patch-jax: expected one ESM and one CJS backend chunk in ${dist}, found ${backendFiles.join(', ') || 'none'}`);
+  process.exit(1);
+}
+const targets = { index: ['index.js', 'index.cjs'], backend: backendFiles };
+for (const [kind, files] of Object.entries(targets)) {
+  const patches = PATCHES.filter((p) => (p.file ?? 'index') === kind);
+  for (const file of files) {
+    const path = join(dist, file);
+    let src = readFileSync(path, 'utf8');
+    if (src.includes(MARK) || patches.length === 0) continue;
+    for (const p of patches) {
+      for (const [before, after] of p.replace) {
+        const n = src.split(before).length - 1;
+        if (n !== 1) {
+          console.error(`patch-jax: patch '${p.name}' expects its snippet once in dist/${file}, found it ${n} times`);
+          process.exit(1);
+        }
+        src = src.replace(before, () => after);
       }
-      src = src.replace(before, () => after);
     }
+    writeFileSync(path, `${MARK}\n${src}`);
+    console.log(`patch-jax: patched dist/${file} (${patches.map((p) => p.name).join(', ')})`);
   }
-  writeFileSync(path, `${MARK}\n${src}`);
-  console.log(`patch-jax: patched ${file} (${PATCHES.map((p) => p.name).join(', ')})`);
 }

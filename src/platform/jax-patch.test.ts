@@ -1,49 +1,105 @@
 /**
- * Our jax-js patch (patches/jax-js.mjs, 'pending-group', applied at install by scripts/patch-jax.mjs)
- * keeps jax-js's semantics: reading one output of a jit call runs the whole program (every other
+ * Our jax-js patches (patches/jax-js.mjs, applied at install by scripts/patch-jax.mjs) keep jax-js's
+ * semantics. 'pending-group': reading one output of a jit call runs the whole program (every other
  * output is then correct), and disposing every output unread cancels it without leaking buffers.
+ * 'wasm-inline': small Wasm kernels run on the calling thread with the same bytes as on the workers.
  */
-import { jit, numpy as np } from '@jax-js/jax';
+import './node.js';
+import { grad, jit, numpy as np, random } from '@jax-js/jax';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { testOnBackends } from '../testing/backends.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { PATCHES } from '../../patches/jax-js.mjs';
+import { fileURLToPath } from 'node:url';
+import { initDevice } from './devices.js';
+import { nodeWorkerStats } from './node-worker.js';
 
-test('the installed jax-js carries every patch of patches/jax-js.mjs', () => {
-  const dist = dirname(createRequire(import.meta.url).resolve('@jax-js/jax'));
-  for (const file of ['index.js', 'index.cjs']) {
-    const src = readFileSync(join(dist, file), 'utf8');
-    assert.ok(src.startsWith('/* diff-instruct patches applied */'), `${file}: not patched (run npm install)`);
-    for (const p of PATCHES) for (const [, after] of p.replace) assert.ok(src.includes(after), `${file}: patch '${p.name}' missing`);
-  }
-});
+// wasm-inline: its threshold is read when jax-js loads, so each setting runs in a child process (this
+// file again, with DI_JAX_PATCH_CHILD=inline): a small MLP's jitted gradient (every kernel small) and one
+// large matmul (2^24 multiply-adds) on Wasm with two worker threads. The bytes must not depend on the
+// setting, and with the default only the large kernel reaches the workers.
+async function inlineChild() {
+  await initDevice('wasm');
+  const [k1, k2, k3] = random.split(random.key(0), 3);
+  const w = random.normal(k1, [64, 64]);
+  const x = random.normal(k2, [32, 64]);
+  const f = jit(grad((w: np.Array) => np.tanh(np.dot(x.ref, w)).sum()));
+  const g = (await f(w).data()) as Float32Array;
+  const small = nodeWorkerStats().posted.reduce((a, b) => a + b, 0);
+  const a = random.normal(k3, [256, 256]);
+  const big = (await np.dot(a.ref, a).data()) as Float32Array;
+  const all = nodeWorkerStats().posted.reduce((a, b) => a + b, 0);
+  const hex = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  console.log(JSON.stringify({ g: hex(g), big: hex(big), small, all, workers: nodeWorkerStats().created }));
+}
 
-// Three outputs of one program, with an intermediate shared by two of them.
-const f = jit((x: np.Array) => {
-  const h = np.exp(x.ref).add(1);
-  return [h.ref.mul(2), h.sum(), x.sub(3)];
-});
+function runInlineChild(inlineWork: string) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, DI_JAX_PATCH_CHILD: 'inline', DI_WASM_THREADS: '2', DI_WASM_INLINE_WORK: inlineWork },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const line = r.stdout?.split('\n').find((l) => l.startsWith('{'));
+  assert.ok(r.status === 0 && line, `child exited ${r.status}: ${r.stderr.slice(-500)}`);
+  return JSON.parse(line) as { g: string; big: string; small: number; all: number; workers: number };
+}
 
-testOnBackends('jit outputs: reading one runs the program for all; unread outputs cancel without leaks', async () => {
-  await trackBuffers();
-  const x = np.array([0, 1, 2]);
-  const [a, b, c] = f(x.ref) as np.Array[];
-  assert.deepEqual(Array.from(await c.data()), [-3, -2, -1]);
-  const e = [0, 1, 2].map((v) => Math.exp(v) + 1);
-  const av = Array.from((await a.data()) as Float32Array);
-  e.forEach((v, i) => assert.ok(Math.abs(av[i] - 2 * v) < 1e-4, `a[${i}] ${av[i]}`));
-  assert.ok(Math.abs((await b.data())[0] - e.reduce((s, v) => s + v)) < 1e-4);
-  // a chain of calls whose outputs are all dropped unread: nothing runs, nothing stays allocated
-  const before = liveBuffers();
-  for (let i = 0; i < 5; i++) {
-    const outs = f(x.ref) as np.Array[];
-    const [p, q, r] = f(outs[0]) as np.Array[];
-    for (const o of [outs[1], outs[2], p, q, r]) o.dispose();
-  }
-  assert.equal(liveBuffers(), before);
-  x.dispose();
-});
+if (process.env.DI_JAX_PATCH_CHILD === 'inline') {
+  await inlineChild();
+} else {
+  test('the installed jax-js carries every patch of patches/jax-js.mjs', () => {
+    const dist = dirname(createRequire(import.meta.url).resolve('@jax-js/jax'));
+    const backend = readdirSync(dist).filter((f) => /^backend-[^.]+\.(js|cjs)$/.test(f));
+    assert.equal(backend.length, 2, `backend chunks: ${backend.join(', ')}`);
+    const files: Record<string, string[]> = { index: ['index.js', 'index.cjs'], backend };
+    for (const p of PATCHES) {
+      for (const file of files[p.file ?? 'index']) {
+        const src = readFileSync(join(dist, file), 'utf8');
+        assert.ok(src.startsWith('/* diff-instruct patches applied */'), `${file}: not patched (run npm install)`);
+        for (const [, after] of p.replace) assert.ok(src.includes(after), `${file}: patch '${p.name}' missing`);
+      }
+    }
+  });
+
+  test('wasm-inline: small kernels run on the calling thread, bit-identical to running them on workers', () => {
+    const off = runInlineChild('0');
+    const on = runInlineChild(String(2 ** 21));
+    assert.equal(on.workers, 2, 'the child runs a pool of two workers');
+    assert.equal(on.g, off.g, 'MLP gradient bytes');
+    assert.equal(on.big, off.big, 'large matmul bytes');
+    assert.ok(off.small > 0, `with the patch off the MLP's kernels go to workers (${off.small} messages)`);
+    assert.equal(on.small, on.workers, 'with the default every MLP kernel runs inline (only the pool\'s init messages were posted)');
+    assert.ok(on.all > 0, 'the large matmul still goes to the workers');
+  });
+
+  // Three outputs of one program, with an intermediate shared by two of them.
+  const f = jit((x: np.Array) => {
+    const h = np.exp(x.ref).add(1);
+    return [h.ref.mul(2), h.sum(), x.sub(3)];
+  });
+
+  testOnBackends('jit outputs: reading one runs the program for all; unread outputs cancel without leaks', async () => {
+    await trackBuffers();
+    const x = np.array([0, 1, 2]);
+    const [a, b, c] = f(x.ref) as np.Array[];
+    assert.deepEqual(Array.from(await c.data()), [-3, -2, -1]);
+    const e = [0, 1, 2].map((v) => Math.exp(v) + 1);
+    const av = Array.from((await a.data()) as Float32Array);
+    e.forEach((v, i) => assert.ok(Math.abs(av[i] - 2 * v) < 1e-4, `a[${i}] ${av[i]}`));
+    assert.ok(Math.abs((await b.data())[0] - e.reduce((s, v) => s + v)) < 1e-4);
+    // a chain of calls whose outputs are all dropped unread: nothing runs, nothing stays allocated
+    const before = liveBuffers();
+    for (let i = 0; i < 5; i++) {
+      const outs = f(x.ref) as np.Array[];
+      const [p, q, r] = f(outs[0]) as np.Array[];
+      for (const o of [outs[1], outs[2], p, q, r]) o.dispose();
+    }
+    assert.equal(liveBuffers(), before);
+    x.dispose();
+  });
+}
