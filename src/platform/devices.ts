@@ -37,6 +37,7 @@ interface GpuProbe {
   info: DeviceInfo;
 }
 
+let probedHardware: Promise<GpuProbe | null> | null = null;
 let probed: Promise<GpuProbe | null> | null = null;
 let active: DeviceInfo | null = null;
 
@@ -60,28 +61,61 @@ function withAdapterOptions(gpu: GPU, extra: GPURequestAdapterOptions): GPU {
   });
 }
 
-async function probeNodeGpu(): Promise<GpuProbe | null> {
-  let mod: any;
+/**
+ * Whether the Vulkan loader can be found (Linux: libvulkan.so.1 in LD_LIBRARY_PATH or the usual library
+ * folders). Without it Dawn's Vulkan backend cannot start and says so on stderr in a two-line
+ * "Warning: Couldn't load Vulkan … at operator() (…BackendVk.cpp…)" that reads like a crash, so it is
+ * not asked. Other systems: always asked.
+ */
+function vulkanLoaderPresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  const { existsSync } = process.getBuiltinModule?.('node:fs') ?? ({} as typeof import('node:fs'));
+  if (!existsSync) return true;
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib', '/usr/local/lib'];
+  return dirs.some((d) => existsSync(`${d}/libvulkan.so.1`));
+}
+
+async function loadDawn(): Promise<any> {
   try {
-    mod = await import('webgpu');
+    const mod = await import('webgpu');
+    Object.assign(globalThis, mod.globals);
+    return mod;
   } catch {
     return null;
   }
-  Object.assign(globalThis, mod.globals);
+}
+
+function dawnFlags(): string[] {
   const toggles = process.env.DAWN_TOGGLES ?? DEFAULT_DAWN_TOGGLES;
-  const base = toggles ? [`enable-dawn-features=${toggles}`] : [];
-  // 1) a real GPU through Dawn's default backend (Vulkan on Linux)
+  return toggles ? [`enable-dawn-features=${toggles}`] : [];
+}
+
+/** A real GPU through Dawn's default backend (Vulkan on Linux), or null. */
+async function probeNodeHardwareGpu(): Promise<GpuProbe | null> {
+  if (!vulkanLoaderPresent()) return null;
+  const mod = await loadDawn();
+  if (!mod) return null;
   try {
-    const gpu: GPU = mod.create(base);
+    const gpu: GPU = mod.create(dawnFlags());
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (adapter) return { gpu, adapter, info: describeAdapter(adapter, 'vulkan') };
   } catch {
-    /* fall through to the software path */
+    /* no hardware GPU */
   }
-  // 2) software WebGPU: Dawn's OpenGL ES backend on Mesa llvmpipe
+  return null;
+}
+
+/**
+ * Software WebGPU: Dawn's OpenGL ES backend on Mesa llvmpipe. Dawn prints two "Warning: max…
+ * artificially reduced" lines when it opens this adapter (its own notes on GL limits, harmless); only
+ * `--device webgpu`, `devices` and the tests open it, never `auto`.
+ */
+async function probeNodeSoftwareGpu(): Promise<GpuProbe | null> {
+  const mod = await loadDawn();
+  if (!mod) return null;
   process.env.EGL_PLATFORM ??= 'surfaceless';
   try {
-    const gpu: GPU = mod.create([...base, 'backend=opengles']);
+    const gpu: GPU = mod.create([...dawnFlags(), 'backend=opengles']);
     const opts: GPURequestAdapterOptions = { featureLevel: 'compatibility' } as GPURequestAdapterOptions;
     const adapter = await gpu.requestAdapter(opts);
     if (adapter) return { gpu: withAdapterOptions(gpu, opts), adapter, info: describeAdapter(adapter, 'opengles') };
@@ -98,9 +132,16 @@ async function probeBrowserGpu(): Promise<GpuProbe | null> {
   return adapter ? { gpu, adapter, info: describeAdapter(adapter, 'browser') } : null;
 }
 
-/** Finds a WebGPU adapter once per process (Dawn's native backend in Node, navigator.gpu in a browser). */
-export function probeGpu(): Promise<GpuProbe | null> {
-  probed ??= isNode ? probeNodeGpu() : probeBrowserGpu();
+/**
+ * Finds a WebGPU adapter once per process (Dawn's native backend in Node, navigator.gpu in a browser).
+ * `{ software: false }` asks for hardware only (what `auto` can pick): in Node it never opens Dawn's
+ * OpenGL ES backend, so a CPU machine prints none of Dawn's warnings.
+ */
+export function probeGpu({ software = true }: { software?: boolean } = {}): Promise<GpuProbe | null> {
+  if (!isNode) return (probed ??= probeBrowserGpu());
+  probedHardware ??= probeNodeHardwareGpu();
+  if (!software) return probedHardware.then((p) => (p && !p.info.software ? p : null));
+  probed ??= probedHardware.then((p) => p ?? probeNodeSoftwareGpu());
   return probed;
 }
 
@@ -134,20 +175,27 @@ export function autoChoice(devices: DeviceInfo[]): DeviceInfo {
   return hw ?? devices.find((d) => d.backend === 'wasm')!;
 }
 
+/** Throws a one-line error unless `choice` is one of DEVICE_CHOICES (what `--dry-run` checks). */
+export function checkDeviceChoice(choice: string): asserts choice is DeviceChoice {
+  if (!(DEVICE_CHOICES as readonly string[]).includes(choice)) {
+    throw new Error(`unknown device '${choice}': expected one of ${DEVICE_CHOICES.join(', ')}`);
+  }
+}
+
 /**
  * Initialises jax-js on the requested device and makes it the default for new arrays.
  * Throws a one-line error for an unknown or unavailable device.
  */
 export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
-  if (!(DEVICE_CHOICES as readonly string[]).includes(choice)) {
-    throw new Error(`unknown device '${choice}': expected one of ${DEVICE_CHOICES.join(', ')}`);
-  }
+  checkDeviceChoice(choice);
   if (active && (choice === 'auto' || choice === active.backend)) return active;
   let info: DeviceInfo;
   if (choice === 'wasm') {
     info = wasmInfo();
   } else {
-    const devices = await listDevices();
+    // auto never picks a software adapter, so it does not open one (nor print Dawn's warnings about it)
+    const hardware = choice === 'auto' ? await probeGpu({ software: false }) : null;
+    const devices = choice === 'auto' ? [...(hardware ? [hardware.info] : []), wasmInfo()] : await listDevices();
     info = choice === 'auto' ? autoChoice(devices) : devices.find((d) => d.backend === choice)!;
     if (!info) throw new Error(`device '${choice}' is not available here (found: ${devices.map((d) => d.name).join('; ')})`);
     if (info.software) {

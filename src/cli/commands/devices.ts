@@ -22,6 +22,9 @@ export function register(program: Command): void {
           console.log(`${d === auto ? '*' : ' '} ${d.backend.padEnd(7)} ${d.name}${f16}${sm}`);
         }
         console.log(`auto → ${auto.backend}${auto.software ? ' (software)' : ''}`);
+        if (devs.some((d) => d.software && d.name.includes('opengles'))) {
+          console.log("(Dawn's 'Warning: max… artificially reduced' lines are its own notes on OpenGL ES limits when it opens llvmpipe: harmless; auto never opens it)");
+        }
       }),
     );
 }
