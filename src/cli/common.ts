@@ -1,10 +1,10 @@
 /** Shared CLI plumbing: the `--device` option, one-line error reporting, config flags. */
 import type { Command } from 'commander';
-import { DEVICE_CHOICES, initDevice, type DeviceInfo } from '../platform/devices.js';
+import { checkDeviceChoice, DEVICE_CHOICES, initDevice, type DeviceInfo } from '../platform/devices.js';
 
 /** Adds `--device auto|webgpu|wasm` to a command. */
 export function addDeviceOption(cmd: Command): Command {
-  return cmd.option('--device <device>', `compute device: ${DEVICE_CHOICES.join('|')} (auto picks a hardware GPU, else the faster of Wasm and software WebGPU)`, 'auto');
+  return cmd.option('--device <name>', `compute device: ${DEVICE_CHOICES.join(', ')} (auto: a hardware GPU through WebGPU, else Wasm)`, 'auto');
 }
 
 /** Initialises the device named by `--device` and says on stderr which one runs. */
@@ -46,4 +46,15 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
   } finally {
     process.off('SIGINT', onSig);
   }
+}
+
+/**
+ * `--dry-run`: checks, before any compute, what a real run would check first (the device name; `checks`
+ * for input files: they exist and hold the right kind of network), then prints the resolved config as
+ * plain JSON, which `--config` reads back as it is (each key's reason is in `--help`).
+ */
+export function dryRun(cfg: object, device: unknown, checks: (() => unknown)[] = []): void {
+  if (typeof device === 'string') checkDeviceChoice(device);
+  for (const check of checks) check();
+  console.log(JSON.stringify(cfg, null, 2));
 }

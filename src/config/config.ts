@@ -20,13 +20,6 @@ function inner(t: z.ZodType): z.ZodType {
   return cur;
 }
 
-/** The one-line reason of each field (its `.describe`), for help texts and `--dry-run`. */
-export function fieldReasons(schema: Schema): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, t] of Object.entries(schema.shape)) out[k] = (t as z.ZodType).description ?? '';
-  return out;
-}
-
 function formatIssue(issue: z.core.$ZodIssue, where: string): string {
   if (issue.code === 'unrecognized_keys') {
     return `${where}: unknown config key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
@@ -102,13 +95,6 @@ export function configFromOptions<S extends Schema>(schema: S, opts: Record<stri
     if (typeof v === 'string') raw[k] = coerceCliValue(t as z.ZodType, v, k);
   }
   return parseConfig(schema, raw, 'command line');
-}
-
-/** Pretty-printed resolved config with each field's reason, for `--dry-run`. */
-export function describeConfig(schema: Schema, cfg: Record<string, unknown>): string {
-  const reasons = fieldReasons(schema);
-  const lines = Object.entries(cfg).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},${reasons[k] ? `  // ${reasons[k]}` : ''}`);
-  return `{\n${lines.join('\n')}\n}`;
 }
 
 /**

@@ -21,6 +21,7 @@ import { classifierOutputs, type LoadedClassifier } from './classifier.js';
 import { meanCov } from './linalg.js';
 import { knnRadii } from './prdc.js';
 import { DATASET_SHORT } from './train-classifier.js';
+import { shippedFile } from '../io/models-dir.js';
 
 export const REFERENCE_FORMAT = 'diff-instruct/reference-stats@1';
 
@@ -47,7 +48,7 @@ export interface ReferenceStats {
 export function defaultReferencePath(dataset: string, split: Split = 'test'): string {
   const short = DATASET_SHORT[dataset];
   if (!short) throw new Error(`unknown dataset '${dataset}': expected one of ${DATASETS.join(', ')}`);
-  return `models/ref-${short}-${split}.safetensors`;
+  return shippedFile(`ref-${short}-${split}.safetensors`);
 }
 
 export interface ComputeReferenceOptions {

@@ -19,6 +19,7 @@ import { f16ToF32, f32ToF16 } from '../io/safetensors.js';
 import { activeDevice } from '../platform/devices.js';
 import { adamInit, adamUpdate, type AdamState } from '../train/adam.js';
 import { keyForSeed } from '../random/seeds.js';
+import { shippedFile } from '../io/models-dir.js';
 import {
   classifierLogits,
   initClassifier,
@@ -37,7 +38,7 @@ export const DATASET_SHORT: Record<string, string> = { 'fashion-mnist': 'fmnist'
 export function defaultClassifierPath(dataset: string): string {
   const short = DATASET_SHORT[dataset];
   if (!short) throw new Error(`unknown dataset '${dataset}': expected one of ${DATASETS.join(', ')}`);
-  return `models/classifier-${short}.safetensors`;
+  return shippedFile(`classifier-${short}.safetensors`);
 }
 
 export const TrainClassifierSchema = z.object({

@@ -4,9 +4,9 @@
  * ready `Denoiser` (EDM Eq. 7) with its params. Shipped teachers resolve by name to
  * `models/<name>.safetensors`. Every failure is one line naming the file and the problem.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { modelsDir, shippedNames } from '../io/models-dir.js';
 import { loadParams, readMeta } from '../io/params.js';
 import { PRECOND_KINDS, type Denoiser, type PrecondKind } from '../edm/precond.js';
 import type { Params } from '../nets/layers.js';
@@ -37,23 +37,6 @@ export interface LoadedDenoiser {
   net: TeacherNet;
 }
 
-/** The repository's `models/` folder, where shipped teachers live. */
-export function modelsDir(): string {
-  return fileURLToPath(new URL('../../models/', import.meta.url));
-}
-
-/** Names of the shipped networks (models/*.safetensors). */
-export function shippedNames(): string[] {
-  try {
-    return readdirSync(modelsDir())
-      .filter((f) => f.endsWith('.safetensors'))
-      .map((f) => f.slice(0, -'.safetensors'.length))
-      .sort();
-  } catch {
-    return [];
-  }
-}
-
 /** A file path as given, or a shipped name → models/<name>.safetensors; one-line error when neither exists. */
 export function resolveNetworkPath(pathOrName: string): string {
   if (!pathOrName) throw new Error('no network given (a .safetensors file or a shipped name)');
@@ -68,6 +51,15 @@ export function resolveNetworkPath(pathOrName: string): string {
     throw new Error(`network '${pathOrName}' not found: no such file and no shipped model models/${pathOrName}.safetensors (shipped: ${names.length ? names.join(', ') : 'none'})`);
   }
   throw new Error(`network file '${pathOrName}' not found`);
+}
+
+/**
+ * What loading `pathOrName` as a denoiser of one of `kinds` checks first, from the file's header only (no
+ * tensors read): it resolves, and its metadata describes such a network. For `--dry-run`.
+ */
+export function checkDenoiserFile(pathOrName: string, kinds: readonly string[]): DenoiserMeta {
+  const path = resolveNetworkPath(pathOrName);
+  return checkDenoiserMeta(path, readMeta(path).meta, kinds);
 }
 
 /** Validates a checkpoint's metadata as a denoiser of one of `kinds`; returns its net spec. */

@@ -1,11 +1,12 @@
 /** `diff-instruct distill`: Diff-Instruct (or SiD / DMD / SDS) distillation of a teacher into a generator. */
 import type { Command } from 'commander';
-import { addConfigOptions, configFromOptions, describeConfig, explicitConfigValues } from '../../config/config.js';
+import { addConfigOptions, configFromOptions, explicitConfigValues } from '../../config/config.js';
+import { checkDenoiserFile } from '../../teacher/load.js';
 import { DistillConfig } from '../../distill/config.js';
 import type { DistillSetup } from '../../distill/setup.js';
 import { buildSetup } from '../../distill/build.js';
 import { disposeSetup, resumeDistillConfig, runDistill, type DistillResult } from '../../distill/trainer.js';
-import { action, addDeviceOption, useDevice, withInterrupt } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, withInterrupt } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -18,7 +19,7 @@ export function register(program: Command): void {
       // --resume continues the saved run's config; only length/logging/evaluation keys may change.
       const cfg = typeof opts.resume === 'string' && opts.resume ? resumeDistillConfig(opts.resume, explicitConfigValues(DistillConfig, opts)) : configFromOptions(DistillConfig, opts);
       if (opts.dryRun) {
-        console.log(describeConfig(DistillConfig, cfg));
+        dryRun(cfg, opts.device, [() => cfg.teacher.startsWith('toy:') || checkDenoiserFile(cfg.teacher, ['teacher'])]);
         return;
       }
       await runDistillCommand(cfg, opts.device as string | undefined, () => buildSetup(cfg));

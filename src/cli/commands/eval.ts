@@ -12,7 +12,8 @@ import { tree } from '@jax-js/jax';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
-import { addConfigOptions, configFromOptions, describeConfig } from '../../config/config.js';
+import { addConfigOptions, configFromOptions } from '../../config/config.js';
+import { resolveNetworkPath } from '../../teacher/load.js';
 import { DATASETS } from '../../data/images.js';
 import { appendLine } from '../../io/atomic.js';
 import { readPngFolder } from '../../io/png.js';
@@ -22,7 +23,7 @@ import { ImageEvaluator, type ImageMetrics } from '../../metrics/evaluate.js';
 import { computeReferenceStats, defaultReferencePath, saveReferenceStats } from '../../metrics/reference.js';
 import { defaultClassifierPath } from '../../metrics/train-classifier.js';
 import { activeDevice } from '../../platform/devices.js';
-import { action, addDeviceOption, useDevice } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
 
 export const EvalSchema = z.object({
   images: z.string().default('').describe('folder of PNG images to evaluate (one of --images / --network)'),
@@ -125,7 +126,7 @@ export function register(program: Command): void {
     action(async (opts: Record<string, unknown>) => {
       const cfg = configFromOptions(EvalSchema, opts);
       if (opts.dryRun) {
-        console.log(describeConfig(EvalSchema, cfg));
+        dryRun(cfg, opts.device, [() => cfg.network && resolveNetworkPath(cfg.network)]);
         return;
       }
       await useDevice(opts.device as string | undefined);
@@ -140,7 +141,7 @@ export function register(program: Command): void {
     action(async (opts: Record<string, unknown>) => {
       const cfg = configFromOptions(EvalRefSchema, opts);
       if (opts.dryRun) {
-        console.log(describeConfig(EvalRefSchema, cfg));
+        dryRun(cfg, opts.device);
         return;
       }
       const info = await useDevice(opts.device as string | undefined);

@@ -12,10 +12,11 @@ import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { configFromOptions, describeConfig } from '../../config/config.js';
+import { configFromOptions } from '../../config/config.js';
+import { checkDenoiserFile } from '../../teacher/load.js';
 import { DistillConfig } from '../../distill/config.js';
 import { buildSetup } from '../../distill/build.js';
-import { action, addDeviceOption, useDevice } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
 import { runDistillCommand } from './distill.js';
 
 const PRESETS = ['auto', 'gpu', 'cpu'] as const;
@@ -44,9 +45,10 @@ export function register(program: Command): void {
       const preset = opts.preset !== 'auto' ? opts.preset : dev.backend === 'webgpu' && !dev.software ? 'gpu' : 'cpu';
       const file = join(CONFIG_DIR, `quickstart-fmnist-${preset}.json`);
       const cfg = configFromOptions(DistillConfig, { config: file, outdir: opts.outdir });
-      console.log(`quickstart: preset '${preset}' (${file}) on ${dev.backend}: ${dev.name}`);
+      // on stderr with --dry-run, whose stdout is the config alone (as JSON for --config)
+      (opts.dryRun ? console.error : console.log)(`quickstart: preset '${preset}' (${file}) on ${dev.backend}: ${dev.name}`);
       if (opts.dryRun) {
-        console.log(describeConfig(DistillConfig, cfg));
+        dryRun(cfg, opts.device, [() => checkDenoiserFile(cfg.teacher, ['teacher'])]);
         return;
       }
       const r = await runDistillCommand(cfg, opts.device, () => buildSetup(cfg));

@@ -5,9 +5,10 @@
  */
 import type { Command } from 'commander';
 import { basename } from 'node:path';
-import { addConfigOptions, configFromOptions, describeConfig } from '../../config/config.js';
+import { addConfigOptions, configFromOptions } from '../../config/config.js';
+import { checkDenoiserFile, resolveNetworkPath } from '../../teacher/load.js';
 import { RefineConfig, setupRefine } from '../../distill/setup-refine.js';
-import { action, addDeviceOption } from '../common.js';
+import { action, addDeviceOption, dryRun } from '../common.js';
 import { runDistillCommand } from './distill.js';
 
 /** Run folder suffix: refine-<generator file>-<loss> (the distill default names the teacher). */
@@ -27,7 +28,7 @@ export function register(program: Command): void {
       const parsed = configFromOptions(RefineConfig, opts);
       const cfg = { ...parsed, desc: parsed.desc || defaultDesc(parsed) };
       if (opts.dryRun) {
-        console.log(describeConfig(RefineConfig, cfg));
+        dryRun(cfg, opts.device, [() => checkDenoiserFile(cfg.teacher, ['teacher']), () => resolveNetworkPath(cfg.generator)]);
         return;
       }
       await runDistillCommand(cfg, opts.device as string | undefined, () => setupRefine(cfg));

@@ -6,13 +6,14 @@ import type { Command } from 'commander';
 import { tree } from '@jax-js/jax';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { addConfigOptions, configFromOptions, describeConfig } from '../../config/config.js';
+import { addConfigOptions, configFromOptions } from '../../config/config.js';
+import { resolveNetworkPath } from '../../teacher/load.js';
 import { evaluationsPerSample } from '../../edm/sampler.js';
 import { saveImageGrid, saveImages, toImageBatch } from '../../io/png.js';
 import { Progress } from '../../run/progress.js';
 import { parseSeeds } from '../../random/seeds.js';
 import { generateImages, loadNetwork } from '../../teacher/generate.js';
-import { action, addDeviceOption, useDevice } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
 
 export const SampleConfig = z.object({
   network: z.string().default('fmnist-cond').describe('teacher or generator: a .safetensors file or a shipped name (models/<name>.safetensors)'),
@@ -33,7 +34,7 @@ export function register(program: Command): void {
     action(async (opts: Record<string, unknown>) => {
       const cfg = configFromOptions(SampleConfig, opts);
       if (opts.dryRun) {
-        console.log(describeConfig(SampleConfig, cfg));
+        dryRun(cfg, opts.device, [() => parseSeeds(cfg.seeds), () => resolveNetworkPath(cfg.network)]);
         return;
       }
       const seeds = parseSeeds(cfg.seeds);

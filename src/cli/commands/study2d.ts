@@ -3,10 +3,10 @@
  * (src/study/study2d.ts); writes the figures of docs/ikl-vs-kl.md and a JSON summary.
  */
 import type { Command } from 'commander';
-import { addConfigOptions, configFromOptions, describeConfig } from '../../config/config.js';
+import { addConfigOptions, configFromOptions } from '../../config/config.js';
 import { toy2dMetrics } from '../../metrics/toy2d.js';
 import { runStudy2d, Study2dConfig } from '../../study/study2d.js';
-import { action, addDeviceOption, useDevice } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -18,7 +18,7 @@ export function register(program: Command): void {
     action(async (opts: Record<string, unknown>) => {
       const cfg = configFromOptions(Study2dConfig, opts);
       if (opts.dryRun) {
-        console.log(describeConfig(Study2dConfig, cfg));
+        dryRun(cfg, opts.device);
         return;
       }
       await useDevice(opts.device as string);

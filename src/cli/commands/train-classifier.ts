@@ -4,9 +4,9 @@
  * `models/classifier-<fmnist|mnist>.safetensors`.
  */
 import type { Command } from 'commander';
-import { addConfigOptions, configFromOptions, describeConfig } from '../../config/config.js';
+import { addConfigOptions, configFromOptions } from '../../config/config.js';
 import { TrainClassifierSchema, trainClassifier } from '../../metrics/train-classifier.js';
-import { action, addDeviceOption, useDevice } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -18,7 +18,7 @@ export function register(program: Command): void {
     action(async (opts: Record<string, unknown>) => {
       const cfg = configFromOptions(TrainClassifierSchema, opts);
       if (opts.dryRun) {
-        console.log(describeConfig(TrainClassifierSchema, cfg));
+        dryRun(cfg, opts.device);
         return;
       }
       await useDevice(opts.device as string | undefined);

@@ -1,9 +1,9 @@
 /** `diff-instruct train-gan`: trains (or resumes) a DCGAN-style GAN with R1 (src/gan/trainer.ts). */
 import type { Command } from 'commander';
-import { addConfigOptions, configFromOptions, describeConfig, explicitConfigValues } from '../../config/config.js';
+import { addConfigOptions, configFromOptions, explicitConfigValues } from '../../config/config.js';
 import { GanConfig } from '../../gan/config.js';
 import { ganResumeConfig, trainGan } from '../../gan/trainer.js';
-import { action, addDeviceOption, useDevice, withInterrupt } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, withInterrupt } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -15,7 +15,7 @@ export function register(program: Command): void {
     action(async (opts: Record<string, unknown>) => {
       const cfg = typeof opts.resume === 'string' && opts.resume ? ganResumeConfig(opts.resume, explicitConfigValues(GanConfig, opts)) : configFromOptions(GanConfig, opts);
       if (opts.dryRun) {
-        console.log(describeConfig(GanConfig, cfg));
+        dryRun(cfg, opts.device);
         return;
       }
       const dev = await useDevice(opts.device as string);

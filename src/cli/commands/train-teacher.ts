@@ -1,9 +1,10 @@
 /** `diff-instruct train-teacher`: trains (or resumes) an EDM teacher (src/teacher/trainer.ts). */
 import type { Command } from 'commander';
-import { addConfigOptions, configFromOptions, describeConfig, explicitConfigValues } from '../../config/config.js';
+import { addConfigOptions, configFromOptions, explicitConfigValues } from '../../config/config.js';
+import { checkDenoiserFile } from '../../teacher/load.js';
 import { TeacherConfig } from '../../teacher/config.js';
 import { resumeConfig, trainTeacher } from '../../teacher/trainer.js';
-import { action, addDeviceOption, useDevice, withInterrupt } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, withInterrupt } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -15,7 +16,7 @@ export function register(program: Command): void {
     action(async (opts: Record<string, unknown>) => {
       const cfg = typeof opts.resume === 'string' && opts.resume ? resumeConfig(opts.resume, explicitConfigValues(TeacherConfig, opts)) : configFromOptions(TeacherConfig, opts);
       if (opts.dryRun) {
-        console.log(describeConfig(TeacherConfig, cfg));
+        dryRun(cfg, opts.device, [() => cfg.init && checkDenoiserFile(cfg.init, ['teacher'])]);
         return;
       }
       const dev = await useDevice(opts.device as string);
