@@ -20,6 +20,14 @@ const commands: (() => Promise<{ register(p: Command): void }>)[] = [
   () => import('./commands/bench.js'),
 ];
 
+// `diff-instruct inspect f | head`: a closed pipe ends the command quietly, as for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 const program = new Command('diff-instruct')
   .description('Diff-Instruct: distill diffusion models into one-step generators (WebGPU / Wasm)')
   .version(pkg.version)
