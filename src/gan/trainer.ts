@@ -128,6 +128,8 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     trainSecondsBefore = meta.trainSeconds ?? 0;
     run = openRunDir(runPath, { echo: opts.echo });
     run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(3)} kimg)`);
+    const moved = run.rewind(step, (step * cfg.batch) / 1000);
+    if (moved) run.log(moved);
   } else {
     const desc = cfg.desc || `${cfg.dataset.replace(/[^A-Za-z0-9]+/g, '-')}-${cfg.cond ? 'cond' : 'uncond'}-${cfg.arch}`;
     run = createRunDir(cfg.outdir, desc, cfg, { kind: 'train-gan', device: opts.device ?? '' }, { echo: opts.echo });
@@ -280,8 +282,8 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   try {
     if (step === 0) await drawGrid(0);
     ({ stoppedEarly } = await trainingLoop(
-      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l) },
-      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0 },
+      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
+      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0, status: () => (rows.length ? `D ${rows.at(-1)![0].toPrecision(4)} G ${rows.at(-1)![6].toPrecision(4)}` : '') },
     ));
   } finally {
     run.log(`Done: ${step} steps (${((step * cfg.batch) / 1000).toFixed(3)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);

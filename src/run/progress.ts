@@ -17,6 +17,12 @@ export interface ProgressOptions {
   minIntervalMs?: number;
   /** Clock in milliseconds (tests pin it). */
   now?: () => number;
+  /** Shows a count (default: as is); e.g. images as kimg. */
+  fmtCount?: (n: number) => string;
+  /** Rate suffix (default '/s'), e.g. ' img/s'. */
+  rateUnit?: string;
+  /** Count already done before this bar started (a resumed run): shown, but not in the rate. */
+  initial?: number;
 }
 
 function fmtTime(s: number): string {
@@ -37,6 +43,9 @@ export class Progress {
   private readonly active: boolean;
   private readonly minInterval: number;
   private readonly now: () => number;
+  private readonly fmtCount: (n: number) => string;
+  private readonly rateUnit: string;
+  private readonly initial: number;
 
   /** `total` ≤ 0 means unknown: the count and rate are shown without a bar. */
   constructor(
@@ -48,6 +57,10 @@ export class Progress {
     this.active = !!this.stream.isTTY;
     this.minInterval = opts.minIntervalMs ?? 100;
     this.now = opts.now ?? Date.now;
+    this.fmtCount = opts.fmtCount ?? String;
+    this.rateUnit = opts.rateUnit ?? '/s';
+    this.initial = opts.initial ?? 0;
+    this.count = this.initial;
     this.start = this.now();
   }
 
@@ -59,6 +72,13 @@ export class Progress {
     if (!this.active) return;
     const t = this.now();
     if (t - this.lastDraw >= this.minInterval || (this.total > 0 && this.count >= this.total)) this.draw(t);
+  }
+
+  /** Erases the bar's line (before other output is printed); the next tick draws it again. */
+  clear(): void {
+    if (!this.active || this.finished || this.lastDraw === -Infinity) return;
+    this.stream.write('\r\x1b[K');
+    this.lastDraw = -Infinity;
   }
 
   /** Draws the final state and ends the line. Further ticks are ignored. */
@@ -74,13 +94,13 @@ export class Progress {
   private draw(t: number): void {
     this.lastDraw = t;
     const elapsed = (t - this.start) / 1000;
-    const rate = elapsed > 0 ? this.count / elapsed : 0;
+    const rate = elapsed > 0 ? (this.count - this.initial) / elapsed : 0;
     const known = this.total > 0;
     const frac = known ? Math.min(1, this.count / this.total) : 0;
-    const counts = known ? `${this.count}/${this.total} ${Math.floor(frac * 100)}%` : `${this.count}`;
+    const counts = known ? `${this.fmtCount(this.count)}/${this.fmtCount(this.total)} ${Math.floor(frac * 100)}%` : this.fmtCount(this.count);
     const eta = known && rate > 0 && this.count < this.total ? ` eta ${fmtTime((this.total - this.count) / rate)}` : '';
-    const tail = ` ${counts} ${fmtTime(elapsed)}${eta} ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(2)}/s${this.info ? ' ' + this.info : ''}`;
-    const cols = this.stream.columns ?? 80;
+    const tail = ` ${counts} ${fmtTime(elapsed)}${eta} ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(2)}${this.rateUnit}${this.info ? ' ' + this.info : ''}`;
+    const cols = this.stream.columns || 80; // 0 when the terminal does not say (e.g. under script)
     let bar = '';
     if (known) {
       const width = Math.max(10, Math.min(40, cols - this.label.length - tail.length - 4));

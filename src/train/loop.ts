@@ -5,6 +5,7 @@
  * (not the last step's: the final snapshot comes after the loop, whatever ended it). Each trainer says
  * what one step, a tick and a snapshot do; a resumed run starts at its saved step and tick.
  */
+import { Progress, type ProgressStream } from '../run/progress.js';
 
 export type StopReason = '' | 'max-minutes' | 'interrupted';
 
@@ -28,6 +29,13 @@ export interface LoopOptions {
   signal?: AbortSignal;
   /** Gets the "first step (compile + run)" line. */
   log?: (line: string) => void;
+  /**
+   * Images per step: with it, a live line on stderr when it is a terminal (kimg done of total, img/s,
+   * ETA and `LoopHooks.status`), redrawn at most once a second, erased while ticks and snapshots log.
+   */
+  batch?: number;
+  /** Where the live line goes (tests; default process.stderr). */
+  progressStream?: ProgressStream;
 }
 
 export interface LoopHooks {
@@ -38,18 +46,25 @@ export interface LoopHooks {
   snapshot(): Promise<void>;
   /** True while results of run steps are still unread (so the final partial tick must be closed). */
   pending(): boolean;
+  /** The latest losses for the live line, e.g. `gen 0.0123 fake 2.30`. */
+  status?(): string;
 }
 
 /** Runs the loop; returns the step reached and why it stopped early ('' when it ran to `totalSteps`). */
 export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step: number; stoppedEarly: StopReason }> {
   let step = o.startStep;
-  let tick = Math.floor(step / o.stepsPerTick);
+  // a run stopped mid-tick closed that tick as a partial one: a resumed run goes on with the next index
+  let tick = Math.ceil(step / o.stepsPerTick);
   const firstTick = tick;
   let tickSteps = 0;
   let tickStart = Date.now();
   const tFirst = Date.now();
   let stoppedEarly: StopReason = '';
+  const bar = o.batch
+    ? new Progress(o.totalSteps * o.batch, 'train', { stream: o.progressStream, minIntervalMs: 1000, initial: o.startStep * o.batch, fmtCount: fmtKimg, rateUnit: ' img/s' })
+    : null;
   const closeTick = async () => {
+    bar?.clear();
     await h.finishTick({ tick, steps: tickSteps, seconds: (Date.now() - tickStart) / 1000 });
     tick++;
     tickSteps = 0;
@@ -62,15 +77,30 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
     await h.step(step);
     step++;
     tickSteps++;
-    if (tickSteps === 1 && tick === firstTick) o.log?.(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
+    if (tickSteps === 1 && tick === firstTick) {
+      bar?.clear();
+      o.log?.(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
+    }
+    bar?.tick(o.batch, h.status?.());
     if (step % o.stepsPerTick === 0 || step === o.totalSteps) {
       await closeTick();
-      if (tick % o.snap === 0 && step !== o.totalSteps) await h.snapshot();
+      if (tick % o.snap === 0 && step !== o.totalSteps) {
+        bar?.clear();
+        await h.snapshot();
+      }
     }
   }
   if (tickSteps > 0 || h.pending()) await closeTick();
+  bar?.clear();
   await h.snapshot();
+  bar?.done();
   return { step, stoppedEarly };
+}
+
+/** Images as kimg for the live line: 0.256k, 12.8k, 1,024k. */
+function fmtKimg(images: number): string {
+  const k = images / 1000;
+  return `${k < 10 ? k.toFixed(3).replace(/\.?0+$/, '') : k < 100 ? k.toFixed(1) : Math.round(k)}k`;
 }
 
 /** Mean of a list (NaN when empty). */
