@@ -58,6 +58,30 @@ test('distill: stop halfway and --resume reproduces the uninterrupted run exactl
   for (const k of Object.keys(sa)) assert.deepEqual(sb[k].data, sa[k].data, `EMA generator tensor ${k}`);
 });
 
+test('distill: --resume from an older state moves the later history aside; the rerun writes the same weights, no row twice', { timeout: 600_000 }, async () => {
+  await initDevice('wasm');
+  const out = mkdtempSync(join(tmpdir(), 'di-rewind-'));
+  const base = { teacher: 'toy:ring8', batch: 32, tick: 0.064, snap: 1, evalN: 0, mlpWidth: 16, mlpDepth: 2, fakeWarmup: 3, lrGen: 1e-3, lrFake: 1e-3, sigmaData: 1, dropout: false, outdir: out, emaHalfLife: 0.1, gridSeeds: '0-3', desc: 'rw' };
+  const first = await distill({ ...base, duration: 0.256 }); // snapshots and states at 0.064 … 0.256 kimg
+  const later = 'generator-snapshot-000000.256.safetensors';
+  const before = readFileSync(join(first.runDir, later));
+  const weights = (f: string) => Object.entries(readSafetensors(f).tensors).map(([k, t]) => [k, Array.from(t.data as Float32Array)]);
+  const beforeWeights = weights(join(first.runDir, later));
+  const resumed = await distill(resumeDistillConfig(join(first.runDir, 'training-state-000000.128.safetensors'), { duration: 0.256 }));
+  assert.equal(resumed.genSteps, 8);
+  const aside = join(first.runDir, 'superseded-0');
+  for (const f of ['generator-snapshot-000000.192.safetensors', later, 'training-state-000000.256.safetensors', 'fakes-000000.256.png']) {
+    assert.ok(readdirSync(aside).includes(f), `${f} moved aside`);
+  }
+  assert.deepEqual(readFileSync(join(aside, later)), before, 'the superseded snapshot is kept as it was');
+  // the same weights (the metadata differs: its config records the resume)
+  assert.deepEqual(weights(join(first.runDir, later)), beforeWeights, 'the resumed run rewrites the same weights');
+  const rows = ticks(first.runDir);
+  assert.deepEqual(rows.map((r) => r.tick), [0, 1, 2, 3], 'each tick once');
+  assert.deepEqual(rows.map((r) => r.step), [2, 4, 6, 8]);
+  assert.equal(ticks(aside).length, 2, 'the two superseded tick rows are kept aside');
+});
+
 test('distill: an EDM teacher file becomes a one-step generator checkpoint that samples', { timeout: 600_000 }, async () => {
   await initDevice('wasm');
   const dir = mkdtempSync(join(tmpdir(), 'di-img-'));

@@ -116,6 +116,8 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     fakeDone = m.fakeDone;
     skipped = m.skipped;
     run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(1)} kimg)`);
+    const moved = run.rewind(step, (step * cfg.batch) / 1000);
+    if (moved) run.log(moved);
   } else {
     run = createRunDir(cfg.outdir, cfg.desc || `${basename(setup.teacherName).replace(/\.safetensors$/, '').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '')}-${cfg.loss}`, cfg, meta, { echo: opts.echo });
     const theta = setup.theta0;
@@ -245,8 +247,8 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     if (cfg.fakeWarmup > 0 && host.f.length) run.log(`fake-score warm-up: ${cfg.fakeWarmup} steps, final loss ${mean(col(host.f.slice(-20), 0)).toPrecision(4)}`);
     host.f = [];
     const r = await trainingLoop(
-      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l) },
-      { step: oneStep, finishTick, snapshot: async () => void (await snapshot()), pending: () => host.g.length > 0 || inflight.length > 0 },
+      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
+      { step: oneStep, finishTick, snapshot: async () => void (await snapshot()), pending: () => host.g.length > 0 || inflight.length > 0, status: () => [host.g.at(-1) && `gen ${host.g.at(-1)![0].toPrecision(4)}`, host.f.at(-1) && `fake ${host.f.at(-1)![0].toPrecision(4)}`].filter(Boolean).join(' ') },
     );
     stoppedEarly = r.stoppedEarly !== '';
   } finally {

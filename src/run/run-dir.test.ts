@@ -87,7 +87,7 @@ test('run-dir: latestSnapshot picks the highest kimg of the prefix', () => {
     writeFileSync(join(out, 'training-state-009999.safetensors'), '');
     writeFileSync(join(out, 'network-snapshot-5000.safetensors'), ''); // not 6 digits: not ours
     writeFileSync(join(out, 'network-snapshot-002000.safetensors.tmp'), '');
-    assert.equal(snapshotName('network-snapshot', 200.7), 'network-snapshot-000200.safetensors');
+    assert.equal(snapshotName('network-snapshot', 200.7), 'network-snapshot-000200.700.safetensors');
     assert.equal(latestSnapshot(out, 'network-snapshot'), join(out, 'network-snapshot-001000.safetensors'));
     assert.equal(latestSnapshot(out, 'training-state'), join(out, 'training-state-009999.safetensors'));
     assert.equal(latestSnapshot(out, 'ema'), null);
@@ -97,28 +97,31 @@ test('run-dir: latestSnapshot picks the highest kimg of the prefix', () => {
   }
 });
 
-test('snapshotName: below 1 kimg thousandths keep every snapshot, and latestSnapshot orders them', () => {
+test('snapshotName: thousandths between whole kimg keep every snapshot, and latestSnapshot orders them', () => {
   const out = tmp();
   try {
-    // A CPU quick start snapshots at 0.128 and 0.256 kimg: both names must differ (they were both 000000).
-    const names = [0, 0.128, 0.256, 0.9996, 1].map((k) => snapshotName('training-state', k));
-    assert.deepEqual(names, ['000000', '000000.128', '000000.256', '000000.999', '000001'].map((k) => `training-state-${k}.safetensors`));
+    // A CPU quick start snapshots at 0.128 and 0.256 kimg: both names must differ (they were both 000000);
+    // so must 1.5 and 1.9 (both were 000001 when only kimg below 1 kept thousandths).
+    const names = [0, 0.128, 0.256, 0.9996, 1, 1.5, 1.9].map((k) => snapshotName('training-state', k));
+    assert.deepEqual(names, ['000000', '000000.128', '000000.256', '000001', '000001', '000001.500', '000001.900'].map((k) => `training-state-${k}.safetensors`));
     for (const n of names.slice(0, 3)) writeFileSync(join(out, n), '');
     assert.equal(latestSnapshot(out, 'training-state'), join(out, 'training-state-000000.256.safetensors'));
     writeFileSync(join(out, names[4]), '');
     assert.equal(latestSnapshot(out, 'training-state'), join(out, 'training-state-000001.safetensors'));
+    for (const n of names.slice(5)) writeFileSync(join(out, n), '');
+    assert.equal(latestSnapshot(out, 'training-state'), join(out, 'training-state-000001.900.safetensors'));
     assert.throws(() => snapshotName('x', -1), /^Error: snapshot kimg -1 is not a non-negative number$/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 });
 
-test('gridName: EDM names from 1 kimg, thousandths below so short runs keep every grid', () => {
+test('gridName: EDM names at whole kimg, thousandths between them so short runs keep every grid', () => {
   assert.equal(gridName(0), 'fakes-000000.png');
   assert.equal(gridName(0.128), 'fakes-000000.128.png');
   assert.equal(gridName(0.0004), 'fakes-000000.png'); // rounds to 0 thousandths: the initial name
-  assert.equal(gridName(0.9996), 'fakes-000000.999.png'); // never "1000"
-  assert.equal(gridName(39.936), 'fakes-000039.png');
+  assert.equal(gridName(0.9996), 'fakes-000001.png'); // rounds to whole: never "000000.1000"
+  assert.equal(gridName(39.936), 'fakes-000039.936.png');
   assert.equal(gridName(4, 'after'), 'after-000004.png');
   assert.throws(() => gridName(-1), /non-negative/);
 });

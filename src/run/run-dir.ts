@@ -9,7 +9,7 @@
  *   <prefix>-<kimg, 6 digits>.safetensors        snapshots, found again by `latestSnapshot`
  * `openRunDir` reopens a folder to resume a run: the logs are appended to, never truncated.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { appendLine, writeFileAtomic } from '../io/atomic.js';
 import { TensorBoardWriter } from '../io/tensorboard.js';
@@ -40,6 +40,13 @@ export interface RunDir {
   file(name: string): string;
   /** TensorBoard writer for this folder, created on first use. */
   readonly tb: TensorBoardWriter;
+  /**
+   * For `--resume` from `step` (`kimg`): what the run wrote past that point (stats.jsonl rows of later
+   * steps; snapshots, training states and grids of later kimg) moves into a new `superseded-N/` folder,
+   * so the resumed run neither repeats rows nor overwrites a later file with different content. Returns
+   * a one-line summary of what moved ('' when nothing did).
+   */
+  rewind(step: number, kimg: number): string;
   /** Flushes and closes what the run folder opened (the TensorBoard file). */
   close(): void;
 }
@@ -74,10 +81,47 @@ class RunFolder implements RunDir {
     return this.tbWriter;
   }
 
+  rewind(step: number, kimg: number): string {
+    const statsPath = join(this.path, 'stats.jsonl');
+    const keep: string[] = [], later: string[] = [];
+    if (existsSync(statsPath)) {
+      for (const line of readFileSync(statsPath, 'utf8').split('\n')) {
+        if (!line) continue;
+        let rowStep: unknown;
+        try {
+          rowStep = JSON.parse(line).step;
+        } catch {
+          /* a torn last line from a killed run: dropped with the rows after the resumed step */
+          later.push(line);
+          continue;
+        }
+        (typeof rowStep === 'number' && rowStep > step ? later : keep).push(line);
+      }
+    }
+    const files = readdirSync(this.path).filter((n) => {
+      const m = FILE_KIMG_RE.exec(n);
+      return m !== null && Math.round(Number(m[1]) * 1000) > Math.round(kimg * 1000);
+    });
+    if (!later.length && !files.length) return '';
+    let n = 0;
+    while (existsSync(join(this.path, `superseded-${n}`))) n++;
+    const dir = join(this.path, `superseded-${n}`);
+    mkdirSync(dir);
+    if (later.length) {
+      writeFileAtomic(join(dir, 'stats.jsonl'), later.join('\n') + '\n');
+      writeFileAtomic(statsPath, keep.length ? keep.join('\n') + '\n' : '');
+    }
+    for (const f of files) renameSync(join(this.path, f), join(dir, f));
+    return `moved what the run wrote after step ${step} into ${dir}: ${later.length} stats rows, ${files.length} files`;
+  }
+
   close(): void {
     this.tbWriter?.close();
   }
 }
+
+/** `<prefix>-<kimgStem>.safetensors|png`: the snapshots, states and grids a run writes by kimg. */
+const FILE_KIMG_RE = /^[A-Za-z][A-Za-z0-9_-]*-(\d{6,}(?:\.\d{3})?)\.(?:safetensors|png)$/;
 
 const DESC_RE = /^[A-Za-z0-9][A-Za-z0-9._+=-]*$/;
 
@@ -147,15 +191,15 @@ export function openRunDir(path: string, opts: RunDirOptions = {}): RunDir {
 }
 
 /**
- * The kimg part of EDM's file names: the kimg floored to 6 digits (`000200`); below 1 kimg (short CPU
- * runs: the quick start's ticks are 0.128 kimg) thousandths are added, `000000.128`, so a run's grids
- * and snapshots do not overwrite the initial ones. kimg 0 is `000000`.
+ * The kimg part of EDM's file names: whole kimg as 6 digits (`000200`, as EDM); a kimg between whole
+ * numbers adds its thousandths (`000000.128`: the CPU quick start's ticks are 0.128 kimg; `000001.500`),
+ * so two snapshots or grids of one run never share a name. kimg 0 is `000000`.
  */
 function kimgStem(kimg: number, what: string): string {
   if (!Number.isFinite(kimg) || kimg < 0) throw new Error(`${what} kimg ${kimg} is not a non-negative number`);
-  const whole = String(Math.floor(kimg)).padStart(6, '0');
   const milli = Math.round(kimg * 1000);
-  return kimg > 0 && kimg < 1 && milli > 0 ? `${whole}.${String(Math.min(milli, 999)).padStart(3, '0')}` : whole;
+  const whole = String(Math.floor(milli / 1000)).padStart(6, '0');
+  return milli % 1000 ? `${whole}.${String(milli % 1000).padStart(3, '0')}` : whole;
 }
 
 /** EDM's snapshot name: `<prefix>-<kimg>.safetensors` (e.g. `network-snapshot-000200.safetensors`; kimgStem). */

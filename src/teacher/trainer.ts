@@ -238,12 +238,15 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     trainSecondsBefore = meta.trainSeconds ?? 0;
     run = openRunDir(runPath, { echo: opts.echo });
     run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(3)} kimg)`);
+    const moved = run.rewind(step, (step * cfg.batch) / 1000);
+    if (moved) run.log(moved);
   } else {
     data = await openData(cfg);
     net = teacherNet(netSpecFor(cfg, data));
     const desc = cfg.desc || `${cfg.dataset.replace(/[^A-Za-z0-9]+/g, '-')}-${cfg.cond ? 'cond' : 'uncond'}-${cfg.arch}`;
-    run = createRunDir(cfg.outdir, desc, cfg, { kind: 'train-teacher', device: opts.device ?? '' }, { echo: opts.echo });
+    // weights first: a bad --init is an error before any run folder exists
     const params = cfg.init ? await loadInitWeights(cfg, net) : net.init(random.key(cfg.seed));
+    run = createRunDir(cfg.outdir, desc, cfg, { kind: 'train-teacher', device: opts.device ?? '' }, { echo: opts.echo });
     state = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(params) };
     const nParams = Object.values(state.params).reduce((n, p) => n + p.size, 0);
     run.log(`Training a ${cfg.arch} teacher (${nParams} params, ${cfg.precond} preconditioning) on ${cfg.dataset}${cfg.cond ? ' (class-conditional)' : ''}; run folder ${run.path}`);
@@ -392,8 +395,8 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
   };
   try {
     ({ stoppedEarly } = await trainingLoop(
-      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l) },
-      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0 },
+      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
+      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0, status: () => (tickRows.length ? `loss ${tickRows.at(-1)![0].toPrecision(4)}` : '') },
     ));
   } finally {
     run.log(`Done: ${step} steps (${((step * cfg.batch) / 1000).toFixed(3)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
