@@ -1,6 +1,8 @@
 // Runs every *.test.ts under src/ (and web/ when present) with Node's test runner through tsx.
 // Node 20's --test takes no globs, so the files are listed here. Extra arguments pass through
-// (e.g. `npm test -- --test-name-pattern=safetensors`).
+// (e.g. `npm test -- --test-name-pattern=safetensors`; a word without a dash keeps the files whose path
+// contains it). `*.slow.test.ts` files are the long convergence checks: `npm run test:slow` (`--slow`)
+// runs them alone, `npm test` leaves them out.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,9 +18,10 @@ function find(dir, out = []) {
   return out;
 }
 const args = process.argv.slice(2);
+const slow = args.includes('--slow');
 const filters = args.filter((a) => !a.startsWith('-'));
-const flags = args.filter((a) => a.startsWith('-'));
-let files = [...find('src'), ...find('web')].sort();
+const flags = args.filter((a) => a.startsWith('-') && a !== '--slow');
+let files = [...find('src'), ...find('web')].sort().filter((f) => f.endsWith('.slow.test.ts') === slow);
 if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
 const env = { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' };
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], { stdio: 'inherit', env });

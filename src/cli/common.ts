@@ -4,7 +4,7 @@ import { checkDeviceChoice, DEVICE_CHOICES, initDevice, type DeviceInfo } from '
 
 /** Adds `--device auto|webgpu|wasm` to a command. */
 export function addDeviceOption(cmd: Command): Command {
-  return cmd.option('--device <name>', `compute device: ${DEVICE_CHOICES.join(', ')} (auto: a hardware GPU through WebGPU, else Wasm)`, 'auto');
+  return cmd.option(`--device <${DEVICE_CHOICES.join('|')}>`, 'compute device; auto: a hardware GPU through WebGPU, else Wasm (default: auto)');
 }
 
 /** Initialises the device named by `--device` and says on stderr which one runs. */

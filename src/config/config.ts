@@ -60,16 +60,35 @@ export function coerceCliValue(t: z.ZodType, value: string, key: string): unknow
   return value;
 }
 
-/** Adds one `--kebab-key <value>` option per schema field, described by its reason and default. */
+/** The `<placeholder>` of a field's flag: its choices, or what kind of value it takes. */
+function placeholder(key: string, t: z.ZodType): string {
+  const base: any = inner(t);
+  switch (base?.def?.type) {
+    case 'enum':
+      return `<${Object.values(base.def.entries).join('|')}>`;
+    case 'boolean':
+      return '<true|false>';
+    case 'array':
+      return '<list>';
+    case 'number':
+      return base.isInt || (base.def.checks ?? []).some((c: any) => c?._zod?.def?.format === 'safeint') ? '<n>' : '<x>';
+    default:
+      return /dir$/i.test(key) ? '<dir>' : /^(init|resume|teacher|network|generator|classifier|images|run|config)$/.test(key) ? '<path>' : '<text>';
+  }
+}
+
+/** Adds one `--kebab-key <placeholder>` option per schema field, described by its reason and default. */
 export function addConfigOptions(cmd: Command, schema: Schema): Command {
   const defaults = schema.parse({});
   for (const [k, t] of Object.entries(schema.shape)) {
     const d = (defaults as any)[k];
-    const shown = d === undefined || d === null ? '' : ` (default: ${Array.isArray(d) ? d.join(',') : d})`;
-    cmd.option(`--${toKebab(k)} <value>`, `${(t as z.ZodType).description ?? ''}${shown}`);
+    const reason = (t as z.ZodType).description ?? '';
+    // one default, and none for an empty one or where the reason already says it
+    const shown = d === undefined || d === null || d === '' || /\bdefault\b/.test(reason) ? '' : ` (default: ${Array.isArray(d) ? d.join(',') : d})`;
+    cmd.option(`--${toKebab(k)} ${placeholder(k, t as z.ZodType)}`, `${reason}${shown}`);
   }
   cmd.option('--config <file>', 'JSON file of config values (command-line flags override it)');
-  cmd.option('--dry-run', 'print the resolved config and exit');
+  cmd.option('--dry-run', 'check the inputs, print the resolved config as JSON (a file for --config) and exit');
   return cmd;
 }
 

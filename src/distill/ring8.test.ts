@@ -1,20 +1,13 @@
 /**
- * The distillation issue's 2-D acceptance, on CPU (Wasm), seeded: Diff-Instruct (IKL) distils the
- * analytic 8-Gaussian ring (`toy:ring8`: radius 2, std 0.1; its exact denoiser is the teacher) into an
- * MLP generator that covers all 8 modes with ≥ 90 % of its samples within 3 std of a mode centre.
- *
- * The recipe is the shipped 2-D quick start, `configs/quickstart-ring8.json` (`npm run start:2d`), so
- * this test also checks what that command promises. Measured with it on the 2-core development machine
- * (2026-11-28, benchmarks/README.md "2-D Diff-Instruct on ring8"), within 3σ at 640 kimg with 8/8 modes:
- * seed 0 93.6 %, seed 1 92.2 %, seed 2 92.4 %. It is the suite's longest test: 7 min 46 s to 18 min 23 s
- * for the same run on that machine as its speed varied (600–1,400 generator images/s; the fresh-clone CI
- * run took the 18 min). For scale: the same generator with a standard-normal latent (latentStd 1) stays
- * near a uniform ring, which puts ~38 % within 3σ (best 49–51 %); exact mixture samples put
- * 1 − e^{−4.5} ≈ 98.9 % there (src/metrics/toy2d.test.ts).
+ * The first fifth of the 2-D quick start (`configs/quickstart-ring8.json`, seed 0, Wasm): after 128 of its
+ * 640 kimg the MLP generator already covers all 8 modes of `toy:ring8` and puts most samples near them.
+ * Measured on the 2-core development machine (2026-12-06): 8/8 modes, 78.7 % of 5,000 samples within 3 std
+ * of a mode centre (from 0 % for the initial generator), 32 s of training. The whole run and its ≥ 90 %
+ * acceptance are `ring8.slow.test.ts` (`npm run test:slow`); a uniform ring would put ~38 % within 3σ.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initDevice } from '../platform/devices.js';
@@ -23,25 +16,25 @@ import { DistillConfig } from './config.js';
 import { buildSetup } from './build.js';
 import { disposeSetup, runDistill } from './trainer.js';
 
-test('ring8: Diff-Instruct gives an MLP generator with 8/8 modes and ≥ 90 % of samples within 3σ (seeded, CPU)', { timeout: 1_800_000 }, async () => {
+test('ring8: a fifth of the quick start covers 8/8 modes with ≥ 70 % of samples within 3σ (seeded, CPU)', { timeout: 900_000 }, async () => {
   await initDevice('wasm');
   const recipe = JSON.parse(readFileSync(new URL('../../configs/quickstart-ring8.json', import.meta.url), 'utf8'));
   const out = mkdtempSync(join(tmpdir(), 'di-ring8-'));
-  // Same training; metrics only before the first and after the last step (5,000 samples each).
-  const cfg = parseConfig(DistillConfig, { ...recipe, outdir: out, snap: 1000, seed: 0 });
+  const cfg = parseConfig(DistillConfig, { ...recipe, duration: 128, outdir: out, snap: 1000, seed: 0 });
   const setup = await buildSetup(cfg);
   let r;
   try {
     r = await runDistill(cfg, setup, { echo: false });
   } finally {
     disposeSetup(setup);
+    rmSync(out, { recursive: true, force: true });
   }
   assert.equal(r.skipped, 0, 'no step was skipped as non-finite');
   const [first, last] = [r.metrics[0], r.metrics.at(-1)!];
   assert.equal(first.kimg, 0);
-  assert.equal(last.kimg, cfg.duration);
+  assert.equal(last.kimg, 128);
   assert.ok(first.highQuality < 0.1, `the initial generator is not already on the modes (${first.highQuality})`);
   assert.equal(last.n, 5000);
   assert.equal(last.modesCovered, 8, `modes covered: ${last.modesCovered}/8`);
-  assert.ok(last.highQuality >= 0.9, `within 3σ of a mode: ${(100 * last.highQuality).toFixed(1)} % (need ≥ 90 %)`);
+  assert.ok(last.highQuality >= 0.7, `within 3σ of a mode: ${(100 * last.highQuality).toFixed(1)} % (need ≥ 70 %)`);
 });

@@ -22,7 +22,7 @@ import { makeSteps, type FakeState, type GenState, type StepStats } from './step
 import type { DistillSetup } from './setup.js';
 import { stepOptionsOf } from './options.js';
 import { writeRunCurves } from '../metrics/curves.js';
-import { fmtTime, mean, trainingLoop, type TickInfo } from '../train/loop.js';
+import { fmtMetrics, fmtTime, mean, trainingLoop, type TickInfo } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
 
 export const STATE_PREFIX = 'training-state';
@@ -175,7 +175,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
       const row = { kimg, step, ...m };
       metrics.push(row);
-      run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(', ')}`);
+      run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${fmtMetrics(m)}`);
       run.stats({ kind: 'metrics', ...row });
       writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) if (typeof v === 'number') run.tb.scalar(`Metrics/${k}`, v, kimg * 1000);
@@ -216,7 +216,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   if (step === 0 && setup.evaluate && cfg.evalN > 0) {
     const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
     metrics.push({ kimg: 0, step: 0, ...m });
-    run.log(`metrics @ 0.0 kimg (initial generator): ${Object.entries(m).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(', ')}`);
+    run.log(`metrics @ 0.0 kimg (initial generator): ${fmtMetrics(m)}`);
     run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
     writeRunCurves(run.path);
   }

@@ -20,7 +20,7 @@ import { resolveResume } from '../teacher/trainer.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { fmtTime, mean, trainingLoop, type StopReason, type TickInfo } from '../train/loop.js';
+import { fmtMetrics, fmtTime, mean, trainingLoop, type StopReason, type TickInfo } from '../train/loop.js';
 import { parseConfig } from '../config/config.js';
 import { dcganConfigFor, GAN_FROZEN_ON_RESUME, GanConfig } from './config.js';
 import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from './dcgan.js';
@@ -226,7 +226,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
       const m = await evaluate(tree.ref(gs.ema), cfg.evalN);
       const row = { kimg, step, ...m };
       metrics.push(row);
-      run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${Object.entries(m).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(', ')}`);
+      run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${fmtMetrics(m)}`);
       run.stats({ kind: 'metrics', ...row });
       writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) run.tb.scalar(`Metrics/${k}`, v, Math.round(kimg * 1000));

@@ -38,7 +38,7 @@ export const Study2dConfig = z.object({
   methods: z.array(z.enum(STUDY_METHODS)).default([...STUDY_METHODS]).describe('generator losses to compare: ikl (loguniform σ), kl (one small σ), sds (particles)'),
   steps: z.number().int().positive().default(1000).describe('generator steps per method (same budget for all)'),
   seed: z.number().int().min(0).default(0).describe('seed of the generator init, prefit and training keys'),
-  out: z.string().default('study2d').describe('folder for the figures and study2d-summary.json'),
+  outdir: z.string().default('study2d').describe('folder for the figures and study2d-summary.json'),
   batch: z.number().int().positive().default(128).describe('samples per step (also the number of SDS particles)'),
   evalEvery: z.number().int().positive().default(25).describe('generator steps between metric points on the curves'),
   evalN: z.number().int().positive().default(1000).describe('generator samples per metric point (SDS: all particles)'),
@@ -327,10 +327,10 @@ export function curvesSvg(pair: PairResult): string {
   return linePlotsSvg(panels);
 }
 
-/** The whole study: every pair, then figures and the JSON summary under `cfg.out`. */
+/** The whole study: every pair, then figures and the JSON summary under `cfg.outdir`. */
 export async function runStudy2d(cfg: Study2dConfig, metrics: ToyMetrics, log: (s: string) => void = () => {}): Promise<{ pairs: PairResult[]; files: string[] }> {
   for (const p of cfg.pairs) parsePair(p);
-  mkdirSync(cfg.out, { recursive: true });
+  mkdirSync(cfg.outdir, { recursive: true });
   const runsDir = cfg.runs || mkdtempSync(join(tmpdir(), 'study2d-runs-'));
   const pairs: PairResult[] = [];
   const files: string[] = [];
@@ -338,16 +338,16 @@ export async function runStudy2d(cfg: Study2dConfig, metrics: ToyMetrics, log: (
     for (const spec of cfg.pairs) {
       const pair = await runPair(cfg, spec, metrics, runsDir, log);
       pairs.push(pair);
-      const png = join(cfg.out, `study2d-${slug(spec)}-samples.png`);
+      const png = join(cfg.outdir, `study2d-${slug(spec)}-samples.png`);
       writeFileAtomic(png, await montagePng(pair, cfg));
-      const svg = join(cfg.out, `study2d-${slug(spec)}-curves.svg`);
+      const svg = join(cfg.outdir, `study2d-${slug(spec)}-curves.svg`);
       writeFileAtomic(svg, curvesSvg(pair));
       files.push(png, svg);
     }
   } finally {
     if (!cfg.runs) rmSync(runsDir, { recursive: true, force: true });
   }
-  const summary = join(cfg.out, 'study2d-summary.json');
+  const summary = join(cfg.outdir, 'study2d-summary.json');
   writeFileSync(summary, JSON.stringify(summarize(cfg, pairs), null, 1) + '\n');
   files.push(summary);
   return { pairs, files };

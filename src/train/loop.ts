@@ -103,6 +103,13 @@ function fmtKimg(images: number): string {
   return `${k < 10 ? k.toFixed(3).replace(/\.?0+$/, '') : k < 100 ? k.toFixed(1) : Math.round(k)}k`;
 }
 
+/** A metrics row for a log line: `n 200, fd 84.43, classAcc 0.9000` (counts as integers, others to 4 digits). */
+export function fmtMetrics(m: Record<string, unknown>): string {
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : v}`)
+    .join(', ');
+}
+
 /** Mean of a list (NaN when empty). */
 export const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
 

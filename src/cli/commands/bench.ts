@@ -5,41 +5,44 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { runBench, type BenchOptions } from '../../bench/bench.js';
 import { SONG_UNET_PRESETS, type SongUNetPreset } from '../../nets/song-unet.js';
-import { action, addDeviceOption, useDevice } from '../common.js';
+import { z } from 'zod';
+import { addConfigOptions, configFromOptions } from '../../config/config.js';
+import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
 
 const PARTS = ['teacher', 'distill', 'sample', 'profile', 'phases'] as const;
 /** 'phases' (five more compilations) runs only when asked for. */
 const DEFAULT_PARTS = PARTS.filter((p) => p !== 'phases');
 
+export const BenchConfig = z.object({
+  preset: z.enum(Object.keys(SONG_UNET_PRESETS) as [SongUNetPreset, ...SongUNetPreset[]]).default('fmnist-base').describe('SongUNet preset'),
+  batch: z.number().int().positive().default(128).describe('images per step'),
+  repeats: z.number().int().positive().default(10).describe('timed repeats (median reported)'),
+  labelDim: z.number().int().min(0).default(10).describe('classes (0: unconditional)'),
+  parts: z.array(z.enum(PARTS)).default([...DEFAULT_PARTS]).describe(`comma list of ${PARTS.join(',')} ('phases' adds five compilations: only when asked)`),
+  outdir: z.string().default('benchmarks/results').describe('folder for the JSON result'),
+  tag: z.string().default('').describe('file name tag (default: the device backend and adapter)'),
+});
+export type BenchConfig = z.infer<typeof BenchConfig>;
+
 export function register(program: Command): void {
   const cmd = program
     .command('bench')
-    .description('measure teacher-step, Diff-Instruct-iteration and sampling throughput of the standard U-Net, with a kernel profile')
-    .option('--preset <name>', `SongUNet preset (${Object.keys(SONG_UNET_PRESETS).join(', ')})`, 'fmnist-base')
-    .option('--batch <n>', 'images per step', '128')
-    .option('--repeats <n>', 'timed repeats (median reported)', '10')
-    .option('--label-dim <n>', 'classes (0: unconditional)', '10')
-    .option('--parts <list>', `comma list of ${PARTS.join(',')}`, DEFAULT_PARTS.join(','))
-    .option('--out <dir>', 'folder for the JSON result', 'benchmarks/results')
-    .option('--tag <name>', 'file name tag (default: the device backend and adapter)');
+    .description('measure teacher-step, Diff-Instruct-iteration and sampling throughput of the standard U-Net, with a kernel profile');
+  addConfigOptions(cmd, BenchConfig);
   addDeviceOption(cmd);
   cmd.action(
-    action(async (opts: Record<string, string>) => {
-      const preset = opts.preset as SongUNetPreset;
-      if (!(preset in SONG_UNET_PRESETS)) throw new Error(`unknown preset '${preset}' (known: ${Object.keys(SONG_UNET_PRESETS).join(', ')})`);
-      const parts = opts.parts.split(',').map((s) => s.trim());
-      for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown bench part '${p}' (known: ${PARTS.join(', ')})`);
-      const num = (k: string) => {
-        const v = Number(opts[k]);
-        if (!Number.isInteger(v) || v < 0) throw new Error(`--${k}: expected a non-negative integer, got '${opts[k]}'`);
-        return v;
-      };
-      const dev = await useDevice(opts.device);
-      const o: BenchOptions = { preset, batch: num('batch'), repeats: Math.max(1, num('repeats')), labelDim: num('labelDim'), parts: parts as BenchOptions['parts'] };
+    action(async (opts: Record<string, unknown>) => {
+      const cfg = configFromOptions(BenchConfig, opts);
+      if (opts.dryRun) {
+        dryRun(cfg, opts.device);
+        return;
+      }
+      const dev = await useDevice(opts.device as string | undefined);
+      const o: BenchOptions = { preset: cfg.preset, batch: cfg.batch, repeats: cfg.repeats, labelDim: cfg.labelDim, parts: cfg.parts as BenchOptions['parts'] };
       const r = await runBench(o, dev, (s) => console.log(s));
-      mkdirSync(opts.out, { recursive: true });
-      const tag = (opts.tag ?? `${dev.backend}-${dev.name}`).replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
-      const file = join(opts.out, `${r.date.slice(0, 10)}-${tag}-${preset}-b${o.batch}.json`);
+      mkdirSync(cfg.outdir, { recursive: true });
+      const tag = (cfg.tag || `${dev.backend}-${dev.name}`).replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+      const file = join(cfg.outdir, `${r.date.slice(0, 10)}-${tag}-${cfg.preset}-b${o.batch}.json`);
       writeFileAtomic(file, JSON.stringify(r, null, 2) + '\n');
       if (r.profile) {
         console.log('top kernel classes of one teacher step:');

@@ -34,12 +34,14 @@ export function register(program: Command): void {
   const cmd = program
     .command('quickstart')
     .description('distill the shipped Fashion-MNIST teacher into a one-step generator with a preset for this device (npm start)')
-    .option('--preset <name>', `${PRESETS.join('|')}: gpu on a hardware WebGPU adapter, else cpu`, 'auto')
-    .option('--outdir <dir>', 'parent folder of run folders', 'runs')
-    .option('--dry-run', 'print the resolved config and exit');
+    .option(`--preset <${PRESETS.join('|')}>`, 'configs/quickstart-fmnist-<preset>.json; auto: gpu on a hardware WebGPU adapter, else cpu (default: auto)')
+    .option('--outdir <dir>', 'parent folder of run folders (default: runs)')
+    .option('--dry-run', 'check the inputs, print the resolved config as JSON (a file for --config) and exit');
   addDeviceOption(cmd);
   cmd.action(
-    action(async (opts: { preset: string; outdir: string; dryRun?: boolean; device?: string }) => {
+    action(async (opts: { preset?: string; outdir?: string; dryRun?: boolean; device?: string }) => {
+      opts.preset ??= 'auto';
+      opts.outdir ??= 'runs';
       if (!(PRESETS as readonly string[]).includes(opts.preset)) throw new Error(`unknown preset '${opts.preset}' (known: ${PRESETS.join(', ')})`);
       const dev = await useDevice(opts.device, true); // said once, below and by distill
       const preset = opts.preset !== 'auto' ? opts.preset : dev.backend === 'webgpu' && !dev.software ? 'gpu' : 'cpu';

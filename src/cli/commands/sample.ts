@@ -9,10 +9,10 @@ import { z } from 'zod';
 import { addConfigOptions, configFromOptions } from '../../config/config.js';
 import { resolveNetworkPath } from '../../teacher/load.js';
 import { evaluationsPerSample } from '../../edm/sampler.js';
-import { saveImageGrid, saveImages, toImageBatch } from '../../io/png.js';
+import { saveImageGrid, saveImages, toImageBatch, type ImageBatch } from '../../io/png.js';
 import { Progress } from '../../run/progress.js';
 import { parseSeeds } from '../../random/seeds.js';
-import { generateImages, loadNetwork } from '../../teacher/generate.js';
+import { classesForSeeds, generateImages, loadNetwork } from '../../teacher/generate.js';
 import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
 
 export const SampleConfig = z.object({
@@ -21,8 +21,17 @@ export const SampleConfig = z.object({
   steps: z.number().int().positive().default(18).describe('sampler steps for teachers (Heun: 2·steps−1 network evaluations; 18 → 35)'),
   solver: z.enum(['heun', 'euler']).default('heun').describe('ODE solver of the EDM sampler (teachers only)'),
   class: z.number().int().min(0).nullable().default(null).describe('class of every image (conditional networks; default: drawn per seed)'),
+  sigmaMin: z.number().positive().default(0.002).describe('lowest noise level of the sampler (EDM sigma_min; teachers only)'),
+  sigmaMax: z.number().positive().default(80).describe('highest noise level of the sampler (EDM sigma_max; teachers only)'),
+  rho: z.number().positive().default(7).describe('time-step exponent of the Karras schedule (EDM rho; teachers only)'),
+  sChurn: z.number().min(0).default(0).describe('stochasticity strength (EDM S_churn; 0: deterministic ODE; teachers only)'),
+  sMin: z.number().min(0).default(0).describe('lowest σ that gets churn noise (EDM S_min)'),
+  sMax: z.number().min(0).nullable().default(null).describe('highest σ that gets churn noise (EDM S_max; default: no limit)'),
+  sNoise: z.number().positive().default(1).describe('churn noise scale (EDM S_noise)'),
   batch: z.number().int().positive().default(64).describe('images per network call'),
   outdir: z.string().default('out').describe('folder for <seed>.png and grid.png'),
+  subdirs: z.boolean().default(false).describe('one subfolder per 1000 seeds, 000000/, 001000/, … (EDM generate.py --subdirs)'),
+  classDirs: z.boolean().default(false).describe('one subfolder per class, class-0/, class-1/, … (conditional networks)'),
 });
 export type SampleConfig = z.infer<typeof SampleConfig>;
 
@@ -51,10 +60,17 @@ export function register(program: Command): void {
         process.stderr.write(`${network.path}: ${what}\n`);
         const bar = new Progress(seeds.length, 'sampling');
         let shown = 0;
+        if (cfg.sigmaMin >= cfg.sigmaMax) throw new Error(`--sigma-min ${cfg.sigmaMin} must be below --sigma-max ${cfg.sigmaMax}`);
+        if (cfg.classDirs && network.labelDim === 0) throw new Error(`--class-dirs: '${network.path}' is unconditional`);
+        const classes = await classesForSeeds(seeds, network.labelDim, cfg.class);
         const x = await generateImages(network, seeds, {
           steps: cfg.steps,
           solver: cfg.solver,
-          classes: cfg.class,
+          sigmaMin: cfg.sigmaMin,
+          sigmaMax: cfg.sigmaMax,
+          rho: cfg.rho,
+          churn: { SChurn: cfg.sChurn, SMin: cfg.sMin, SMax: cfg.sMax ?? Infinity, SNoise: cfg.sNoise },
+          classes: network.labelDim > 0 ? Array.from(classes) : null,
           batchSize: cfg.batch,
           onBatch: (done) => {
             bar.tick(done - shown);
@@ -64,7 +80,9 @@ export function register(program: Command): void {
         bar.done();
         const images = await toImageBatch(x); // one read for both outputs
         x.dispose();
-        const files = await saveImages(cfg.outdir, images, seeds);
+        const folderOf = (i: number) =>
+          join(cfg.outdir, ...(cfg.classDirs ? [`class-${classes[i]}`] : []), ...(cfg.subdirs ? [String(seeds[i] - (seeds[i] % 1000)).padStart(6, '0')] : []));
+        const files = await saveImagesInFolders(images, seeds, folderOf);
         await saveImageGrid(join(cfg.outdir, 'grid.png'), images, { cols: Math.ceil(Math.sqrt(seeds.length)) });
         console.log(`wrote ${files.length} images and grid.png to ${cfg.outdir}`);
       } finally {
@@ -72,4 +90,21 @@ export function register(program: Command): void {
       }
     }),
   );
+}
+
+/** Writes image i as <folderOf(i)>/<seed>.png: one saveImages call per folder. */
+async function saveImagesInFolders(b: ImageBatch, seeds: number[], folderOf: (i: number) => string): Promise<string[]> {
+  const groups = new Map<string, number[]>();
+  seeds.forEach((_, i) => {
+    const dir = folderOf(i);
+    groups.set(dir, [...(groups.get(dir) ?? []), i]);
+  });
+  const size = b.c * b.h * b.w;
+  const files: string[] = [];
+  for (const [dir, idx] of groups) {
+    const data = new Float32Array(idx.length * size);
+    idx.forEach((i, j) => data.set(b.data.subarray(i * size, (i + 1) * size), j * size));
+    files.push(...(await saveImages(dir, { ...b, data, n: idx.length }, idx.map((i) => seeds[i]))));
+  }
+  return files;
 }
