@@ -1,5 +1,6 @@
 /** Shared CLI plumbing: the `--device` option, one-line error reporting, config flags. */
 import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
 import { checkDeviceChoice, DEVICE_CHOICES, initDevice, type DeviceInfo } from '../platform/devices.js';
 
 /** Adds `--device auto|webgpu|wasm` to a command. */
@@ -20,7 +21,11 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
     try {
       await fn(...args);
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
+      const msg = isWasmOutOfMemory(e)
+        ? "out of WebAssembly memory (jax-js's Wasm is capped at 4 GiB): lower --batch, or use --device webgpu"
+        : e instanceof Error
+          ? e.message
+          : String(e);
       process.stderr.write(`diff-instruct: error: ${msg.split('\n')[0]}\n`);
       if (process.env.DI_DEBUG) console.error(e);
       process.exitCode = 1;
@@ -57,4 +62,31 @@ export function dryRun(cfg: object, device: unknown, checks: (() => unknown)[] =
   if (typeof device === 'string') checkDeviceChoice(device);
   for (const check of checks) check();
   console.log(JSON.stringify(cfg, null, 2));
+}
+
+/** True for jax-js's Wasm allocation failure (its linear memory is capped at 4 GiB). */
+export function isWasmOutOfMemory(e: unknown): boolean {
+  return e instanceof Error && /4 GiB memory32 limit/.test(e.message);
+}
+
+/**
+ * Runs a command whose output depends on its seeds only, not on its batch size (sample, eval of a
+ * network). When a batch does not fit in Wasm's 4 GiB, the process's Wasm memory is left fragmented
+ * (jax-js never returns it), so the command runs again in a fresh process with half the batch, as
+ * often as needed, and says so; at batch 1 it is a one-line error.
+ */
+export async function withBatchThatFits(batch: number, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    if (!isWasmOutOfMemory(e)) throw e;
+    if (batch <= 1) throw new Error("one image does not fit in WebAssembly's 4 GiB memory for this network: use --device webgpu");
+    const half = Math.ceil(batch / 2);
+    process.stderr.write(`diff-instruct: batch ${batch} does not fit in WebAssembly's 4 GiB memory: running again with --batch ${half}\n`);
+    const args = process.argv.slice(2);
+    const i = args.findIndex((a) => a === '--batch' || a.startsWith('--batch='));
+    if (i >= 0) args.splice(i, args[i] === '--batch' ? 2 : 1);
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...args, '--batch', String(half)], { stdio: 'inherit' });
+    process.exitCode = r.status ?? 1;
+  }
 }

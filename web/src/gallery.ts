@@ -4,7 +4,8 @@
  * distilled from; EDM's 18 steps) on
  * the same image seeds and class, each with its measured time per batch. Both files are fetched and
  * parsed in the page; a missing file is said so plainly. `?models=<url prefix>` loads them from
- * elsewhere (default: models/ next to the page); `?galleryBatch=N` sets the batch (default 16).
+ * elsewhere (default: models/ next to the page); `?galleryBatch=N` sets the batch (default 16), and
+ * `?teacherSteps=N` the teacher's Heun steps (default EDM's 18; fewer for a quick look, and the tests).
  */
 import { jit, numpy as np, tree } from '@jax-js/jax';
 import { generator, sampler, schedule } from 'diff-instruct';
@@ -15,8 +16,8 @@ import { pageState } from './state.js';
 export const GENERATOR_FILE = 'fmnist-cond-onestep.safetensors';
 /** The teacher the shipped generator was distilled from (models/README.md). */
 export const TEACHER_FILE = 'fmnist-cond.safetensors';
-/** EDM's deterministic sampler: 18 Heun steps = 35 denoiser evaluations. */
-export const TEACHER_STEPS = 18;
+/** EDM's deterministic sampler: 18 Heun steps = 35 denoiser evaluations (`?teacherSteps=N`, 1–100, changes it). */
+export const TEACHER_STEPS = Math.max(1, Math.min(100, Math.floor(Number(new URLSearchParams(location.search).get('teacherSteps') ?? 18) || 18)));
 /** Images per batch (`?galleryBatch=N`, 1–64, changes it). */
 const BATCH = Math.max(1, Math.min(64, Math.floor(Number(new URLSearchParams(location.search).get('galleryBatch') ?? 16) || 16)));
 const COLS = Math.min(4, BATCH);

@@ -27,8 +27,13 @@ const WEBGPU_FLAGS = ['--enable-unsafe-webgpu'];
 /** Generator steps of the 2-D run (after WARMUP fake-score steps); small, so the test stays within a minute or two on 2 cores. */
 const STEPS = 40;
 const WARMUP = 60;
-/** Gallery batch: small, because 35 evaluations of even a tiny SongUNet take a while on a software GPU. */
+/** Gallery batch: small, because every evaluation of even a tiny SongUNet takes a while on a software GPU. */
 const GALLERY_BATCH = 4;
+/**
+ * Teacher steps in the gallery (?teacherSteps): 2 Heun steps = 3 evaluations, the same code path as
+ * EDM's 18 (35 evaluations, which took 134 s per batch of 4 of the shipped teacher on SwiftShader in CI).
+ */
+const TEACHER_STEPS = 2;
 
 /** The gallery's files (web/src/gallery.ts), shipped under models/. */
 const REPO_MODELS = join(WEB, '..', 'models');
@@ -130,7 +135,7 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
     process.env.DI_MODELS_DIR = join(tmp, 'models');
     const { browser, page, logs } = await launch(WEBGPU_FLAGS);
     try {
-      const times = await open(page, `?steps=${STEPS}&fakeWarmup=${WARMUP}&galleryBatch=${GALLERY_BATCH}`);
+      const times = await open(page, `?steps=${STEPS}&fakeWarmup=${WARMUP}&galleryBatch=${GALLERY_BATCH}&teacherSteps=${TEACHER_STEPS}`);
       summary.webgpuLoad = times;
       t.diagnostic(`static build load: ${JSON.stringify(times)}`);
       assert.equal(await page.getAttribute('#device', 'data-backend'), 'webgpu');
@@ -179,7 +184,7 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
         assert.ok(st.w > 80 && st.h > 80, `${id} was drawn (${st.w}×${st.h})`);
         assert.ok(st.std > 4, `${id} is not blank (luminance std ${st.std.toFixed(2)})`);
       }
-      summary.gallery = { batch: g.batch, generatorMs: g.generatorMs, teacherMs: g.teacherMs, note: `${shipped() ? 'shipped models (fmnist-small SongUNet)' : 'tiny random SongUNet (modelChannels 8)'}; SwiftShader; first batch, so compile time included` };
+      summary.gallery = { batch: g.batch, generatorMs: g.generatorMs, teacherMs: g.teacherMs, note: `${shipped() ? 'shipped models (fmnist-small SongUNet)' : 'tiny random SongUNet (modelChannels 8)'}; SwiftShader; teacher ${TEACHER_STEPS} Heun steps (${2 * TEACHER_STEPS - 1} evaluations); first batch, so compile time included` };
       t.diagnostic(`gallery: ${JSON.stringify(summary.gallery)}`);
       await page.locator('#gallery').screenshot({ path: join(ARTIFACTS, 'webgpu-gallery.png') });
       await page.screenshot({ path: join(ARTIFACTS, 'webgpu-page.png'), fullPage: true });

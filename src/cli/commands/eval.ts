@@ -23,7 +23,7 @@ import { ImageEvaluator, type ImageMetrics } from '../../metrics/evaluate.js';
 import { computeReferenceStats, defaultReferencePath, saveReferenceStats } from '../../metrics/reference.js';
 import { defaultClassifierPath } from '../../metrics/train-classifier.js';
 import { activeDevice } from '../../platform/devices.js';
-import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, withBatchThatFits } from '../common.js';
 
 export const EvalSchema = z.object({
   images: z.string().default('').describe('folder of PNG images to evaluate (one of --images / --network)'),
@@ -130,7 +130,8 @@ export function register(program: Command): void {
         return;
       }
       await useDevice(opts.device as string | undefined);
-      console.log(JSON.stringify(await evalCommand(cfg)));
+      const run = async () => console.log(JSON.stringify(await evalCommand(cfg)));
+      await (cfg.network ? withBatchThatFits(cfg.batch, run) : run());
     }),
   );
 

@@ -13,7 +13,7 @@ import { saveImageGrid, saveImages, toImageBatch, type ImageBatch } from '../../
 import { Progress } from '../../run/progress.js';
 import { parseSeeds } from '../../random/seeds.js';
 import { classesForSeeds, generateImages, loadNetwork } from '../../teacher/generate.js';
-import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, withBatchThatFits } from '../common.js';
 
 export const SampleConfig = z.object({
   network: z.string().default('fmnist-cond').describe('teacher or generator: a .safetensors file or a shipped name (models/<name>.safetensors)'),
@@ -48,48 +48,53 @@ export function register(program: Command): void {
       }
       const seeds = parseSeeds(cfg.seeds);
       await useDevice(opts.device as string);
-      const network = await loadNetwork(cfg.network);
-      try {
-        if (network.dataShape.length !== 3) throw new Error(`'${network.path}' is a ${network.dataShape.length}-D model; sample writes images`);
-        const what =
-          network.kind === 'teacher'
-            ? `${cfg.solver} sampler, ${cfg.steps} steps (${evaluationsPerSample(cfg.steps, cfg.solver)} evaluations per image)`
-            : network.generator?.kind === 'dcgan'
-              ? `GAN generator (dcgan, z ~ N(0, I_${network.generator.latentShape[0]}))`
-              : `one-step generator at σ_init = ${network.meta.sigmaInit}`;
-        process.stderr.write(`${network.path}: ${what}\n`);
-        const bar = new Progress(seeds.length, 'sampling');
-        let shown = 0;
-        if (cfg.sigmaMin >= cfg.sigmaMax) throw new Error(`--sigma-min ${cfg.sigmaMin} must be below --sigma-max ${cfg.sigmaMax}`);
-        if (cfg.classDirs && network.labelDim === 0) throw new Error(`--class-dirs: '${network.path}' is unconditional`);
-        const classes = await classesForSeeds(seeds, network.labelDim, cfg.class);
-        const x = await generateImages(network, seeds, {
-          steps: cfg.steps,
-          solver: cfg.solver,
-          sigmaMin: cfg.sigmaMin,
-          sigmaMax: cfg.sigmaMax,
-          rho: cfg.rho,
-          churn: { SChurn: cfg.sChurn, SMin: cfg.sMin, SMax: cfg.sMax ?? Infinity, SNoise: cfg.sNoise },
-          classes: network.labelDim > 0 ? Array.from(classes) : null,
-          batchSize: cfg.batch,
-          onBatch: (done) => {
-            bar.tick(done - shown);
-            shown = done;
-          },
-        });
-        bar.done();
-        const images = await toImageBatch(x); // one read for both outputs
-        x.dispose();
-        const folderOf = (i: number) =>
-          join(cfg.outdir, ...(cfg.classDirs ? [`class-${classes[i]}`] : []), ...(cfg.subdirs ? [String(seeds[i] - (seeds[i] % 1000)).padStart(6, '0')] : []));
-        const files = await saveImagesInFolders(images, seeds, folderOf);
-        await saveImageGrid(join(cfg.outdir, 'grid.png'), images, { cols: Math.ceil(Math.sqrt(seeds.length)) });
-        console.log(`wrote ${files.length} images and grid.png to ${cfg.outdir}`);
-      } finally {
-        tree.dispose(network.params);
-      }
+      await withBatchThatFits(cfg.batch, () => sample(cfg, seeds));
     }),
   );
+}
+
+/** Samples `seeds` with the network of `cfg` and writes <seed>.png files and grid.png. */
+async function sample(cfg: SampleConfig, seeds: number[]): Promise<void> {
+  const network = await loadNetwork(cfg.network);
+  try {
+    if (network.dataShape.length !== 3) throw new Error(`'${network.path}' is a ${network.dataShape.length}-D model; sample writes images`);
+    const what =
+      network.kind === 'teacher'
+        ? `${cfg.solver} sampler, ${cfg.steps} steps (${evaluationsPerSample(cfg.steps, cfg.solver)} evaluations per image)`
+        : network.generator?.kind === 'dcgan'
+          ? `GAN generator (dcgan, z ~ N(0, I_${network.generator.latentShape[0]}))`
+          : `one-step generator at σ_init = ${network.meta.sigmaInit}`;
+    process.stderr.write(`${network.path}: ${what}\n`);
+    const bar = new Progress(seeds.length, 'sampling');
+    let shown = 0;
+    if (cfg.sigmaMin >= cfg.sigmaMax) throw new Error(`--sigma-min ${cfg.sigmaMin} must be below --sigma-max ${cfg.sigmaMax}`);
+    if (cfg.classDirs && network.labelDim === 0) throw new Error(`--class-dirs: '${network.path}' is unconditional`);
+    const classes = await classesForSeeds(seeds, network.labelDim, cfg.class);
+    const x = await generateImages(network, seeds, {
+      steps: cfg.steps,
+      solver: cfg.solver,
+      sigmaMin: cfg.sigmaMin,
+      sigmaMax: cfg.sigmaMax,
+      rho: cfg.rho,
+      churn: { SChurn: cfg.sChurn, SMin: cfg.sMin, SMax: cfg.sMax ?? Infinity, SNoise: cfg.sNoise },
+      classes: network.labelDim > 0 ? Array.from(classes) : null,
+      batchSize: cfg.batch,
+      onBatch: (done) => {
+        bar.tick(done - shown);
+        shown = done;
+      },
+    });
+    bar.done();
+    const images = await toImageBatch(x); // one read for both outputs
+    x.dispose();
+    const folderOf = (i: number) =>
+      join(cfg.outdir, ...(cfg.classDirs ? [`class-${classes[i]}`] : []), ...(cfg.subdirs ? [String(seeds[i] - (seeds[i] % 1000)).padStart(6, '0')] : []));
+    const files = await saveImagesInFolders(images, seeds, folderOf);
+    await saveImageGrid(join(cfg.outdir, 'grid.png'), images, { cols: Math.ceil(Math.sqrt(seeds.length)) });
+    console.log(`wrote ${files.length} images and grid.png to ${cfg.outdir}`);
+  } finally {
+    tree.dispose(network.params);
+  }
 }
 
 /** Writes image i as <folderOf(i)>/<seed>.png: one saveImages call per folder. */
