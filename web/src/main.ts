@@ -8,16 +8,25 @@ import { mountPlayground } from './playground.js';
 import { mountGallery } from './gallery.js';
 import { pageState } from './state.js';
 
+/**
+ * The device: a hardware WebGPU adapter when the browser has one; otherwise WebAssembly, which is also
+ * what runs when the browser's WebGPU is a software rasteriser (SwiftShader ran the 2-D toy ~2.5–3.5×
+ * slower than 2-thread Wasm here). `?device=wasm` and `?device=webgpu` force one.
+ */
 async function bringUp(): Promise<{ info: DeviceInfo; notice: string }> {
   const want = new URLSearchParams(location.search).get('device');
   if (want === 'wasm') return { info: await initDevice('wasm'), notice: 'Running on WebAssembly (CPU) because the page was asked to (?device=wasm).' };
-  try {
-    return { info: await initDevice('webgpu'), notice: '' };
-  } catch (e) {
-    const why = (globalThis as any).navigator?.gpu ? 'this browser exposes WebGPU but found no usable adapter' : 'this browser has no WebGPU';
-    console.warn('WebGPU unavailable:', e);
-    return { info: await initDevice('wasm'), notice: `WebGPU is not available (${why}): running on WebAssembly on the CPU instead, which is slower.` };
+  if (want === 'webgpu') return { info: await initDevice('webgpu'), notice: '' };
+  const adapter = await (globalThis as any).navigator?.gpu?.requestAdapter?.().catch(() => null);
+  if (!adapter) {
+    const why = (globalThis as any).navigator?.gpu ? 'no WebGPU adapter: it is turned off in this browser, or there is no GPU it can use' : 'this browser has no WebGPU';
+    return { info: await initDevice('wasm'), notice: `WebGPU is not available (${why}): running on WebAssembly on the CPU instead.` };
   }
+  const info = await initDevice('auto');
+  if (info.backend === 'wasm') {
+    return { info, notice: "This browser's WebGPU is a software rasteriser (no hardware GPU), which runs slower than WebAssembly: running on WebAssembly. ?device=webgpu uses it anyway." };
+  }
+  return { info, notice: '' };
 }
 
 async function main(): Promise<void> {

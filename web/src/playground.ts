@@ -39,29 +39,45 @@ const SIGMA_TEXT: Record<string, string> = {
   fixed: 'fixed σ (plain KL at one level)',
 };
 
-/** Settings from the URL, validated by the config schema. */
-function urlOverrides(): Partial<DistillConfig> {
+/**
+ * Settings from the URL, each validated by the config schema on its own: the good ones apply, and each
+ * bad one is named in `problems` (shown under the controls) instead of being dropped silently.
+ */
+function urlOverrides(): { values: Partial<DistillConfig>; problems: string[] } {
   const q = new URLSearchParams(location.search);
-  const out: Record<string, unknown> = {};
+  const raw: Record<string, unknown> = {};
   const str = ['loss', 'weighting', 'sigmaDist'] as const;
   const num = ['lrGen', 'lrFake', 'fakeSteps', 'seed', 'pMean', 'pStd', 'sigmaMin', 'sigmaMax', 'sigmaFixed', 'batch', 'fakeWarmup'] as const;
-  if (q.get('toy')) out.teacher = `toy:${q.get('toy')}`;
-  for (const k of str) if (q.get(k)) out[k] = q.get(k);
-  for (const k of num) if (q.get(k)) out[k] = Number(q.get(k));
-  return out as Partial<DistillConfig>;
+  if (q.get('toy')) raw.teacher = `toy:${q.get('toy')}`;
+  for (const k of str) if (q.get(k)) raw[k] = q.get(k);
+  for (const k of num) if (q.get(k)) raw[k] = Number(q.get(k));
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    try {
+      playgroundConfig({ [k]: v });
+      values[k] = v;
+    } catch {
+      const given = k === 'teacher' ? q.get('toy') : q.get(k);
+      problems.push(`URL setting ${k === 'teacher' ? 'toy' : k}=${given} is not valid: ignored`);
+    }
+  }
+  // keys valid alone can still clash (e.g. sigmaMin above sigmaMax): then the URL's set is dropped whole
+  try {
+    playgroundConfig(values);
+  } catch (e) {
+    problems.push(`URL settings ${Object.keys(values).join(', ')} do not fit together: ignored (${(e as Error).message.split('\n')[0]})`);
+    return { values: {}, problems };
+  }
+  return { values: values as Partial<DistillConfig>, problems };
 }
 
 export async function mountPlayground(root: HTMLElement): Promise<void> {
   const q = new URLSearchParams(location.search);
   // `?steps=N` pauses the first run after N generator steps; Resume then runs on.
   let stopAt = Number(q.get('steps') ?? 0) || 0;
-  let cfg: DistillConfig;
-  try {
-    cfg = playgroundConfig(urlOverrides());
-  } catch (e) {
-    cfg = playgroundConfig();
-    console.warn('ignoring bad URL settings', e);
-  }
+  const url = urlOverrides();
+  let cfg: DistillConfig = playgroundConfig(url.values);
 
   // ---- controls ----
   const toySel = select('toy', toyModels.TOY_TEACHERS.map((t) => [t, t]), cfg.teacher.slice(4));
@@ -81,6 +97,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
   const resetBtn = h('button', { id: 'reset' }, 'Reset');
   const status = h('div', { id: 'status', class: 'status' }, 'Building the models…');
   const error = h('div', { id: 'settings-error', class: 'error', hidden: true });
+  const urlNote = h('div', { id: 'url-error', class: 'error', hidden: url.problems.length === 0 }, url.problems.join('; '));
 
   const read = {
     steps: h('span', { id: 'stat-steps' }, '0'),
@@ -134,6 +151,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
         row('Seed', seed),
         h('div', { class: 'buttons' }, startBtn, resetBtn),
         error,
+        urlNote,
         status,
         h(
           'table',
@@ -158,7 +176,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
 
   const formConfig = (): DistillConfig =>
     playgroundConfig({
-      ...urlOverrides(),
+      ...url.values,
       teacher: `toy:${toySel.value}`,
       loss: lossSel.value as DistillConfig['loss'],
       weighting: weightSel.value as DistillConfig['weighting'],
@@ -217,6 +235,8 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
   const build = async () => {
     session?.dispose();
     session = null;
+    // a change queued for the old session is in the form already, and so in the new session's config
+    pending = null;
     pageState.history = [];
     pageState.mmd = [];
     pageState.stepsPerSec = 0;

@@ -113,7 +113,8 @@ export function drawLines(ctx: CanvasRenderingContext2D, w: number, hgt: number,
   ctx.strokeRect(pad.l, pad.t, w - pad.l - pad.r, hgt - pad.t - pad.b);
   ctx.fillStyle = '#666';
   ctx.font = '10px system-ui, sans-serif';
-  const tick = (v: number) => (log ? `1e${v.toFixed(1)}` : Math.abs(v) >= 1e3 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(1) : v.toPrecision(3));
+  // log axes: a whole decade reads 1e-2; between decades the value itself, 2.5e-2 (never "1e-1.8")
+  const tick = (v: number) => (log ? (Math.abs(v - Math.round(v)) < 1e-9 ? `1e${Math.round(v)}` : (10 ** v).toExponential(1)) : Math.abs(v) >= 1e3 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(1) : v.toPrecision(3));
   ctx.fillText(tick(hi), 2, pad.t + 8);
   ctx.fillText(tick(lo), 2, hgt - pad.b);
   ctx.fillText(String(Math.round(x0)), pad.l, hgt - 4);

@@ -135,7 +135,14 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
     process.env.DI_MODELS_DIR = join(tmp, 'models');
     const { browser, page, logs } = await launch(WEBGPU_FLAGS);
     try {
-      const times = await open(page, `?steps=${STEPS}&fakeWarmup=${WARMUP}&galleryBatch=${GALLERY_BATCH}&teacherSteps=${TEACHER_STEPS}`);
+      // By default a software adapter is passed over for the faster WebAssembly, and the page says why
+      await open(page, '?fakeWarmup=1');
+      assert.equal(await page.getAttribute('#device', 'data-backend'), 'wasm');
+      assert.match((await page.textContent('#notice')) ?? '', /software rasteriser.*WebAssembly.*\?device=webgpu/);
+      // …and a bad URL setting is named, not dropped silently
+      await open(page, '?lrGen=abc&fakeWarmup=1&device=wasm');
+      assert.match((await page.textContent('#url-error')) ?? '', /lrGen=abc is not valid/);
+      const times = await open(page, `?device=webgpu&steps=${STEPS}&fakeWarmup=${WARMUP}&galleryBatch=${GALLERY_BATCH}&teacherSteps=${TEACHER_STEPS}`);
       summary.webgpuLoad = times;
       t.diagnostic(`static build load: ${JSON.stringify(times)}`);
       assert.equal(await page.getAttribute('#device', 'data-backend'), 'webgpu');
@@ -235,6 +242,25 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       await page.click('#start'); // pause
       await page.waitForFunction(() => /Paused at/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
       assert.equal(await page.evaluate(() => (window as any).__diPlayground.error), '');
+      // The sequence that used to leave the page stuck ("settings teacher need a reset" until reload): a
+      // learning rate typed while training is queued, Pause, another teacher, Start.
+      await page.click('#start');
+      await page.waitForFunction(() => (window as any).__diPlayground.running, null, { timeout: 60_000, polling: 100 });
+      await page.fill('#lrGen', '0.003');
+      await page.dispatchEvent('#lrGen', 'change');
+      await page.click('#start'); // pause
+      await page.waitForFunction(() => /Paused at/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
+      const before = await page.evaluate(() => (window as any).__diPlayground.runs);
+      await page.selectOption('#toy', 'ring8');
+      await page.waitForFunction((r) => (window as any).__diPlayground.runs > r && (window as any).__diPlayground.teacher === 'toy:ring8', before, { timeout: 60_000, polling: 100 });
+      await page.click('#start');
+      await page.waitForFunction(() => {
+        const s = (window as any).__diPlayground;
+        return s.error || (s.history.length > 0 && s.history.at(-1).genStep >= 2);
+      }, null, { timeout: 120_000, polling: 250 });
+      assert.equal(await page.evaluate(() => (window as any).__diPlayground.error), '', 'trains after lr + pause + new teacher + start');
+      await page.click('#start'); // pause
+      await page.waitForFunction(() => /Paused at/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
       summary.wasmRun = { teacher: 'grid25', loss: 'sid', sigmaDist: 'karras', stepsPerSec: stepsPerSec(await page.evaluate(() => (window as any).__diPlayground.history)) };
       await page.waitForSelector('#gallery-missing', { timeout: 60_000 });
       assert.match((await page.textContent('#gallery-missing')) ?? '', /model file not found: models\/fmnist-cond-onestep\.safetensors/);
