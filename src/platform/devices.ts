@@ -65,10 +65,10 @@ function withAdapterOptions(gpu: GPU, extra: GPURequestAdapterOptions): GPU {
  * Whether the Vulkan loader can be found (Linux: libvulkan.so.1 in LD_LIBRARY_PATH or the usual library
  * folders). Without it Dawn's Vulkan backend cannot start and says so on stderr in a two-line
  * "Warning: Couldn't load Vulkan … at operator() (…BackendVk.cpp…)" that reads like a crash, so it is
- * not asked. Other systems: always asked.
+ * not asked. Other systems, and `DI_PROBE_VULKAN=1` (a loader elsewhere): always asked.
  */
 function vulkanLoaderPresent(): boolean {
-  if (process.platform !== 'linux') return true;
+  if (process.platform !== 'linux' || process.env.DI_PROBE_VULKAN === '1') return true;
   const { existsSync } = process.getBuiltinModule?.('node:fs') ?? ({} as typeof import('node:fs'));
   if (!existsSync) return true;
   const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib', '/usr/local/lib'];

@@ -74,6 +74,25 @@ export class Progress {
     if (t - this.lastDraw >= this.minInterval || (this.total > 0 && this.count >= this.total)) this.draw(t);
   }
 
+  /**
+   * Runs `fn` (a phase without ticks: evaluation, a sample grid, a snapshot) with `what` in place of the
+   * info text, redrawing once a second so the line keeps moving (elapsed time) while it runs.
+   */
+  async during<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.active || this.finished) return fn();
+    const info = this.info;
+    this.info = `${what}…`;
+    this.draw(this.now());
+    const timer = setInterval(() => this.draw(this.now()), Math.max(this.minInterval, 250));
+    timer.unref?.();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+      this.info = info;
+    }
+  }
+
   /** Erases the bar's line (before other output is printed); the next tick draws it again. */
   clear(): void {
     if (!this.active || this.finished || this.lastDraw === -Infinity) return;

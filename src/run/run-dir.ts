@@ -61,7 +61,8 @@ class RunFolder implements RunDir {
 
   log(line: string): void {
     appendLine(join(this.path, 'log.txt'), line);
-    if (this.echo) process.stdout.write(line + '\n');
+    // on a terminal, first erase a live progress line (run/progress.ts) that may stand there
+    if (this.echo) process.stdout.write((process.stdout.isTTY ? '\r\x1b[K' : '') + line + '\n');
   }
 
   stats(obj: object): void {

@@ -19,7 +19,7 @@ test('loop: ticks every stepsPerTick steps, snapshots every snap ticks and at th
   assert.deepEqual(events, ['s0', 's1', 't0:2', 's2', 's3', 't1:2', 'snap', 's4', 's5', 't2:2', 's6', 't3:1', 'snap']);
 });
 
-test('loop: with batch, a live line on a terminal shows kimg of total, img/s, ETA and the status; erased before logging', async () => {
+test('loop: with batch, a live line on a terminal shows kimg of total, img/s, ETA and the status; phases without steps name themselves', async () => {
   const { out, stream } = fakeTerminal();
   const logged: string[] = [];
   let lastOut = -1;
@@ -28,18 +28,21 @@ test('loop: with batch, a live line on a terminal shows kimg of total, img/s, ET
     {
       step: async () => void (await new Promise((r) => setTimeout(r, 5))),
       finishTick: async () => {
-        // whatever was drawn last must be the erase sequence when a tick logs
+        // while a tick closes (reads results, logs, draws a grid) the line says so and keeps its clock
         lastOut = out.length;
-        assert.equal(out.at(-1), '\r\x1b[K');
+        assert.match(out.at(-1)!, /^\rtrain .* tick…\x1b\[K$/);
+        await new Promise((r) => setTimeout(r, 1100));
+        assert.ok(out.length > lastOut, 'redrawn while the phase runs');
       },
-      snapshot: async () => undefined,
+      snapshot: async () => void assert.match(out.at(-1)!, /snapshot…/),
       pending: () => false,
       status: () => 'gen 0.123',
     },
   );
   assert.ok(lastOut > 0);
-  const lines = out.filter((s) => s.startsWith('\rtrain'));
+  const lines = out.filter((s) => s.startsWith('\rtrain') && !s.includes('…'));
   assert.ok(lines.length >= 1, 'drew the live line');
+  assert.match(out.find((s) => s.startsWith('\rtrain'))!, /1k\/3k .* compiling and running the first step…/, 'the first step says it compiles');
   // a resumed run (startStep 2, 500 images a step) starts at 1k of 3k
   assert.match(lines[0], /^\rtrain \[[#.]+\] [0-9.]+k\/3k \d+% \d:\d\d( eta \d:\d\d)? \d+ img\/s gen 0\.123/);
   assert.match(lines.at(-1)!, /3k\/3k 100%/);

@@ -63,9 +63,11 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
   const bar = o.batch
     ? new Progress(o.totalSteps * o.batch, 'train', { stream: o.progressStream, minIntervalMs: 1000, initial: o.startStep * o.batch, fmtCount: fmtKimg, rateUnit: ' img/s' })
     : null;
+  // phases without steps keep the live line moving; lines they log erase it first (run-dir.ts log)
+  const phase = (what: string, fn: () => Promise<void>) => (bar ? bar.during(what, fn) : fn());
   const closeTick = async () => {
-    bar?.clear();
-    await h.finishTick({ tick, steps: tickSteps, seconds: (Date.now() - tickStart) / 1000 });
+    const info: TickInfo = { tick, steps: tickSteps, seconds: (Date.now() - tickStart) / 1000 };
+    await phase('tick', () => h.finishTick(info));
     tick++;
     tickSteps = 0;
     tickStart = Date.now();
@@ -74,7 +76,9 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
     if (o.signal?.aborted) stoppedEarly = 'interrupted';
     else if (o.maxMinutes > 0 && (Date.now() - o.t0) / 60000 >= o.maxMinutes) stoppedEarly = 'max-minutes';
     if (stoppedEarly) break;
-    await h.step(step);
+    // the first step compiles the jitted phases (seconds to minutes on a CPU): say so while it runs
+    if (step === o.startStep) await phase('compiling and running the first step', () => h.step(step));
+    else await h.step(step);
     step++;
     tickSteps++;
     if (tickSteps === 1 && tick === firstTick) {
@@ -84,15 +88,11 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
     bar?.tick(o.batch, h.status?.());
     if (step % o.stepsPerTick === 0 || step === o.totalSteps) {
       await closeTick();
-      if (tick % o.snap === 0 && step !== o.totalSteps) {
-        bar?.clear();
-        await h.snapshot();
-      }
+      if (tick % o.snap === 0 && step !== o.totalSteps) await phase('snapshot', () => h.snapshot());
     }
   }
   if (tickSteps > 0 || h.pending()) await closeTick();
-  bar?.clear();
-  await h.snapshot();
+  await phase('snapshot', () => h.snapshot());
   bar?.done();
   return { step, stoppedEarly };
 }
