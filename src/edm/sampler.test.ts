@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { numpy as np, random, tree } from '@jax-js/jax';
 import { assertClose } from '../testing/backends.js';
+import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { initMlp, mlpNet, type MlpConfig } from '../nets/mlp.js';
 import { perSample, precondition, type Denoiser } from './precond.js';
 import { edmSample, edmSampleSeeds, evaluationsPerSample } from './sampler.js';
@@ -84,4 +85,28 @@ test('labels reach the denoiser per seed', async () => {
   ).data();
   // Euler's last step returns D exactly: rows are 0, 1, 2.
   assertClose(out, [0, 0, 1, 1, 2, 2], { atol: 1e-6 });
+});
+
+test('onStep reports each solver step; an aborted signal stops sampling with one error and no leak', async () => {
+  await trackBuffers();
+  const D = gaussianDenoiser(0.5);
+  const steps: number[] = [];
+  const x = await edmSampleSeeds(D, {}, [0, 1, 2], [1, 2, 2], karrasSigmas(5), null, { batchSize: 2, onStep: (done, total) => steps.push(done * 10 + total) });
+  x.dispose();
+  // two batches (2 + 1 seeds), 5 steps each
+  assert.deepEqual(steps, [15, 25, 35, 45, 55, 15, 25, 35, 45, 55]);
+  const before = liveBuffers();
+  const ac = new AbortController();
+  let seen = 0;
+  const cancelled = edmSampleSeeds(D, {}, [0, 1, 2], [1, 2, 2], karrasSigmas(5), null, {
+    batchSize: 2,
+    onStep: (done) => {
+      seen++;
+      if (done === 2) ac.abort();
+    },
+    signal: ac.signal,
+  });
+  await assert.rejects(cancelled, /^Error: sampling cancelled$/);
+  assert.equal(seen, 2, 'stopped before the third step');
+  assert.equal(liveBuffers(), before, 'nothing left allocated');
 });

@@ -29,6 +29,10 @@ export interface SampleOptions {
   churn?: Partial<ChurnOptions>;
   /** One seed per row of `latents`; required when churn adds noise (the noise is drawn per seed). */
   seeds?: readonly number[];
+  /** Called after each solver step with the steps done and the total (a progress display). */
+  onStep?: (done: number, total: number) => void;
+  /** Checked before each step: once aborted, sampling stops with the error 'sampling cancelled'. */
+  signal?: AbortSignal;
 }
 
 /** First seed stream used for churn noise; step i uses stream CHURN_STREAM + i. */
@@ -97,6 +101,10 @@ export async function edmSample(
   let x = latents.mul(sigmas[0]);
   try {
     for (let i = 0; i < numSteps; i++) {
+      if (opts.signal?.aborted) {
+        x.dispose();
+        throw new Error('sampling cancelled');
+      }
       const tCur = sigmas[i];
       const tNext = sigmas[i + 1];
       // Lines 4–6: γ_i = min(S_churn/N, √2 − 1) if σ_i ∈ [S_tmin, S_tmax]; σ̂_i = σ_i + γ_i σ_i;
@@ -118,6 +126,7 @@ export async function edmSample(
         out = xNext;
       }
       x = await out.blockUntilReady();
+      opts.onStep?.(i + 1, numSteps);
     }
     return x;
   } finally {
@@ -162,6 +171,9 @@ export async function edmSampleSeeds(
       opts.onBatch?.(start + real.length, seeds.length);
     }
     return outs.length === 1 ? outs[0] : np.concatenate(outs, 0);
+  } catch (e) {
+    for (const o of outs) o.dispose();
+    throw e;
   } finally {
     tree.dispose(params);
   }

@@ -113,6 +113,7 @@ export async function mountGallery(root: HTMLElement): Promise<void> {
   const seedBase = h('input', { id: 'gallery-seed', type: 'number', value: 0, min: 0, step: BATCH });
   const withTeacher = h('input', { id: 'gallery-with-teacher', type: 'checkbox', checked: true });
   const sampleBtn = h('button', { id: 'gallery-sample', class: 'primary' }, 'Sample');
+  const cancelBtn = h('button', { id: 'gallery-cancel', hidden: true }, 'Cancel the teacher');
   const genCanvas = h('canvas', { id: 'gallery-generator', class: 'grid' });
   const teachCanvas = h('canvas', { id: 'gallery-teacher', class: 'grid' });
   const genTime = h('div', { id: 'gallery-generator-time', class: 'time' }, g ? '' : missing.find((m) => m.url.endsWith(GENERATOR_FILE))!.message);
@@ -127,6 +128,7 @@ export async function mountGallery(root: HTMLElement): Promise<void> {
       row('First seed', seedBase, `${BATCH} images from seeds s … s+${BATCH - 1}`),
       t ? h('label', { class: 'check' }, withTeacher, ` also run the teacher (${2 * TEACHER_STEPS - 1} evaluations, slow)`) : '',
       sampleBtn,
+      cancelBtn,
     ),
     h(
       'div',
@@ -142,6 +144,14 @@ export async function mountGallery(root: HTMLElement): Promise<void> {
   const fresh = { gen: true, teacher: true };
   const COMPILE_NOTE = ' (first batch: includes compiling the kernels)';
   pageState.gallery = { status: 'ready' };
+
+  let cancel: AbortController | null = null;
+  cancelBtn.addEventListener('click', () => cancel?.abort());
+  /** Blanks a panel whose images are not of the current seeds. */
+  const blank = (canvas: HTMLCanvasElement, time: HTMLElement, why: string) => {
+    canvas.getContext('2d')?.clearRect(0, 0, canvas.width, canvas.height);
+    time.textContent = why;
+  };
 
   sampleBtn.addEventListener('click', async () => {
     sampleBtn.disabled = true;
@@ -165,18 +175,40 @@ export async function mountGallery(root: HTMLElement): Promise<void> {
         pageState.gallery.generatorMs = await timed(genCanvas, genTime, 'gen', async () => applyGen(tree.ref(g.params), oneStep.latentForSeeds(seedList), labelsOf(BATCH, cls)));
       }
       if (t && withTeacher.checked) {
-        teachTime.textContent = `sampling (${2 * TEACHER_STEPS - 1} evaluations)…`;
+        const evals = 2 * TEACHER_STEPS - 1;
+        const t0 = performance.now();
+        teachTime.textContent = `sampling: step 0 of ${TEACHER_STEPS} (${evals} evaluations)…`;
+        cancel = new AbortController();
+        cancelBtn.hidden = false;
         const sigmas = schedule.karrasSigmas(TEACHER_STEPS);
         pageState.gallery.teacherMs = await timed(teachCanvas, teachTime, 'teacher', () =>
-          sampler.edmSampleSeeds(t.denoiser, tree.ref(t.params), seedList, shape, sigmas, labelDim > 0 ? (b) => labelsOf(b.length, cls)[0] : null, { batchSize: BATCH }),
+          sampler.edmSampleSeeds(t.denoiser, tree.ref(t.params), seedList, shape, sigmas, labelDim > 0 ? (b) => labelsOf(b.length, cls)[0] : null, {
+            batchSize: BATCH,
+            signal: cancel!.signal,
+            onStep: (done, total) => {
+              pageState.gallery.teacherStepsDone = done;
+              const sec = (performance.now() - t0) / 1000;
+              const left = done > 0 ? ` · about ${Math.ceil((sec / done) * (total - done))} s left` : '';
+              teachTime.textContent = `sampling: step ${done} of ${total} (${evals} evaluations), ${sec.toFixed(0)} s${left}…`;
+            },
+          }),
         );
+      } else if (t) {
+        blank(teachCanvas, teachTime, `not run for seeds ${s0}–${s0 + BATCH - 1} (tick "also run the teacher")`);
       }
       pageState.gallery.status = 'done';
     } catch (e) {
-      pageState.gallery.status = 'error';
-      status.append(h('div', { class: 'error' }, `Sampling failed: ${(e as Error).message}`));
-      console.error(e);
+      if ((e as Error).message === 'sampling cancelled') {
+        pageState.gallery.status = 'cancelled';
+        blank(teachCanvas, teachTime, 'cancelled');
+      } else {
+        pageState.gallery.status = 'error';
+        status.append(h('div', { class: 'error' }, `Sampling failed: ${(e as Error).message}`));
+        console.error(e);
+      }
     } finally {
+      cancel = null;
+      cancelBtn.hidden = true;
       sampleBtn.disabled = false;
     }
   });

@@ -25,7 +25,7 @@ export interface PageState {
   history: HistoryPoint[];
   mmd: { genStep: number; mmd: number }[];
   stepsPerSec: number;
-  gallery: { status: string; generatorMs?: number; teacherMs?: number; batch?: number; label?: number };
+  gallery: { status: string; generatorMs?: number; teacherMs?: number; batch?: number; label?: number; teacherStepsDone?: number };
 }
 
 export const pageState: PageState = {

@@ -182,10 +182,15 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       if (!shipped()) assert.match((await page.textContent('#gallery-status')) ?? '', /randomly-initialised/);
       await page.selectOption('#gallery-class', '3');
       await page.click('#gallery-sample');
+      // the teacher says which step it is on, with a Cancel button, while it samples
+      await page.waitForFunction(() => /sampling: step \d+ of \d+/.test(document.getElementById('gallery-teacher-time')?.textContent ?? ''), null, { timeout: 300_000, polling: 100 });
+      assert.equal(await page.isVisible('#gallery-cancel'), true);
       await page.waitForFunction(() => ['done', 'error'].includes((window as any).__diPlayground.gallery.status), null, { timeout: 300_000, polling: 500 });
       const g = await page.evaluate(() => (window as any).__diPlayground.gallery);
       assert.equal(g.status, 'done');
       assert.equal(g.label, 3);
+      assert.equal(g.teacherStepsDone, TEACHER_STEPS);
+      assert.equal(await page.isVisible('#gallery-cancel'), false);
       for (const id of ['#gallery-generator', '#gallery-teacher']) {
         const st = await canvasStats(page, id);
         assert.ok(st.w > 80 && st.h > 80, `${id} was drawn (${st.w}×${st.h})`);
@@ -194,6 +199,13 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       summary.gallery = { batch: g.batch, generatorMs: g.generatorMs, teacherMs: g.teacherMs, note: `${shipped() ? 'shipped models (fmnist-small SongUNet)' : 'tiny random SongUNet (modelChannels 8)'}; SwiftShader; teacher ${TEACHER_STEPS} Heun steps (${2 * TEACHER_STEPS - 1} evaluations); first batch, so compile time included` };
       t.diagnostic(`gallery: ${JSON.stringify(summary.gallery)}`);
       await page.locator('#gallery').screenshot({ path: join(ARTIFACTS, 'webgpu-gallery.png') });
+      // new seeds without the teacher: its panel no longer shows the old seeds' images
+      await page.uncheck('#gallery-with-teacher');
+      await page.fill('#gallery-seed', String(GALLERY_BATCH));
+      await page.click('#gallery-sample');
+      await page.waitForFunction(() => (window as any).__diPlayground.gallery.status === 'done', null, { timeout: 120_000, polling: 250 });
+      assert.match((await page.textContent('#gallery-teacher-time')) ?? '', /not run for seeds 4–7/);
+      assert.ok((await canvasStats(page, '#gallery-teacher')).std < 1, 'the teacher panel is blank');
       await page.screenshot({ path: join(ARTIFACTS, 'webgpu-page.png'), fullPage: true });
       assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
     } finally {
