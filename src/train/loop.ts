@@ -97,7 +97,7 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
   return { step, stoppedEarly };
 }
 
-/** Images as kimg for the live line: 0.256k, 12.8k, 1,024k. */
+/** Images as kimg for the live line: 0.256k, 12.8k, 1024k. */
 function fmtKimg(images: number): string {
   const k = images / 1000;
   return `${k < 10 ? k.toFixed(3).replace(/\.?0+$/, '') : k < 100 ? k.toFixed(1) : Math.round(k)}k`;
