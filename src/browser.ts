@@ -30,9 +30,14 @@ export * as edmLoss from './edm/loss.js';
 export * as schedule from './edm/schedule.js';
 export * as sampler from './edm/sampler.js';
 
+export * as classifier from './metrics/classifier.js';
+export * as referenceStats from './metrics/reference-format.js';
+export * as imageMetrics from './metrics/evaluator.js';
+
 export * as losses from './distill/losses.js';
 export * as sigma from './distill/sigma.js';
 export * as generator from './distill/generator.js';
+export * as sample from './distill/sample.js';
 export * as steps from './distill/steps.js';
 export * as toyModels from './distill/toy-models.js';
 export * as toyMetrics from './metrics/toy2d.js';

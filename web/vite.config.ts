@@ -8,7 +8,7 @@
  *   so the native package never reaches the bundle.
  * - `models` serves `/models/*.safetensors` from the repository's models/ folder (or `DI_MODELS_DIR`,
  *   which the browser tests point at a temp folder) in dev and preview, and copies the files the
- *   gallery uses into the static build.
+ *   page uses (PAGE_MODELS) into the static build.
  * - Cross-origin isolation headers give Wasm its SharedArrayBuffer threads (jax-js uses them when present).
  */
 import { builtinModules } from 'node:module';
@@ -19,8 +19,8 @@ import { defineConfig, type Connect, type Plugin } from 'vite';
 
 const webDir = dirname(fileURLToPath(import.meta.url));
 const repoDir = resolve(webDir, '..');
-/** Checkpoints the gallery fetches (models/<name>.safetensors). */
-export const GALLERY_MODELS = ['fmnist-cond-onestep', 'fmnist-cond'];
+/** Files the page fetches (models/<name>.safetensors): the gallery's two models, and the in-tab distillation's teacher, classifier and reference statistics. */
+export const PAGE_MODELS = ['fmnist-cond-onestep', 'fmnist-cond', 'classifier-fmnist', 'ref-fmnist-test'];
 
 const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 const WEBGPU_STUB = '\0diff-instruct:webgpu-node-only';
@@ -76,7 +76,7 @@ function models(): Plugin {
       server.middlewares.use(serveModels);
     },
     generateBundle() {
-      for (const name of GALLERY_MODELS) {
+      for (const name of PAGE_MODELS) {
         const file = join(modelsDir(), `${name}.safetensors`);
         if (existsSync(file)) this.emitFile({ type: 'asset', fileName: `models/${name}.safetensors`, source: readFileSync(file) });
       }

@@ -43,6 +43,31 @@ export function oneStepGenerator(denoiser: Denoiser, sigmaInit: number, dataShap
   };
 }
 
+/**
+ * The self-describing metadata of a one-step generator distilled from `teacher` (its checkpoint
+ * metadata `teacherMeta`): the teacher's network and preconditioning plus σ_init, so `diff-instruct
+ * sample` rebuilds the generator from the file alone. Trainers add kimg, step, loss and config.
+ */
+export function oneStepGeneratorMeta(teacherMeta: Record<string, any>, teacher: string, sigmaInit: number, dataShape: number[], labelDim: number): Record<string, unknown> {
+  const [channels, resolution] = dataShape;
+  return {
+    format: 'diff-instruct/generator@1',
+    kind: 'generator',
+    generator: 'edm-one-step',
+    sigmaInit,
+    teacher,
+    net: teacherMeta.net,
+    netConfig: teacherMeta.netConfig,
+    precond: teacherMeta.precond,
+    sigmaData: teacherMeta.sigmaData,
+    labelDim,
+    resolution,
+    channels,
+    dataset: typeof teacherMeta.dataset === 'string' ? teacherMeta.dataset : undefined,
+    cond: labelDim > 0,
+  };
+}
+
 /** Uniform one-hot labels [n, labelDim] from a key (data-free: the generator's labels are drawn, not read). */
 export function sampleLabels(key: np.Array, n: number, labelDim: number): np.Array {
   const y = random.randint(key, { minval: 0, maxval: labelDim, shape: [n] });

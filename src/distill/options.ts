@@ -3,6 +3,9 @@
  * loss, the loss options and the options of `makeSteps`. Pure (no Node APIs), so the CLI trainer and the
  * browser playground build their steps from the same config the same way.
  */
+import type { numpy as np } from '@jax-js/jax';
+import { keyForSeed } from '../random/seeds.js';
+import { emaBeta } from '../train/ema.js';
 import type { DistillConfig } from './config.js';
 import type { GeneratorLossOpts } from './losses.js';
 import type { SigmaDist } from './sigma.js';
@@ -39,4 +42,23 @@ export function stepOptionsOf(cfg: DistillConfig): StepOptions {
     clipGen: cfg.clipGen,
     dropout: cfg.dropout,
   };
+}
+
+/**
+ * The key of step t of phase p (0: fake score, 1: generator): `keyForSeed(t, 2^30 + 4·seed + p)`, a
+ * pure function of (seed, t, p), so a resumed run, or a page run with the same config, draws exactly the
+ * batches an uninterrupted CLI run would.
+ */
+export function stepKey(seed: number, step: number, phase: number): np.Array {
+  return keyForSeed(step, 2 ** 30 + 4 * (seed % 2 ** 27) + phase);
+}
+
+/** Learning-rate factor before generator step s (0-based): the linear ramp-up over `lrRampup` kimg. */
+export function lrScaleAt(cfg: DistillConfig, s: number): number {
+  return cfg.lrRampup > 0 ? Math.min((s * cfg.batch) / (cfg.lrRampup * 1000), 1) : 1;
+}
+
+/** EMA decay β of generator step s (0-based): EDM's half-life in kimg with its ramp-up. */
+export function emaBetaAt(cfg: DistillConfig, s: number): number {
+  return emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (s + 1) * cfg.batch, cfg.emaRampup);
 }

@@ -11,7 +11,7 @@ import { parseSeeds } from '../random/seeds.js';
 import type { DistillConfig } from './config.js';
 import { classesForSeeds, generateImages, type Network } from '../teacher/generate.js';
 import { loadDenoiser } from '../teacher/load.js';
-import { oneStepGenerator, type Params } from './generator.js';
+import { oneStepGenerator, oneStepGeneratorMeta, type Params } from './generator.js';
 import type { DistillSetup } from './setup.js';
 import { gridName } from '../run/run-dir.js';
 
@@ -45,22 +45,7 @@ export async function setupImageTeacher(cfg: DistillConfig): Promise<DistillSetu
     teacherParams: t.params,
     theta0: tree.ref(t.params),
     phi0: tree.ref(t.params),
-    generatorMeta: {
-      format: 'diff-instruct/generator@1',
-      kind: 'generator',
-      generator: 'edm-one-step',
-      sigmaInit: cfg.sigmaInit,
-      teacher: cfg.teacher,
-      net: meta.net,
-      netConfig: meta.netConfig,
-      precond: meta.precond,
-      sigmaData: meta.sigmaData,
-      labelDim,
-      resolution: res,
-      channels,
-      dataset,
-      cond: labelDim > 0,
-    },
+    generatorMeta: oneStepGeneratorMeta(meta, cfg.teacher, cfg.sigmaInit, dataShape, labelDim),
     evaluate:
       evalMod && dataset
         ? async (ema, n) => {

@@ -12,15 +12,13 @@ import { basename, join } from 'node:path';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
-import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { keyForSeed } from '../random/seeds.js';
 import { DistillConfig as DistillConfigSchema, type DistillConfig } from './config.js';
 import { parseConfig } from '../config/config.js';
 import type { Params } from './generator.js';
 import { makeSteps, type FakeState, type GenState, type StepStats } from './steps.js';
 import type { DistillSetup } from './setup.js';
-import { stepOptionsOf } from './options.js';
+import { emaBetaAt, lrScaleAt, stepKey, stepOptionsOf } from './options.js';
 import { writeRunCurves } from '../metrics/curves.js';
 import { fmtMetrics, fmtTime, mean, trainingLoop, type TickInfo } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
@@ -39,10 +37,6 @@ export interface DistillResult {
   metrics: Record<string, number>[];
   seconds: number;
   stoppedEarly: boolean;
-}
-
-function stepKey(seed: number, step: number, phase: number): np.Array {
-  return keyForSeed(step, 2 ** 30 + 4 * (seed % 2 ** 27) + phase);
 }
 
 /** Reads an array of scalar stats (consuming them) into numbers. */
@@ -131,7 +125,6 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
 
   const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
   const stepsPerTick = Math.max(1, Math.round((cfg.tick * 1000) / cfg.batch));
-  const lrScaleAt = (s: number) => (cfg.lrRampup > 0 ? Math.min((s * cfg.batch) / (cfg.lrRampup * 1000), 1) : 1);
   const snapshots: string[] = [];
   const metrics: Record<string, number>[] = [];
   let stoppedEarly = false;
@@ -222,14 +215,14 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   }
 
   const oneStep = async (s: number) => {
-    const lr = np.array(lrScaleAt(s));
+    const lr = np.array(lrScaleAt(cfg, s));
     for (let i = 0; i < fakeSteps; i++) {
       const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), lr.ref);
       fake = next;
       fakeDone++;
       await push('f', st);
     }
-    const beta = np.array(emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (s + 1) * cfg.batch, cfg.emaRampup));
+    const beta = np.array(emaBetaAt(cfg, s));
     const [next, st] = genStep(gen, tree.ref(fake.phi), tree.ref(setup.teacherParams), stepKey(cfg.seed, s, 1), lr, beta);
     gen = next;
     await push('g', st);

@@ -1,10 +1,11 @@
 /**
  * Param trees from safetensors data in memory: the half of params.ts without Node APIs, so the
  * browser entry (src/browser.ts) can turn a fetched checkpoint into a param tree. params.ts re-exports
- * all of it and adds the file functions (`saveParams`, `loadParams`, `readMeta`).
+ * all of it and adds the file functions (`saveParams`, `loadParams`, `readMeta`); `paramsToBytes` is
+ * what `saveParams` writes, so a page can offer the same file for download.
  */
 import { numpy as np } from '@jax-js/jax';
-import { bf16ToF32, f16ToF32, numel, parseSafetensors, type TensorData } from './safetensors-format.js';
+import { bf16ToF32, f16ToF32, f32ToF16, numel, parseSafetensors, serializeSafetensors, type TensorData } from './safetensors-format.js';
 
 export type ParamTree = Record<string, np.Array>;
 
@@ -120,4 +121,37 @@ export function paramsFromSafetensors(
 /** `paramsFromSafetensors` of a whole file's bytes (e.g. a `fetch`ed checkpoint). */
 export function paramsFromBytes(bytes: Uint8Array, source: string, opts: LoadParamsOptions = {}): LoadedParams {
   return paramsFromSafetensors(parseSafetensors(bytes, source), source, opts);
+}
+
+export interface SaveParamsOptions {
+  /** Storage precision; F16 halves the file (values round to nearest even). Default F32. */
+  dtype?: 'F32' | 'F16';
+  /** Extra raw tensors stored beside the params (Adam moments, RNG key, ...); names must not clash. */
+  extra?: Record<string, TensorData>;
+}
+
+/**
+ * The safetensors bytes of `params` (and `opts.extra`) with `__metadata__.diff_instruct =
+ * JSON.stringify(meta)`. Does NOT consume `params` (each array is read through `.ref`). `where` names
+ * the target in errors.
+ */
+export async function paramsToBytes(params: ParamTree, meta: object, opts: SaveParamsOptions = {}, where = 'paramsToBytes'): Promise<Uint8Array> {
+  const dtype = opts.dtype ?? 'F32';
+  if (dtype !== 'F32' && dtype !== 'F16') throw new Error(`${where}: dtype must be F32 or F16, got '${dtype}'`);
+  const tensors: Record<string, TensorData> = {};
+  for (const [name, x] of Object.entries(params)) {
+    const values = await readFloat32(x);
+    tensors[name] = dtype === 'F16' ? { dtype, shape: [...x.shape], data: f32ToF16(values) } : { dtype, shape: [...x.shape], data: values };
+  }
+  for (const [name, t] of Object.entries(opts.extra ?? {})) {
+    if (name in tensors) throw new Error(`${where}: extra tensor '${name}' has the same name as a parameter`);
+    tensors[name] = t;
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(meta);
+  } catch (e) {
+    throw new Error(`${where}: metadata is not JSON-serializable (${(e as Error).message})`);
+  }
+  return serializeSafetensors(tensors, { [META_KEY]: json });
 }

@@ -7,44 +7,21 @@
  * docs/ARCHITECTURE.md, "Checkpoints") lives in `__metadata__.diff_instruct`, so a file describes itself
  * (k-diffusion's habit) and `readMeta` can learn what a file holds from its header alone.
  */
-import { f32ToF16, readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorData, type TensorInfo } from './safetensors.js';
-import { META_KEY, paramsFromSafetensors, parseMeta, readFloat32, type LoadedParams, type LoadParamsOptions, type ParamTree } from './params-format.js';
+import { readSafetensors, readSafetensorsHeader, type TensorInfo } from './safetensors.js';
+import { writeFileAtomic } from './atomic.js';
+import { paramsFromSafetensors, paramsToBytes, parseMeta, type LoadedParams, type LoadParamsOptions, type ParamTree, type SaveParamsOptions } from './params-format.js';
 
 export * from './params-format.js';
 
-export interface SaveParamsOptions {
-  /** Storage precision; F16 halves the file (values round to nearest even). Default F32. */
-  dtype?: 'F32' | 'F16';
-  /** Extra raw tensors stored beside the params (Adam moments, RNG key, ...); names must not clash. */
-  extra?: Record<string, TensorData>;
-}
-
 /**
  * Writes `params` (and `opts.extra`) to a safetensors file atomically, with
- * `__metadata__.diff_instruct = JSON.stringify(meta)`.
+ * `__metadata__.diff_instruct = JSON.stringify(meta)` (the bytes of `paramsToBytes`).
  *
  * Does NOT consume `params`: every array is read through `.ref`, so the caller keeps using (and owns)
  * its tree after the call — unlike most functions here, which take ownership of their arguments.
  */
 export async function saveParams(path: string, params: ParamTree, meta: object, opts: SaveParamsOptions = {}): Promise<void> {
-  const dtype = opts.dtype ?? 'F32';
-  if (dtype !== 'F32' && dtype !== 'F16') throw new Error(`saveParams '${path}': dtype must be F32 or F16, got '${dtype}'`);
-  const tensors: Record<string, TensorData> = {};
-  for (const [name, x] of Object.entries(params)) {
-    const values = await readFloat32(x);
-    tensors[name] = dtype === 'F16' ? { dtype, shape: [...x.shape], data: f32ToF16(values) } : { dtype, shape: [...x.shape], data: values };
-  }
-  for (const [name, t] of Object.entries(opts.extra ?? {})) {
-    if (name in tensors) throw new Error(`saveParams '${path}': extra tensor '${name}' has the same name as a parameter`);
-    tensors[name] = t;
-  }
-  let json: string;
-  try {
-    json = JSON.stringify(meta);
-  } catch (e) {
-    throw new Error(`saveParams '${path}': metadata is not JSON-serializable (${(e as Error).message})`);
-  }
-  writeSafetensors(path, tensors, { [META_KEY]: json });
+  writeFileAtomic(path, await paramsToBytes(params, meta, opts, `saveParams '${path}'`));
 }
 
 /**

@@ -15,9 +15,8 @@
  * conv computes a quarter of the outputs, which matters on Wasm.
  */
 import { defaultDevice, jit, lax, nn, numpy as np, random, tree, type OwnedFunction } from '@jax-js/jax';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { loadParams, readMeta } from '../io/params.js';
+import { paramsFromSafetensors, parseMeta } from '../io/params-format.js';
+import { parseSafetensors } from '../io/safetensors-format.js';
 import { convImpl } from '../nets/layers.js';
 
 export type ClassifierParams = Record<string, np.Array>;
@@ -193,28 +192,24 @@ export interface LoadedClassifier {
   sha256: string;
 }
 
-/** sha256 (hex) of a file's bytes. */
-export function fileSha256(path: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch {
-    throw new Error(`cannot read '${path}'`);
-  }
-  return createHash('sha256').update(bytes).digest('hex');
+/** sha256 (hex) of bytes, by Web Crypto (in Node 20 and in pages). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**
- * Loads a classifier written by `diff-instruct train-classifier`; a missing file, a file that is not a
- * classifier, or a tensor whose shape disagrees with the stored config is a one-line error.
+ * A classifier from the bytes of its safetensors file (read from disk by classifier-file.ts, or
+ * fetched by a page); `source` names it in errors. A file that is not a classifier, or a tensor whose
+ * shape disagrees with the stored config, is a one-line error.
  */
-export async function loadClassifier(path: string): Promise<LoadedClassifier> {
-  if (!existsSync(path)) throw new Error(`classifier '${path}' does not exist (train one with: diff-instruct train-classifier --dataset <name> --out ${path})`);
-  const { meta } = readMeta(path);
-  if (!meta || meta.kind !== 'classifier' || !meta.netConfig) throw new Error(`'${path}' is not a diff-instruct classifier (metadata kind is ${JSON.stringify(meta?.kind ?? null)})`);
+export async function classifierFromBytes(bytes: Uint8Array, source: string): Promise<LoadedClassifier> {
+  const parsed = parseSafetensors(bytes, source);
+  const meta = parseMeta(source, parsed.metadata);
+  if (!meta || meta.kind !== 'classifier' || !meta.netConfig) throw new Error(`'${source}' is not a diff-instruct classifier (metadata kind is ${JSON.stringify(meta?.kind ?? null)})`);
   const cfg = meta.netConfig as ClassifierConfig;
-  const { params } = await loadParams(path, { expect: classifierShapes(cfg) });
-  return { params, cfg, meta, path, sha256: fileSha256(path) };
+  const { params } = paramsFromSafetensors(parsed, source, { expect: classifierShapes(cfg) });
+  return { params, cfg, meta, path: source, sha256: await sha256Hex(bytes) };
 }
 
 const forwardFns = new Map<string, OwnedFunction<(p: ClassifierParams, x: np.Array) => [np.Array, np.Array]>>();

@@ -18,8 +18,9 @@ import { tree } from '@jax-js/jax';
 import { loadImageDataset, toFloat, type ImageDataset } from '../data/images.js';
 import { permutation, seededUniform } from '../data/prng.js';
 import { testOnBackends } from '../testing/backends.js';
-import { classifierOutputs, loadClassifier } from './classifier.js';
-import { ImageEvaluator, quantize8bit } from './evaluate.js';
+import { classifierOutputs } from './classifier.js';
+import { loadClassifier } from './classifier-file.js';
+import { createImageEvaluator, type ImageEvaluator, quantize8bit } from './evaluate.js';
 import { frechetDistance } from './fd.js';
 import { kernelInceptionDistance } from './kid.js';
 import { meanCov } from './linalg.js';
@@ -72,7 +73,7 @@ interface Setup {
 }
 
 async function setup(dataset: string): Promise<Setup> {
-  return { ev: await ImageEvaluator.create(dataset), test: await loadImageDataset(dataset, 'test') };
+  return { ev: await createImageEvaluator(dataset), test: await loadImageDataset(dataset, 'test') };
 }
 
 /**

@@ -14,8 +14,9 @@ import { saveParams } from '../io/params.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { testOnBackends } from '../testing/backends.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { initClassifier, loadClassifier, type ClassifierConfig, type LoadedClassifier } from './classifier.js';
-import { ImageEvaluator } from './evaluate.js';
+import { initClassifier, type ClassifierConfig, type LoadedClassifier } from './classifier.js';
+import { loadClassifier } from './classifier-file.js';
+import { createImageEvaluator } from './evaluate.js';
 import { computeReferenceStats, loadReferenceStats, saveReferenceStats } from './reference.js';
 import { loadImageDataset, toFloat } from '../data/images.js';
 
@@ -69,10 +70,10 @@ testOnBackends('reference statistics: round trip, and one-line errors for other 
 
     // The evaluator refuses the mismatched pair too, and scores the reference images against themselves
     // with FD 0 (same 8-bit images → same features) and precision = recall = 1.
-    await assert.rejects(ImageEvaluator.create('fashion-mnist', { classifierPath: other.path, referencePath: path }), /were computed with classifier/);
+    await assert.rejects(createImageEvaluator('fashion-mnist', { classifierPath: other.path, referencePath: path }), /were computed with classifier/);
     const full = join(dir, 'ref-all.safetensors');
     saveReferenceStats(full, await computeReferenceStats(clf, 'fashion-mnist', 'test', { limit: 300 }));
-    const ev = await ImageEvaluator.create('fashion-mnist', { classifierPath: clf.path, referencePath: full });
+    const ev = await createImageEvaluator('fashion-mnist', { classifierPath: clf.path, referencePath: full });
     try {
       const ds = await loadImageDataset('fashion-mnist', 'test');
       const idx = Int32Array.from({ length: 300 }, (_, i) => i);

@@ -17,32 +17,14 @@ import { existsSync } from 'node:fs';
 import { DATASETS, loadImageDataset, toFloat, type Split } from '../data/images.js';
 import { readSafetensors, f32ToF16, f16ToF32, writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { META_KEY } from '../io/params.js';
+import { REFERENCE_FORMAT, referenceStatsFromSafetensors, type ReferenceStats } from './reference-format.js';
 import { classifierOutputs, type LoadedClassifier } from './classifier.js';
 import { meanCov } from './linalg.js';
 import { knnRadii } from './prdc.js';
-import { DATASET_SHORT } from './train-classifier.js';
+import { DATASET_SHORT } from './evaluator.js';
 import { shippedFile } from '../io/models-dir.js';
 
-export const REFERENCE_FORMAT = 'diff-instruct/reference-stats@1';
-
-export interface ReferenceStats {
-  dataset: string;
-  split: string;
-  /** images behind mu and sigma */
-  count: number;
-  featureDim: number;
-  mu: Float64Array;
-  sigma: Float64Array;
-  /** [nFeatures, F] raw features (rounded through F16 when loaded from a file) */
-  features: Float32Array;
-  nFeatures: number;
-  /** k-NN radii of `features` */
-  radii: Float32Array;
-  k: number;
-  classifierFile: string;
-  classifierSha256: string;
-  meta: Record<string, unknown>;
-}
+export * from './reference-format.js';
 
 /** Default reference-statistics file of a dataset split: `models/ref-<fmnist|mnist>-<split>.safetensors`. */
 export function defaultReferencePath(dataset: string, split: Split = 'test'): string {
@@ -116,22 +98,6 @@ export function saveReferenceStats(path: string, ref: ReferenceStats, extraMeta:
   writeSafetensors(path, tensors, { [META_KEY]: JSON.stringify(meta) });
 }
 
-function tensor(path: string, tensors: Record<string, TensorData>, name: string, dtype: string, shape: number[]): TensorData {
-  const t = tensors[name];
-  if (!t) throw new Error(`reference statistics '${path}': missing tensor '${name}'`);
-  if (t.dtype !== dtype) throw new Error(`reference statistics '${path}': tensor '${name}' has dtype ${t.dtype}, expected ${dtype}`);
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`reference statistics '${path}': tensor '${name}' has shape [${t.shape}], expected [${shape}]`);
-  }
-  for (let i = 0; i < t.data.length; i++) {
-    const v = Number(t.data[i]);
-    // F16 stores raw bits: 0x7c00 and above in the exponent field are Inf/NaN
-    const bad = t.dtype === 'F16' ? (v & 0x7c00) === 0x7c00 : !Number.isFinite(v);
-    if (bad) throw new Error(`reference statistics '${path}': tensor '${name}' has a non-finite value at index ${i}`);
-  }
-  return t;
-}
-
 /**
  * Loads and validates reference statistics. With `classifier`, its sha256 must equal the one recorded
  * in the file; every problem (missing or corrupt file, wrong shapes, non-finite values, other
@@ -146,43 +112,5 @@ export function loadReferenceStats(path: string, expect: { classifier?: LoadedCl
     const msg = (e as Error).message.split('\n')[0];
     throw new Error(msg.includes(path) ? msg : `reference statistics '${path}': ${msg}`);
   }
-  const { tensors, metadata } = parsed;
-  let meta: any;
-  try {
-    meta = JSON.parse(metadata[META_KEY] ?? 'null');
-  } catch {
-    throw new Error(`reference statistics '${path}': metadata '${META_KEY}' is not valid JSON`);
-  }
-  if (!meta || meta.format !== REFERENCE_FORMAT) throw new Error(`'${path}' is not a reference-statistics file (format ${JSON.stringify(meta?.format ?? null)}, expected '${REFERENCE_FORMAT}')`);
-  const F = meta.featureDim, M = meta.featureRows;
-  if (!Number.isInteger(F) || F < 1 || !Number.isInteger(M) || M < 2) throw new Error(`reference statistics '${path}': bad featureDim/featureRows in metadata`);
-  if (expect.dataset && meta.dataset !== expect.dataset) throw new Error(`reference statistics '${path}' are for dataset '${meta.dataset}', not '${expect.dataset}'`);
-  const clf = expect.classifier;
-  if (clf) {
-    if (meta.classifierSha256 !== clf.sha256) {
-      throw new Error(
-        `reference statistics '${path}' were computed with classifier ${meta.classifier} (sha256 ${String(meta.classifierSha256).slice(0, 12)}…), but '${clf.path}' has sha256 ${clf.sha256.slice(0, 12)}…: recompute them with diff-instruct eval ref --dataset ${meta.dataset}`,
-      );
-    }
-    if (clf.cfg.features !== F) throw new Error(`reference statistics '${path}' have ${F}-d features, the classifier '${clf.path}' gives ${clf.cfg.features}-d`);
-  }
-  const mu = tensor(path, tensors, 'mu', 'F64', [F]).data as Float64Array;
-  const sigma = tensor(path, tensors, 'sigma', 'F64', [F, F]).data as Float64Array;
-  const features = f16ToF32(tensor(path, tensors, 'features', 'F16', [M, F]).data as Uint16Array);
-  const radii = tensor(path, tensors, 'radii', 'F32', [M]).data as Float32Array;
-  return {
-    dataset: meta.dataset,
-    split: meta.split,
-    count: meta.count,
-    featureDim: F,
-    mu,
-    sigma,
-    features,
-    nFeatures: M,
-    radii,
-    k: meta.k,
-    classifierFile: meta.classifier,
-    classifierSha256: meta.classifierSha256,
-    meta,
-  };
+  return referenceStatsFromSafetensors(parsed, path, expect);
 }

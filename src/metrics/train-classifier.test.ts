@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tree } from '@jax-js/jax';
 import { testOnBackends } from '../testing/backends.js';
-import { loadClassifier, fileSha256 } from './classifier.js';
+import { loadClassifier, fileSha256 } from './classifier-file.js';
 import { TrainClassifierSchema, augmentBatch, lrFactor, trainClassifier } from './train-classifier.js';
 
 /** A rand() that replays `values` in order. */

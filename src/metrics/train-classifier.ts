@@ -23,16 +23,15 @@ import { shippedFile } from '../io/models-dir.js';
 import {
   classifierLogits,
   initClassifier,
-  loadClassifier,
   type ClassifierConfig,
   type ClassifierParams,
 } from './classifier.js';
+import { loadClassifier } from './classifier-file.js';
+import { DATASET_SHORT } from './evaluator.js';
 
 /** Random stream of the per-step dropout keys (streams 0 and 1 are latents and labels). */
 const DROPOUT_STREAM = 1000;
 
-/** Short dataset names used in file names and metric names (`FD-FMNIST`). */
-export const DATASET_SHORT: Record<string, string> = { 'fashion-mnist': 'fmnist', mnist: 'mnist' };
 
 /** Default classifier file for a dataset. */
 export function defaultClassifierPath(dataset: string): string {

@@ -8,13 +8,15 @@
  * Labels are drawn per seed (its label stream) unless classes are given, so image k never depends on
  * the batch. The metrics and distillation code call `generateImages`.
  */
-import { jit, numpy as np, tree, type OwnedFunction } from '@jax-js/jax';
+import { numpy as np, tree } from '@jax-js/jax';
 import { edmSampleSeeds, type ChurnOptions, type Solver } from '../edm/sampler.js';
 import { karrasSigmas } from '../edm/schedule.js';
 import type { Denoiser } from '../edm/precond.js';
 import type { Params } from '../nets/layers.js';
-import { uniformIntForSeeds } from '../random/seeds.js';
 import { oneStepGenerator, type GeneratorModel } from '../distill/generator.js';
+import { classesForSeeds, generateFromModel, labelsForSeeds, oneHotLabels } from '../distill/sample.js';
+
+export { classesForSeeds, generateFromModel, labelsForSeeds, oneHotLabels };
 import { isGanGeneratorMeta, loadGanGenerator, type GanGeneratorMeta } from '../gan/generator.js';
 import { readMeta } from '../io/params.js';
 import { loadDenoiser, resolveNetworkPath, type DenoiserMeta } from './load.js';
@@ -72,31 +74,6 @@ export interface GenerateOptions {
   onBatch?: (done: number, total: number) => void;
 }
 
-/** Class index of each seed: given (one for all or per seed) or drawn from the seed's label stream. */
-export async function classesForSeeds(seeds: readonly number[], labelDim: number, classes?: number | readonly number[] | null): Promise<Int32Array> {
-  if (labelDim <= 0) {
-    if (classes !== undefined && classes !== null) throw new Error('class labels given, but the network is unconditional');
-    return new Int32Array(seeds.length);
-  }
-  const check = (c: number) => {
-    if (!Number.isInteger(c) || c < 0 || c >= labelDim) throw new Error(`class ${c} is out of range: the network has ${labelDim} classes (0-${labelDim - 1})`);
-    return c;
-  };
-  if (typeof classes === 'number') return new Int32Array(seeds.length).fill(check(classes));
-  if (classes) {
-    if (classes.length !== seeds.length) throw new Error(`${classes.length} classes given for ${seeds.length} seeds`);
-    return Int32Array.from(classes, check);
-  }
-  return (await uniformIntForSeeds(seeds, labelDim).data()) as Int32Array;
-}
-
-/** One-hot [N, C] float32 of class indices. */
-export function oneHotLabels(classes: ArrayLike<number>, labelDim: number): np.Array {
-  const buf = new Float32Array(classes.length * labelDim);
-  for (let i = 0; i < classes.length; i++) buf[i * labelDim + classes[i]] = 1;
-  return np.array(buf, { shape: [classes.length, labelDim] });
-}
-
 // One model (hence one jitted apply) per (denoiser, σ_init), however often a trainer wraps its EMA params.
 const oneStepModels = new WeakMap<Denoiser, Map<number, GeneratorModel>>();
 
@@ -112,62 +89,13 @@ export function generatorOf(network: Network): GeneratorModel {
   return model;
 }
 
-// jit rejects null arguments: labels travel as a list of zero or one arrays.
-const applyCache = new WeakMap<GeneratorModel, OwnedFunction<(p: Params, z: np.Array, l: np.Array[]) => np.Array>>();
-
-function jittedApply(model: GeneratorModel) {
-  let f = applyCache.get(model);
-  if (!f) {
-    f = jit((p: Params, z: np.Array, l: np.Array[]) => model.apply(p, z, l[0] ?? null, { train: false }));
-    applyCache.set(model, f);
-  }
-  return f;
-}
-
-/**
- * One sample per seed from a generator model, x_k = g(params, z(seeds[k]), labels_k), in fixed-size
- * batches (the last one padded, so no new shape compiles). `labelsFor` gives the one-hot labels of a
- * batch of seeds (null: unconditional). Does not consume `params`.
- */
-export async function generateFromModel(
-  model: GeneratorModel,
-  params: Params,
-  seeds: readonly number[],
-  labelsFor: ((batch: number[]) => np.Array) | null,
-  opts: { batchSize?: number; onBatch?: (done: number, total: number) => void } = {},
-): Promise<np.Array> {
-  const f = jittedApply(model);
-  const bs = Math.max(1, Math.min(opts.batchSize ?? 64, seeds.length));
-  const outs: np.Array[] = [];
-  for (let start = 0; start < seeds.length; start += bs) {
-    const real = seeds.slice(start, start + bs);
-    const batch = [...real];
-    while (batch.length < bs) batch.push(real[real.length - 1]); // pad: no new shape to compile
-    const labels = labelsFor ? [labelsFor(batch)] : [];
-    let x = await f(tree.ref(params), model.latentForSeeds(batch), labels).blockUntilReady();
-    if (real.length < bs) x = x.slice([0, real.length]);
-    outs.push(x);
-    opts.onBatch?.(start + real.length, seeds.length);
-  }
-  return outs.length === 1 ? outs[0] : np.concatenate(outs, 0);
-}
-
 /**
  * One sample per seed, [seeds.length, ...dataShape] (NCHW in [-1, 1] for images; not clipped).
  * Does not consume `network`.
  */
 export async function generateImages(network: Network, seeds: readonly number[], opts: GenerateOptions = {}): Promise<np.Array> {
   if (seeds.length === 0) throw new Error('generateImages: no seeds');
-  const cls = await classesForSeeds(seeds, network.labelDim, opts.classes);
-  const classOf = new Map<number, number>();
-  seeds.forEach((s, i) => classOf.set(s, cls[i]));
-  const labelsFor = network.labelDim > 0 ? (batch: number[]) => oneHotLabels(batch.map((s) => classOf.get(s)!), network.labelDim) : null;
-  if (classOf.size !== seeds.length && opts.classes && typeof opts.classes !== 'number') {
-    // Per-seed classes are looked up by seed, so a repeated seed must ask for one class.
-    seeds.forEach((s, i) => {
-      if (classOf.get(s) !== cls[i]) throw new Error(`seed ${s} is listed twice with different classes`);
-    });
-  }
+  const labelsFor = await labelsForSeeds(seeds, network.labelDim, opts.classes);
   if (network.kind === 'teacher') {
     if (!network.denoiser) throw new Error(`'${network.path}': teacher has no denoiser`);
     const sigmas = karrasSigmas(opts.steps ?? 18, opts.sigmaMin ?? 0.002, opts.sigmaMax ?? 80, opts.rho ?? 7);

@@ -16,8 +16,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
 }
 
 /** A labelled form row. */
-export function row(label: string, control: HTMLElement, hint = ''): HTMLElement {
-  return h('label', { class: 'row' }, h('span', { class: 'label' }, label), control, ...(hint ? [h('span', { class: 'hint' }, hint)] : []));
+export function row(label: string, control: HTMLElement, hint: string | HTMLElement = ''): HTMLElement {
+  const hintEl = typeof hint === 'string' ? (hint ? h('span', { class: 'hint' }, hint) : null) : hint;
+  return h('label', { class: 'row' }, h('span', { class: 'label' }, label), control, ...(hintEl ? [hintEl] : []));
 }
 
 /** A <select> of `options` (value → text). */

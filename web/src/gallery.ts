@@ -11,6 +11,7 @@ import { jit, numpy as np, tree } from '@jax-js/jax';
 import { generator, sampler, schedule } from 'diff-instruct';
 import { fetchCheckpoint, type FetchResult, type LoadedCheckpoint } from './checkpoint.js';
 import { h, row, select } from './dom.js';
+import { drawImageGrid } from './plot.js';
 import { pageState } from './state.js';
 
 export const GENERATOR_FILE = 'fmnist-cond-onestep.safetensors';
@@ -24,37 +25,6 @@ const COLS = Math.min(4, BATCH);
 const SCALE = 3;
 
 const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-
-/** Draws NCHW images in [−1, 1] as a grid (1 or 3 channels), scaled up by SCALE. */
-function drawGrid(canvas: HTMLCanvasElement, x: Float32Array, n: number, c: number, hh: number, ww: number): void {
-  const rows = Math.ceil(n / COLS);
-  const gap = 2;
-  const W = COLS * (ww * SCALE + gap) + gap, H = rows * (hh * SCALE + gap) + gap;
-  canvas.width = W;
-  canvas.height = H;
-  const ctx = canvas.getContext('2d')!;
-  const img = ctx.createImageData(W, H);
-  img.data.fill(255);
-  const to8 = (v: number) => Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)));
-  for (let k = 0; k < n; k++) {
-    const ox = gap + (k % COLS) * (ww * SCALE + gap), oy = gap + Math.floor(k / COLS) * (hh * SCALE + gap);
-    for (let yy = 0; yy < hh * SCALE; yy++) {
-      for (let xx = 0; xx < ww * SCALE; xx++) {
-        const i = Math.floor(yy / SCALE) * ww + Math.floor(xx / SCALE);
-        const base = k * c * hh * ww;
-        const r = to8(x[base + i]);
-        const g = c === 3 ? to8(x[base + hh * ww + i]) : r;
-        const b = c === 3 ? to8(x[base + 2 * hh * ww + i]) : r;
-        const o = 4 * ((oy + yy) * W + ox + xx);
-        img.data[o] = r;
-        img.data[o + 1] = g;
-        img.data[o + 2] = b;
-        img.data[o + 3] = 255;
-      }
-    }
-  }
-  ctx.putImageData(img, 0, 0);
-}
 
 function describe(c: LoadedCheckpoint): string {
   const m = c.meta;
@@ -165,7 +135,7 @@ export async function mountGallery(root: HTMLElement): Promise<void> {
         const t0 = performance.now();
         const data = (await (await sample()).data()) as Float32Array;
         const ms = performance.now() - t0;
-        drawGrid(canvas, data, BATCH, shape[0], shape[1], shape[2]);
+        drawImageGrid(canvas, data, BATCH, shape, COLS, SCALE);
         time.textContent = `${ms.toFixed(0)} ms per batch of ${BATCH}${fresh[which] ? COMPILE_NOTE : ''}`;
         fresh[which] = false;
         return ms;

@@ -6,6 +6,7 @@ import './style.css';
 import { initDevice, type DeviceInfo } from 'diff-instruct';
 import { mountPlayground } from './playground.js';
 import { mountGallery } from './gallery.js';
+import { mountImageDistill } from './distill-images.js';
 import { pageState } from './state.js';
 
 /**
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   await mountPlayground(document.getElementById('playground')!);
   pageState.ready = true;
   document.body.dataset.ready = '1';
+  mountImageDistill(document.getElementById('distill')!);
   void mountGallery(document.getElementById('gallery')!);
 }
 

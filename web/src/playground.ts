@@ -21,22 +21,23 @@ const FRAME_MS = 60;
 const PLOT_EVERY_MS = 150;
 const SCATTER = 440;
 
-const LOSS_TEXT: Record<string, string> = {
-  ikl: 'IKL — Diff-Instruct',
-  sid: 'SiD — score identity',
-  sds: 'SDS — score distillation (no fake score)',
-  dmd: 'DMD — distribution matching',
+/** Each choice: [what the drop-down shows (short enough for its width), what the hint under it says]. */
+const LOSS_TEXT: Record<string, [string, string]> = {
+  ikl: ['IKL (Diff-Instruct)', 'Integral KL: follows D_φ − D_p, the difference of the two denoisers'],
+  sid: ['SiD', 'score identity distillation (Zhou et al. 2024)'],
+  sds: ['SDS (no fake score)', 'score distillation (DreamFusion): the fake score is left out'],
+  dmd: ['DMD', 'distribution matching distillation (Yin et al. 2024)'],
 };
-const WEIGHTING_TEXT: Record<string, string> = {
-  reference: 'reference: w = 1 on D_φ − D_p',
-  'score-uniform': 'score-uniform: w = 1/σ²',
-  normalized: 'normalized: 1/mean|x₀ − D_p|',
+const WEIGHTING_TEXT: Record<string, [string, string]> = {
+  reference: ['reference', 'w(σ) = 1 on D_φ − D_p, as the reference code'],
+  'score-uniform': ['score-uniform', 'w(σ) = 1/σ²: every noise level weighs the same in score units'],
+  normalized: ['normalized', 'w = 1 / mean|x₀ − D_p| per sample (DMD’s)'],
 };
-const SIGMA_TEXT: Record<string, string> = {
-  lognormal: 'log-normal: ln σ ~ N(P_mean, P_std²)',
-  loguniform: 'log-uniform on [σ_min, σ_max]',
-  karras: 'Karras schedule, t ∈ [0, t_max]',
-  fixed: 'fixed σ (plain KL at one level)',
+const SIGMA_TEXT: Record<string, [string, string]> = {
+  lognormal: ['log-normal', 'ln σ ~ N(P_mean, P_std²), EDM’s training distribution'],
+  loguniform: ['log-uniform', 'σ log-uniform on [σ_min, σ_max]'],
+  karras: ['Karras', 'σ on the Karras schedule, t uniform in [0, t_max]'],
+  fixed: ['fixed σ', 'one noise level: the plain KL at that σ'],
 };
 
 /**
@@ -81,9 +82,12 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
 
   // ---- controls ----
   const toySel = select('toy', toyModels.TOY_TEACHERS.map((t) => [t, t]), cfg.teacher.slice(4));
-  const lossSel = select('loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l] ?? l]), cfg.loss);
-  const weightSel = select('weighting', WEIGHTINGS.map((w) => [w, WEIGHTING_TEXT[w] ?? w]), cfg.weighting);
-  const sigmaSel = select('sigmaDist', Object.keys(SIGMA_TEXT).map((s) => [s, SIGMA_TEXT[s]]), cfg.sigmaDist);
+  const lossSel = select('loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l]?.[0] ?? l]), cfg.loss);
+  const weightSel = select('weighting', WEIGHTINGS.map((w) => [w, WEIGHTING_TEXT[w]?.[0] ?? w]), cfg.weighting);
+  const sigmaSel = select('sigmaDist', Object.keys(SIGMA_TEXT).map((s) => [s, SIGMA_TEXT[s][0]]), cfg.sigmaDist);
+  const lossHint = h('span', { class: 'hint', id: 'loss-hint' });
+  const weightHint = h('span', { class: 'hint', id: 'weighting-hint' });
+  const sigmaHint = h('span', { class: 'hint', id: 'sigmaDist-hint' });
   const pMean = numberInput('pMean', cfg.pMean, { step: 0.1 });
   const pStd = numberInput('pStd', cfg.pStd, { min: 0.05, step: 0.1 });
   const sMin = numberInput('sigmaMin', cfg.sigmaMin, { min: 0.001 });
@@ -98,6 +102,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
   const status = h('div', { id: 'status', class: 'status' }, 'Building the models…');
   const error = h('div', { id: 'settings-error', class: 'error', hidden: true });
   const urlNote = h('div', { id: 'url-error', class: 'error', hidden: url.problems.length === 0 }, url.problems.join('; '));
+  const resetHint = h('div', { id: 'reset-hint', class: 'notice small', hidden: true });
 
   const read = {
     steps: h('span', { id: 'stat-steps' }, '0'),
@@ -141,9 +146,9 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
         'div',
         { class: 'controls' },
         row('Teacher', toySel),
-        row('Loss', lossSel),
-        row('w(σ)', weightSel, 'IKL and SDS only (DMD and SiD normalise per sample)'),
-        row('σ distribution', sigmaSel),
+        row('Loss', lossSel, lossHint),
+        row('w(σ)', weightSel, weightHint),
+        row('σ distribution', sigmaSel, sigmaHint),
         sigmaBox,
         row('Generator lr', lrGen),
         row('Fake-score lr', lrFake),
@@ -152,6 +157,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
         h('div', { class: 'buttons' }, startBtn, resetBtn),
         error,
         urlNote,
+        resetHint,
         status,
         h(
           'table',
@@ -164,13 +170,31 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
           h('tr', { title: 'Modes with at least a quarter of their fair share of samples within 3 std (src/metrics/toy2d.ts)' }, h('th', {}, 'modes covered'), h('td', {}, read.modes)),
         ),
       ),
-      h('div', { class: 'plots' }, scatterCanvas, h('div', { class: 'charts' }, lossCanvas, genCanvas, mmdCanvas)),
+      h(
+        'div',
+        { class: 'plots' },
+        scatterCanvas,
+        h('div', { class: 'charts' }, lossCanvas, genCanvas, mmdCanvas),
+        h(
+          'dl',
+          { class: 'chart-notes', id: 'chart-notes' },
+          h('dt', {}, 'Fake-score loss'),
+          h('dd', {}, 'how well the second network denoises the generator’s current points (EDM’s loss). It settles rather than falls to zero, because the generator keeps moving away from what it learnt.'),
+          h('dt', {}, 'Generator loss'),
+          h('dd', {}, 'the surrogate whose gradient is the update. Its value is not a distance to the teacher and may be negative or jump about: read progress from the scatter and MMD², not from it.'),
+          h('dt', {}, 'MMD² to the teacher'),
+          h('dd', {}, 'a kernel distance between 600 generator and 600 teacher points (log scale): lower is closer; ~1e-3 is as close as two teacher samples get. Modes covered counts the mixture’s components that receive points.'),
+        ),
+      ),
     ),
   );
 
   const showSigma = () => {
     sigmaBox.replaceChildren(...(sigmaRows[sigmaSel.value] ?? []));
     weightSel.disabled = lossSel.value === 'dmd' || lossSel.value === 'sid';
+    lossHint.textContent = LOSS_TEXT[lossSel.value]?.[1] ?? '';
+    weightHint.textContent = weightSel.disabled ? 'not used: DMD and SiD normalise per sample' : (WEIGHTING_TEXT[weightSel.value]?.[1] ?? '');
+    sigmaHint.textContent = SIGMA_TEXT[sigmaSel.value]?.[1] ?? '';
   };
   showSigma();
 
@@ -237,6 +261,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
     session = null;
     // a change queued for the old session is in the form already, and so in the new session's config
     pending = null;
+    resetHint.hidden = true;
     pageState.history = [];
     pageState.mmd = [];
     pageState.stepsPerSec = 0;
@@ -351,6 +376,10 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
       return;
     }
     const id = (e.target as HTMLElement).id;
+    if (id === 'loss' && session && session.genSteps > 0 && next.loss !== cfg.loss) {
+      resetHint.textContent = `Loss switched to ${LOSS_TEXT[next.loss]?.[0] ?? next.loss} at step ${session.genSteps}: the generator goes on from where ${LOSS_TEXT[cfg.loss]?.[0] ?? cfg.loss} left it. Press Reset to see the new loss from the start.`;
+      resetHint.hidden = false;
+    }
     if ((RESET_KEYS as readonly string[]).includes(id === 'toy' ? 'teacher' : id)) {
       const was = running;
       await pause();

@@ -8,8 +8,10 @@ export function setupCanvas(canvas: HTMLCanvasElement, width: number, height: nu
   const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
   canvas.width = Math.round(width * dpr);
   canvas.height = Math.round(height * dpr);
+  // at most the width of its container (phones), keeping its aspect ratio
   canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
+  canvas.style.maxWidth = '100%';
+  canvas.style.height = 'auto';
   const ctx = canvas.getContext('2d')!;
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   return ctx;
@@ -144,4 +146,35 @@ export function drawLines(ctx: CanvasRenderingContext2D, w: number, hgt: number,
     ctx.fillStyle = '#333';
     ctx.fillText(s.label, lx + 12, 13);
   }
+}
+
+/** Draws `n` NCHW images ([C, H, W] each, in [−1, 1], 1 or 3 channels) as a grid of `cols` columns, each pixel `scale`×`scale`. */
+export function drawImageGrid(canvas: HTMLCanvasElement, x: Float32Array, n: number, [c, hh, ww]: number[], cols: number, scale: number): void {
+  const rows = Math.ceil(n / cols);
+  const gap = 2;
+  const W = cols * (ww * scale + gap) + gap, H = rows * (hh * scale + gap) + gap;
+  canvas.width = W;
+  canvas.height = H;
+  const ctx = canvas.getContext('2d')!;
+  const img = ctx.createImageData(W, H);
+  img.data.fill(255);
+  const to8 = (v: number) => Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)));
+  for (let k = 0; k < n; k++) {
+    const ox = gap + (k % cols) * (ww * scale + gap), oy = gap + Math.floor(k / cols) * (hh * scale + gap);
+    for (let yy = 0; yy < hh * scale; yy++) {
+      for (let xx = 0; xx < ww * scale; xx++) {
+        const i = Math.floor(yy / scale) * ww + Math.floor(xx / scale);
+        const base = k * c * hh * ww;
+        const r = to8(x[base + i]);
+        const g = c === 3 ? to8(x[base + hh * ww + i]) : r;
+        const b = c === 3 ? to8(x[base + 2 * hh * ww + i]) : r;
+        const o = 4 * ((oy + yy) * W + ox + xx);
+        img.data[o] = r;
+        img.data[o + 1] = g;
+        img.data[o + 2] = b;
+        img.data[o + 3] = 255;
+      }
+    }
+  }
+  ctx.putImageData(img, 0, 0);
 }

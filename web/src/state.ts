@@ -25,6 +25,8 @@ export interface PageState {
   history: HistoryPoint[];
   mmd: { genStep: number; mmd: number }[];
   stepsPerSec: number;
+  /** The in-tab image distillation (distill-images.ts); metrics are its evaluations, the first at step 0. */
+  distill: { status: string; genSteps: number; kimg: number; imagesPerSec: number; metrics: { genSteps: number; kimg: number; n: number; fd: number; classAcc: number; precision: number; recall: number; seconds: number }[]; fileBytes: number };
   gallery: { status: string; generatorMs?: number; teacherMs?: number; batch?: number; label?: number; teacherStepsDone?: number };
 }
 
@@ -40,6 +42,7 @@ export const pageState: PageState = {
   history: [],
   mmd: [],
   stepsPerSec: 0,
+  distill: { status: 'idle', genSteps: 0, kimg: 0, imagesPerSec: 0, metrics: [], fileBytes: 0 },
   gallery: { status: 'idle' },
 };
 

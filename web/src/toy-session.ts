@@ -8,7 +8,7 @@
  * page run with the same settings draws the same batches as `diff-instruct distill --teacher toy:…`.
  */
 import { jit, numpy as np, random, tree } from '@jax-js/jax';
-import { adam, DistillConfig, distillOptions, makeSteps, seeds, toyModels } from 'diff-instruct';
+import { adam, DistillConfig, distillOptions, makeSteps, toyModels } from 'diff-instruct';
 import type { generator, steps } from 'diff-instruct';
 
 type Params = generator.Params;
@@ -58,8 +58,6 @@ export interface RunResult {
   /** Generator samples for the plot, [n·2] interleaved, when requested. */
   samples?: Float32Array;
 }
-
-const stepKey = (seed: number, step: number, phase: number) => seeds.keyForSeed(step, 2 ** 30 + 4 * (seed % 2 ** 27) + phase);
 
 /** Settings whose change needs new jitted phases but keeps the current params (the rest need a reset). */
 const LIVE_KEYS = ['loss', 'weighting', 'sigmaDist', 'pMean', 'pStd', 'sigmaMin', 'sigmaMax', 'sigmaFixed', 'karrasTMax', 'sidAlpha', 'lrGen', 'lrFake', 'fakeSteps', 'batch', 'beta1', 'beta2'] as const;
@@ -134,7 +132,7 @@ export class ToySession {
     let g = 0, f = 0;
     for (let i = 0; i < genSteps; i++) {
       for (let j = 0; j < fakePer; j++) {
-        const [next, st] = this.#fns.fakeStep(this.#fake, tree.ref(this.#gen.theta), stepKey(this.cfg.seed, this.fakeStepsDone, 0), one());
+        const [next, st] = this.#fns.fakeStep(this.#fake, tree.ref(this.#gen.theta), distillOptions.stepKey(this.cfg.seed, this.fakeStepsDone, 0), one());
         this.#fake = next;
         this.fakeStepsDone++;
         f++;
@@ -143,7 +141,7 @@ export class ToySession {
       if (this.warmingUp) continue;
       const phi = usesFake ? tree.ref(this.#fake.phi) : {};
       // β = 0: the "EMA" is θ itself; the page shows the live generator.
-      const [next, st] = this.#fns.genStep(this.#gen, phi, {}, stepKey(this.cfg.seed, this.genSteps, 1), one(), np.array(0));
+      const [next, st] = this.#fns.genStep(this.#gen, phi, {}, distillOptions.stepKey(this.cfg.seed, this.genSteps, 1), one(), np.array(0));
       this.#gen = next;
       this.genSteps++;
       g++;

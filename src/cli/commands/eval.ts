@@ -18,8 +18,8 @@ import { DATASETS } from '../../data/images.js';
 import { appendLine } from '../../io/atomic.js';
 import { readPngFolder } from '../../io/png.js';
 import { parseSeeds } from '../../random/seeds.js';
-import { loadClassifier } from '../../metrics/classifier.js';
-import { ImageEvaluator, type ImageMetrics } from '../../metrics/evaluate.js';
+import { loadClassifier } from '../../metrics/classifier-file.js';
+import { createImageEvaluator, type ImageEvaluator, type ImageMetrics } from '../../metrics/evaluate.js';
 import { computeReferenceStats, defaultReferencePath, saveReferenceStats } from '../../metrics/reference.js';
 import { defaultClassifierPath } from '../../metrics/train-classifier.js';
 import { activeDevice } from '../../platform/devices.js';
@@ -98,7 +98,7 @@ export async function evalCommand(cfg: EvalConfig): Promise<Record<string, unkno
     }
   }
   checkDataset(dataset, 'eval');
-  const ev = await ImageEvaluator.create(dataset, { classifierPath: cfg.classifier || undefined, referencePath: cfg.ref || undefined });
+  const ev = await createImageEvaluator(dataset, { classifierPath: cfg.classifier || undefined, referencePath: cfg.ref || undefined });
   let m: ImageMetrics;
   try {
     m = await ev.evaluate(images, { labels, kidSubsets: cfg.kidSubsets, kidSubsetSize: cfg.kidSubsetSize });
