@@ -219,6 +219,17 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       await page.waitForFunction(() => (window as any).__diPlayground.gallery.status === 'done', null, { timeout: 120_000, polling: 250 });
       assert.match((await page.textContent('#gallery-teacher-time')) ?? '', /not run for seeds 4–7/);
       assert.ok((await canvasStats(page, '#gallery-teacher')).std < 1, 'the teacher panel is blank');
+      // Cancel stops the teacher's sampling before its next step and says so
+      await page.check('#gallery-with-teacher');
+      await page.fill('#gallery-seed', String(2 * GALLERY_BATCH));
+      await page.click('#gallery-sample');
+      await page.waitForSelector('#gallery-cancel:not([hidden])', { timeout: 120_000 });
+      await page.click('#gallery-cancel');
+      await page.waitForFunction(() => ['cancelled', 'done', 'error'].includes((window as any).__diPlayground.gallery.status), null, { timeout: 120_000, polling: 100 });
+      assert.equal(await page.evaluate(() => (window as any).__diPlayground.gallery.status), 'cancelled');
+      assert.equal((await page.textContent('#gallery-teacher-time'))?.trim(), 'cancelled');
+      assert.ok((await page.evaluate(() => (window as any).__diPlayground.gallery.teacherStepsDone)) < TEACHER_STEPS, 'stopped before the last step');
+      assert.equal(await page.isVisible('#gallery-cancel'), false);
       await page.screenshot({ path: join(ARTIFACTS, 'webgpu-page.png'), fullPage: true });
       assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
     } finally {
