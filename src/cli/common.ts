@@ -1,6 +1,10 @@
 /** Shared CLI plumbing: the `--device` option, one-line error reporting, config flags. */
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FIT_PROBE_ENV, FitProbeDone, isFitProbe } from '../train/loop.js';
 import { checkDeviceChoice, DEVICE_CHOICES, initDevice, type DeviceInfo } from '../platform/devices.js';
 
 /** Adds `--device auto|webgpu|wasm` to a command. */
@@ -89,4 +93,67 @@ export async function withBatchThatFits(batch: number, run: () => Promise<void>)
     const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...args, '--batch', String(half)], { stdio: 'inherit' });
     process.exitCode = r.status ?? 1;
   }
+}
+
+/** The command line with `--<flag> <v>` / `--<flag>=<v>` removed. */
+function withoutFlag(args: string[], flag: string): string[] {
+  const out = [...args];
+  const i = out.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  if (i >= 0) out.splice(i, out[i] === flag ? 2 : 1);
+  return out;
+}
+
+/**
+ * Runs a trainer whose batch is part of its result, so a batch that does not fit in WebAssembly's 4 GiB
+ * cannot be split behind the user's back. Instead, on that error the same command runs again in fresh
+ * processes for one step at half the batch, a quarter, … (in a scratch run folder), and the error names
+ * the largest of those that fits: `batch 64 does not fit …; batch 32 does …: run again with --batch 32`.
+ * A resumed run keeps its batch, so it only gets the plain message. In the probe process itself the
+ * loop ends after its first step (`FitProbeDone`) and the process exits 0.
+ */
+export async function withTrainingBatchThatFits(batch: number, run: () => Promise<void>, opts: { resumed?: boolean } = {}): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    if (e instanceof FitProbeDone) {
+      process.exit(0);
+    }
+    if (!isWasmOutOfMemory(e) || isFitProbe()) throw e;
+    const fits = opts.resumed ? null : largestBatchThatFits(batch, tryTrainingStep(batch));
+    if (fits === null) throw new Error(`batch ${batch} does not fit in WebAssembly's 4 GiB memory${opts.resumed ? ' (a resumed run keeps its batch)' : ''}: use --device webgpu${opts.resumed ? '' : ', or a smaller --batch'}`);
+    if (fits === 0) throw new Error(`not even batch 1 fits in WebAssembly's 4 GiB memory for this network: use --device webgpu`);
+    throw new Error(`batch ${batch} does not fit in WebAssembly's 4 GiB memory; batch ${fits} does (one step measured in a fresh process): run again with --batch ${fits}, or use --device webgpu`);
+  }
+}
+
+export type FitResult = 'fits' | 'out-of-memory' | 'failed';
+
+/** The largest of batch/2, batch/4, …, 1 for which `tryBatch` fits (0: none does; null: a try failed for another reason). */
+export function largestBatchThatFits(batch: number, tryBatch: (b: number) => FitResult): number | null {
+  for (let b = Math.floor(batch / 2); b >= 1; b = Math.floor(b / 2)) {
+    const r = tryBatch(b);
+    if (r === 'fits') return b;
+    if (r === 'failed') return null;
+  }
+  return 0;
+}
+
+/** One training step of this command line at batch b, in a fresh process and a scratch run folder (see FIT_PROBE_ENV). */
+function tryTrainingStep(batch: number): (b: number) => FitResult {
+  const base = withoutFlag(withoutFlag(process.argv.slice(2), '--batch'), '--outdir');
+  return (b) => {
+    process.stderr.write(`diff-instruct: batch ${batch} does not fit in WebAssembly's 4 GiB memory; trying one step at batch ${b} in a fresh process…\n`);
+    const scratch = mkdtempSync(join(tmpdir(), 'di-fit-'));
+    try {
+      const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...base, '--batch', String(b), '--outdir', scratch], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, [FIT_PROBE_ENV]: '1' },
+      });
+      if (r.status === 0) return 'fits';
+      return /out of WebAssembly memory|4 GiB memory32 limit/.test(r.stderr ?? '') ? 'out-of-memory' : 'failed';
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  };
 }

@@ -5,7 +5,7 @@
  * central finite differences of the float64 closed-form KL.
  */
 import assert from 'node:assert/strict';
-import { grad, numpy as np, random, tree } from '@jax-js/jax';
+import { grad, numpy as np, random } from '@jax-js/jax';
 import { testOnBackends } from '../testing/backends.js';
 import { gaussianDenoiser, klGaussian2d, linearGenCov, linearGenerator, type LinearGenParams } from './gaussian2d.js';
 import { generatorLoss, type GeneratorLossOpts } from './losses.js';

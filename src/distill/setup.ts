@@ -10,7 +10,6 @@
  */
 import { numpy as np, random } from '@jax-js/jax';
 import { splitKeyList } from '../random/seeds.js';
-import type { Denoiser } from '../edm/precond.js';
 import type { RunDir } from '../run/run-dir.js';
 import { GENERATOR_COLOR, saveScatter, TEACHER_COLOR } from '../io/scatter.js';
 import type { DistillConfig } from './config.js';

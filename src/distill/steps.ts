@@ -6,7 +6,7 @@
  *  2. generator phase: θ descends the method's surrogate (losses.ts) with both denoisers frozen.
  * Both phases draw latents and labels from an explicit key; the generator's EMA is updated in phase 2.
  */
-import { jit, lax, numpy as np, random, tree, valueAndGrad } from '@jax-js/jax';
+import { jit, lax, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
 import { splitKeyList } from '../random/seeds.js';
 import type { Denoiser } from '../edm/precond.js';
 import { edmLoss } from '../edm/loss.js';

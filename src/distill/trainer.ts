@@ -8,7 +8,7 @@
  * draws exactly the keys an uninterrupted one would, with no RNG state to carry.
  */
 import { numpy as np, tree } from '@jax-js/jax';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
@@ -20,7 +20,7 @@ import { makeSteps, type FakeState, type GenState, type StepStats } from './step
 import type { DistillSetup } from './setup.js';
 import { emaBetaAt, lrScaleAt, stepKey, stepOptionsOf } from './options.js';
 import { writeRunCurves } from '../metrics/curves.js';
-import { fmtMetrics, fmtTime, mean, trainingLoop, type TickInfo } from '../train/loop.js';
+import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, type TickInfo, kimgText, rateText } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
 
 export const STATE_PREFIX = 'training-state';
@@ -109,7 +109,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     step = m.step;
     fakeDone = m.fakeDone;
     skipped = m.skipped;
-    run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(1)} kimg)`);
+    run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
     if (moved) run.log(moved);
   } else {
@@ -168,7 +168,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
       const row = { kimg, step, ...m };
       metrics.push(row);
-      run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${fmtMetrics(m)}`);
+      run.log(`metrics @ ${kimgText(kimg)} kimg: ${fmtMetrics(m)}`);
       run.stats({ kind: 'metrics', ...row });
       writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) if (typeof v === 'number') run.tb.scalar(`Metrics/${k}`, v, kimg * 1000);
@@ -194,7 +194,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     const row = { kind: 'tick', tick, kimg, step, fakeLoss: fLoss, fakeGradNorm: fNorm, genLoss: gLoss, genGradNorm: gNorm, skipped, secPerTick: secs, imagesPerSec: imgPerSec, totalSec: (Date.now() - t0) / 1000, liveBuffers: live };
     run.stats(row);
     run.log(
-      `tick ${String(tick).padEnd(5)} kimg ${kimg.toFixed(1).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${imgPerSec.toFixed(0).padEnd(6)} ` +
+      `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${rateText(imgPerSec).padEnd(6)} ` +
         `fake ${f.length ? fLoss.toPrecision(4) : '-'} gen ${gLoss.toPrecision(4)} |g| ${gNorm.toPrecision(3)} skipped ${skipped}`,
     );
     const tb = run.tb;
@@ -206,10 +206,10 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
 
   if (step === 0 && setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, 0);
   // The starting point of every FD-versus-kimg curve: the generator before its first step.
-  if (step === 0 && setup.evaluate && cfg.evalN > 0) {
+  if (step === 0 && setup.evaluate && cfg.evalN > 0 && !isFitProbe()) {
     const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
     metrics.push({ kimg: 0, step: 0, ...m });
-    run.log(`metrics @ 0.0 kimg (initial generator): ${fmtMetrics(m)}`);
+    run.log(`metrics @ 0 kimg (initial generator): ${fmtMetrics(m)}`);
     run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
     writeRunCurves(run.path);
   }
@@ -244,8 +244,11 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       { step: oneStep, finishTick, snapshot: async () => void (await snapshot()), pending: () => host.g.length > 0 || inflight.length > 0, status: () => [host.g.at(-1) && `gen ${host.g.at(-1)![0].toPrecision(4)}`, host.f.at(-1) && `fake ${host.f.at(-1)![0].toPrecision(4)}`].filter(Boolean).join(' ') },
     );
     stoppedEarly = r.stoppedEarly !== '';
+  } catch (e) {
+    run.log(stoppedBy(e));
+    throw e;
   } finally {
-    run.log(`Done: ${step} generator steps (${((step * cfg.batch) / 1000).toFixed(1)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ' (stopped early)' : ''}`);
+    run.log(`Done: ${step} generator steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ' (stopped early)' : ''}`);
     run.close();
     tree.dispose(gen);
     tree.dispose(fake);

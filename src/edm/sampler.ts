@@ -10,7 +10,6 @@
 import { jit, numpy as np, tree, type OwnedFunction } from '@jax-js/jax';
 import { normalForSeeds } from '../random/seeds.js';
 import type { Denoiser, Params } from './precond.js';
-import { perSample } from './precond.js';
 
 export type Solver = 'heun' | 'euler';
 

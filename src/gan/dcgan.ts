@@ -16,7 +16,7 @@
  * LeakyReLU(0.2) in both nets (DCGAN uses ReLU in G; with `norm: 'none'` leaky units cannot die).
  */
 import { lax, nn, numpy as np, tree } from '@jax-js/jax';
-import { conv2d, conv2dSpecs, param, downsample2x, groupNorm, groupNormSpecs, INIT, initParams, linear, linearSpecs, specShapes, upsample2x, type ParamSpec, type Params } from '../nets/layers.js';
+import { conv2d, conv2dSpecs, param, downsample2x, groupNorm, groupNormSpecs, INIT, initParams, linear, linearSpecs, specShapes, type ParamSpec, type Params } from '../nets/layers.js';
 
 export const GAN_NORMS = ['group', 'none'] as const;
 export type GanNorm = (typeof GAN_NORMS)[number];

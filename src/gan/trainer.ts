@@ -20,7 +20,7 @@ import { resolveResume } from '../teacher/trainer.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { fmtMetrics, fmtTime, mean, trainingLoop, type StopReason, type TickInfo } from '../train/loop.js';
+import { fmtMetrics, fmtTime, mean, stoppedBy, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { parseConfig } from '../config/config.js';
 import { dcganConfigFor, GAN_FROZEN_ON_RESUME, GanConfig } from './config.js';
 import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from './dcgan.js';
@@ -127,7 +127,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     skipped = meta.skipped;
     trainSecondsBefore = meta.trainSeconds ?? 0;
     run = openRunDir(runPath, { echo: opts.echo });
-    run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(3)} kimg)`);
+    run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
     if (moved) run.log(moved);
   } else {
@@ -226,7 +226,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
       const m = await evaluate(tree.ref(gs.ema), cfg.evalN);
       const row = { kimg, step, ...m };
       metrics.push(row);
-      run.log(`metrics @ ${kimg.toFixed(1)} kimg: ${fmtMetrics(m)}`);
+      run.log(`metrics @ ${kimgText(kimg)} kimg: ${fmtMetrics(m)}`);
       run.stats({ kind: 'metrics', ...row });
       writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) run.tb.scalar(`Metrics/${k}`, v, Math.round(kimg * 1000));
@@ -250,7 +250,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     ticks.push(t);
     run.stats({ kind: 'tick', tick, kimg, step, ...t, dReal: c(2), dFake: c(3), dGradNorm: c(4), gGradNorm: c(7), skipped, imagesPerSec, secPerTick: secs, liveBuffers: live, totalSec: (Date.now() - t0) / 1000 });
     run.log(
-      `tick ${String(tick).padEnd(5)} kimg ${kimg.toFixed(1).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${imagesPerSec.toFixed(0).padEnd(6)} ` +
+      `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${rateText(imagesPerSec).padEnd(6)} ` +
         `D ${t.dLoss.toPrecision(4)} G ${t.gLoss.toPrecision(4)} R1 ${t.r1.toPrecision(3)} D(real) ${c(2).toPrecision(3)} D(fake) ${c(3).toPrecision(3)} skipped ${skipped}`,
     );
     const img = Math.round(kimg * 1000);
@@ -285,8 +285,11 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
       { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
       { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0, status: () => (rows.length ? `D ${rows.at(-1)![0].toPrecision(4)} G ${rows.at(-1)![6].toPrecision(4)}` : '') },
     ));
+  } catch (e) {
+    run.log(stoppedBy(e));
+    throw e;
   } finally {
-    run.log(`Done: ${step} steps (${((step * cfg.batch) / 1000).toFixed(3)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
+    run.log(`Done: ${step} steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
     run.close();
     tree.dispose(gs);
     tree.dispose(dst);

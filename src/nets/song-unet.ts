@@ -12,7 +12,6 @@ import { numpy as np, random, tree } from '@jax-js/jax';
 import {
   conv2d,
   conv2dSpecs,
-  dropout,
   groupNorm,
   groupNormSpecs,
   INIT,

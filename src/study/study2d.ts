@@ -12,7 +12,7 @@
  * `<out>/study2d-<pair>-curves.svg` (MMD, sliced Wasserstein, modes covered, spread vs step) and
  * `<out>/study2d-summary.json` (every number behind the figures).
  */
-import { numpy as np, random, tree } from '@jax-js/jax';
+import { numpy as np, tree } from '@jax-js/jax';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -26,7 +26,7 @@ import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdate, type Ad
 import { emaBeta, emaUpdate } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { globalNorm } from '../train/tree.js';
-import { fmtTime, mean, trainingLoop, type StopReason, type TickInfo } from '../train/loop.js';
+import { fmtTime, mean, stoppedBy, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
 import { loadDenoiser, TEACHER_FORMAT } from './load.js';
@@ -237,7 +237,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     skipped = meta.skipped;
     trainSecondsBefore = meta.trainSeconds ?? 0;
     run = openRunDir(runPath, { echo: opts.echo });
-    run.log(`Resumed from ${statePath} at step ${step} (${((step * cfg.batch) / 1000).toFixed(3)} kimg)`);
+    run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
     if (moved) run.log(moved);
   } else {
@@ -372,8 +372,8 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     tickLosses.push(loss);
     run.stats({ kind: 'tick', tick, kimg, step, loss, gradNorm, skipped, imagesPerSec, secPerTick: secs, secPerKimg: secs / Math.max((tickSteps * cfg.batch) / 1000, 1e-9), lrScale: lrScaleAt(step - 1), liveBuffers: live, totalSec: (Date.now() - t0) / 1000 });
     run.log(
-      `tick ${String(tick).padEnd(5)} kimg ${kimg.toFixed(1).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} ` +
-        `img/s ${imagesPerSec.toFixed(0).padEnd(6)} loss ${loss.toPrecision(4)} |g| ${gradNorm.toPrecision(3)} skipped ${skipped} buffers ${live}`,
+      `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} ` +
+        `img/s ${rateText(imagesPerSec).padEnd(6)} loss ${loss.toPrecision(4)} |g| ${gradNorm.toPrecision(3)} skipped ${skipped} buffers ${live}`,
     );
     const img = Math.round(kimg * 1000);
     for (const [k, v] of Object.entries({ 'Loss/loss': loss, 'Loss/grad_norm': gradNorm, 'Timing/images_per_sec': imagesPerSec, 'Timing/sec_per_tick': secs, 'Health/skipped_steps': skipped, 'Health/live_buffers': live })) {
@@ -398,8 +398,11 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
       { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
       { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0, status: () => (tickRows.length ? `loss ${tickRows.at(-1)![0].toPrecision(4)}` : '') },
     ));
+  } catch (e) {
+    run.log(stoppedBy(e));
+    throw e;
   } finally {
-    run.log(`Done: ${step} steps (${((step * cfg.batch) / 1000).toFixed(3)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
+    run.log(`Done: ${step} steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
     run.close();
     tree.dispose(state);
     trainStep.dispose();

@@ -9,6 +9,27 @@ import { Progress, type ProgressStream } from '../run/progress.js';
 
 export type StopReason = '' | 'max-minutes' | 'interrupted';
 
+/**
+ * Set (to '1') in the fresh process that the CLI starts to learn whether one training step of a given
+ * batch fits in WebAssembly's 4 GiB (`withTrainingBatchThatFits`, src/cli/common.ts): the loop stops
+ * with `FitProbeDone` right after the first step, and trainers skip their initial evaluation.
+ */
+export const FIT_PROBE_ENV = 'DI_FIT_PROBE';
+export const isFitProbe = (): boolean => typeof process !== 'undefined' && process.env?.[FIT_PROBE_ENV] === '1';
+
+/** The run log's line for a loop that ended by an exception (an error's first line, or the fit probe's end). */
+export function stoppedBy(e: unknown): string {
+  if (e instanceof FitProbeDone) return e.message;
+  return `Stopped by an error: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+}
+
+/** Thrown by `trainingLoop` after the first step of a fit probe (not an error: the step fitted). */
+export class FitProbeDone extends Error {
+  constructor() {
+    super('fit probe: the first training step ran');
+  }
+}
+
 /** The tick being closed: its index, how many steps it ran and for how long. */
 export interface TickInfo {
   tick: number;
@@ -77,8 +98,10 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
     else if (o.maxMinutes > 0 && (Date.now() - o.t0) / 60000 >= o.maxMinutes) stoppedEarly = 'max-minutes';
     if (stoppedEarly) break;
     // the first step compiles the jitted phases (seconds to minutes on a CPU): say so while it runs
-    if (step === o.startStep) await phase('compiling and running the first step', () => h.step(step));
-    else await h.step(step);
+    if (step === o.startStep) {
+      await phase('compiling and running the first step', () => h.step(step));
+      if (isFitProbe()) throw new FitProbeDone();
+    } else await h.step(step);
     step++;
     tickSteps++;
     if (tickSteps === 1 && tick === firstTick) {
@@ -99,8 +122,17 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
 
 /** Images as kimg for the live line: 0.256k, 12.8k, 1024k. */
 function fmtKimg(images: number): string {
-  const k = images / 1000;
-  return `${k < 10 ? k.toFixed(3).replace(/\.?0+$/, '') : k < 100 ? k.toFixed(1) : Math.round(k)}k`;
+  return `${kimgText(images / 1000)}k`;
+}
+
+/** kimg for log lines: 0.128, 2.5, 12.3, 640 (thousandths while under 10, so short CPU runs read right). */
+export function kimgText(k: number): string {
+  return k < 10 ? k.toFixed(3).replace(/\.?0+$/, '') || '0' : k < 100 ? k.toFixed(1) : String(Math.round(k));
+}
+
+/** Images per second for log lines: 3 significant digits below 100 (a CPU's 0.97 is not "1"), whole above. */
+export function rateText(r: number): string {
+  return r < 100 ? r.toPrecision(3) : r.toFixed(0);
 }
 
 /** A metrics row for a log line: `n 200, fd 84.43, classAcc 0.9000` (counts as integers, others to 4 digits). */

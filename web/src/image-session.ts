@@ -15,8 +15,6 @@ import { adam, distillOptions, generator, imageMetrics, makeSteps, params as ckp
 import type { DistillConfig, steps } from 'diff-instruct';
 import type { LoadedCheckpoint } from './checkpoint.js';
 
-type Params = generator.Params;
-
 export interface ImageRunResult {
   genSteps: number;
   /** Means over the call's steps (NaN when none ran). */

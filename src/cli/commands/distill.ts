@@ -6,7 +6,7 @@ import { DistillConfig } from '../../distill/config.js';
 import type { DistillSetup } from '../../distill/setup.js';
 import { buildSetup } from '../../distill/build.js';
 import { disposeSetup, resumeDistillConfig, runDistill, type DistillResult } from '../../distill/trainer.js';
-import { action, addDeviceOption, dryRun, useDevice, withInterrupt } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, withInterrupt, withTrainingBatchThatFits } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -34,13 +34,17 @@ export function register(program: Command): void {
 export async function runDistillCommand(cfg: DistillConfig, device: string | undefined, makeSetup: () => Promise<DistillSetup>): Promise<DistillResult> {
   const dev = await useDevice(device);
   const setup = await makeSetup();
+  let result: DistillResult | undefined;
   try {
-    const r = await withInterrupt((signal) => runDistill(cfg, setup, { signal, device: `${dev.backend}: ${dev.name}` }));
-    const last = r.metrics.at(-1);
-    console.log(`run folder: ${r.runDir}`);
-    console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
-    if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
-    return r;
+    await withTrainingBatchThatFits(cfg.batch, async () => {
+      const r = await withInterrupt((signal) => runDistill(cfg, setup, { signal, device: `${dev.backend}: ${dev.name}` }));
+      const last = r.metrics.at(-1);
+      console.log(`run folder: ${r.runDir}`);
+      console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
+      if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
+      result = r;
+    }, { resumed: !!cfg.resume });
+    return result!;
   } finally {
     disposeSetup(setup);
   }

@@ -19,7 +19,7 @@ import { appendLine } from '../../io/atomic.js';
 import { readPngFolder } from '../../io/png.js';
 import { parseSeeds } from '../../random/seeds.js';
 import { loadClassifier } from '../../metrics/classifier-file.js';
-import { createImageEvaluator, type ImageEvaluator, type ImageMetrics } from '../../metrics/evaluate.js';
+import { createImageEvaluator, type ImageMetrics } from '../../metrics/evaluate.js';
 import { computeReferenceStats, defaultReferencePath, saveReferenceStats } from '../../metrics/reference.js';
 import { defaultClassifierPath } from '../../metrics/train-classifier.js';
 import { activeDevice } from '../../platform/devices.js';

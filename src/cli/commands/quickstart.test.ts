@@ -33,6 +33,14 @@ test('quickstart: cpu preset on Wasm, gpu preset by name, both distilling the sh
   const again = cli('distill', '--config', join(dir, 'cpu.json'), '--dry-run');
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual(JSON.parse(again.stdout), JSON.parse(cpu.stdout));
+  // …and that quickstart --config runs instead of a preset (edited: batch 8), never beside one
+  writeFileSync(join(dir, 'mine.json'), JSON.stringify({ ...JSON.parse(cpu.stdout), batch: 8 }));
+  const mine = cli('quickstart', '--device', 'wasm', '--config', join(dir, 'mine.json'), '--dry-run');
+  assert.equal(mine.status, 0, mine.stderr);
+  assert.match(mine.stderr, /quickstart: config \(.*mine\.json\)/);
+  assert.equal(field(mine.stdout, 'batch'), 8);
+  const both = cli('quickstart', '--device', 'wasm', '--config', join(dir, 'mine.json'), '--preset', 'cpu', '--dry-run');
+  assert.match(both.stderr.trim(), /^diff-instruct: error: --preset and --config both name the config to run: give one$/m);
   rmSync(dir, { recursive: true, force: true });
   const bad = cli('quickstart', '--device', 'wasm', '--preset', 'fast', '--dry-run');
   assert.notEqual(bad.status, 0);

@@ -6,7 +6,8 @@
  *    generator (models/README.md), whose run took 8 min 14 s on a shared H200;
  *  - cpu (otherwise: Wasm): configs/quickstart-fmnist-cpu.json, batch 4 and a few hundred generator
  *    images, sized to finish in under 10 minutes on 2 CPU cores (one U-Net iteration takes seconds there).
- * `--preset` overrides the choice; flags of `distill` go in a config file (`diff-instruct distill --config`).
+ * `--preset` overrides the choice; `--config <file>` runs a `distill` config of your own instead (the
+ * preset files are examples), with the same summary at the end.
  */
 import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
@@ -35,20 +36,22 @@ export function register(program: Command): void {
     .command('quickstart')
     .description('distill the shipped Fashion-MNIST teacher into a one-step generator with a preset for this device (npm start)')
     .option(`--preset <${PRESETS.join('|')}>`, 'configs/quickstart-fmnist-<preset>.json; auto: gpu on a hardware WebGPU adapter, else cpu (default: auto)')
+    .option('--config <file>', 'a distill config (JSON) to run instead of the preset, e.g. an edited copy of configs/quickstart-fmnist-cpu.json')
     .option('--outdir <dir>', 'parent folder of run folders (default: runs)')
     .option('--dry-run', 'check the inputs, print the resolved config as JSON (a file for --config) and exit');
   addDeviceOption(cmd);
   cmd.action(
-    action(async (opts: { preset?: string; outdir?: string; dryRun?: boolean; device?: string }) => {
+    action(async (opts: { preset?: string; config?: string; outdir?: string; dryRun?: boolean; device?: string }) => {
+      if (opts.preset && opts.config) throw new Error('--preset and --config both name the config to run: give one');
       opts.preset ??= 'auto';
       opts.outdir ??= 'runs';
       if (!(PRESETS as readonly string[]).includes(opts.preset)) throw new Error(`unknown preset '${opts.preset}' (known: ${PRESETS.join(', ')})`);
       const dev = await useDevice(opts.device, true); // said once, below and by distill
       const preset = opts.preset !== 'auto' ? opts.preset : dev.backend === 'webgpu' && !dev.software ? 'gpu' : 'cpu';
-      const file = join(CONFIG_DIR, `quickstart-fmnist-${preset}.json`);
+      const file = opts.config ?? join(CONFIG_DIR, `quickstart-fmnist-${preset}.json`);
       const cfg = configFromOptions(DistillConfig, { config: file, outdir: opts.outdir });
       // on stderr with --dry-run, whose stdout is the config alone (as JSON for --config)
-      (opts.dryRun ? console.error : console.log)(`quickstart: preset '${preset}' (${file}) on ${dev.backend}: ${dev.name}`);
+      (opts.dryRun ? console.error : console.log)(`quickstart: ${opts.config ? 'config' : `preset '${preset}'`} (${file}) on ${dev.backend}: ${dev.name}`);
       if (opts.dryRun) {
         dryRun(cfg, opts.device, [() => checkDenoiserFile(cfg.teacher, ['teacher'])]);
         return;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { addConfigOptions, configFromOptions, explicitConfigValues } from '../../config/config.js';
 import { GanConfig } from '../../gan/config.js';
 import { ganResumeConfig, trainGan } from '../../gan/trainer.js';
-import { action, addDeviceOption, dryRun, useDevice, withInterrupt } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, withInterrupt, withTrainingBatchThatFits } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -19,13 +19,15 @@ export function register(program: Command): void {
         return;
       }
       const dev = await useDevice(opts.device as string);
-      const r = await withInterrupt((signal) => trainGan(cfg, { signal, device: `${dev.backend}: ${dev.name}` }));
-      const last = r.metrics.at(-1);
-      console.log(`run folder: ${r.runDir}`);
-      console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
-      console.log(`state:      ${r.statePath}`);
-      if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
-      if (r.stoppedEarly === 'interrupted') process.exitCode = 130;
+      await withTrainingBatchThatFits(cfg.batch, async () => {
+        const r = await withInterrupt((signal) => trainGan(cfg, { signal, device: `${dev.backend}: ${dev.name}` }));
+        const last = r.metrics.at(-1);
+        console.log(`run folder: ${r.runDir}`);
+        console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
+        console.log(`state:      ${r.statePath}`);
+        if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
+        if (r.stoppedEarly === 'interrupted') process.exitCode = 130;
+      }, { resumed: !!cfg.resume });
     }),
   );
 }

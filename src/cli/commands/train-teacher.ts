@@ -4,7 +4,7 @@ import { addConfigOptions, configFromOptions, explicitConfigValues } from '../..
 import { checkDenoiserFile } from '../../teacher/load.js';
 import { TeacherConfig } from '../../teacher/config.js';
 import { resumeConfig, trainTeacher } from '../../teacher/trainer.js';
-import { action, addDeviceOption, dryRun, useDevice, withInterrupt } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, withInterrupt, withTrainingBatchThatFits } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -20,14 +20,13 @@ export function register(program: Command): void {
         return;
       }
       const dev = await useDevice(opts.device as string);
-      try {
+      await withTrainingBatchThatFits(cfg.batch, async () => {
         const r = await withInterrupt((signal) => trainTeacher(cfg, { signal, device: `${dev.backend}: ${dev.name}` }));
         console.log(`run folder: ${r.runDir}`);
         console.log(`teacher:    ${r.snapshots.at(-1) ?? '(none)'}`);
         console.log(`state:      ${r.statePath}`);
         if (r.stoppedEarly === 'interrupted') process.exitCode = 130;
-      } finally {
-      }
+      }, { resumed: !!cfg.resume });
     }),
   );
 }
