@@ -133,4 +133,122 @@ const WASM_INLINE_WORK = (() => {
   ],
 };
 
-export const PATCHES = [pendingGroup, wasmInline];
+/**
+ * wasm-grow: Wasm linear memory grows by a quarter at a time (at least 16 MiB), not by the pages the
+ * allocation in hand needs.
+ *
+ * Stock 0.1.25 grows the memory to exactly the pages each new block needs, so a training step that
+ * settles at 2 GiB grows it thousands of times (4,200 calls in a fmnist-small distill bench at batch 4),
+ * and every grow makes V8 account the new pages as external memory, which soon triggers a full
+ * "Mark-Compact (reduce) … external memory pressure" GC of 100–300 ms. Measured (2-core machine, Wasm,
+ * 1 thread): 27.6 s of a 58 s bench in 250 late grows, 26 s of Mark-Compact in all; the steady-state
+ * iteration spent most of its 4.3 s there. Growing geometrically makes that a few dozen grows in all.
+ * Pages grown ahead are reserved, not touched (the OS maps them on first write), and the allocator's
+ * layout is unchanged: the same blocks at the same addresses, only the memory's length differs. Near
+ * the 4 GiB cap, or when the larger grow is refused, it grows by exactly what is needed, as before;
+ * `DI_WASM_GROW=exact` restores stock growth (for measurements).
+ */
+const wasmGrow = {
+  name: 'wasm-grow',
+  file: 'backend',
+  replace: [
+    [
+      `			const requiredPages = Math.ceil(endPtr / WASM_PAGE_SIZE);
+			const currentPages = currentBytes / WASM_PAGE_SIZE;
+			this.#memory.grow(requiredPages - currentPages);`,
+      `			const requiredPages = Math.ceil(endPtr / WASM_PAGE_SIZE);
+			const currentPages = currentBytes / WASM_PAGE_SIZE;
+			// diff-instruct patch 'wasm-grow': a quarter more at a time (at least 16 MiB), capped at 4 GiB
+			// (DI_WASM_GROW=exact: stock behaviour, for comparisons)
+			const aheadPages = globalThis.process?.env?.DI_WASM_GROW === 'exact' ? requiredPages : Math.min(MAX_MEMORY32_BYTES / WASM_PAGE_SIZE, Math.max(requiredPages, currentPages + Math.max(256, Math.ceil(currentPages / 4))));
+			try {
+				this.#memory.grow(aheadPages - currentPages);
+			} catch {
+				this.#memory.grow(requiredPages - currentPages);
+			}`,
+    ],
+  ],
+};
+
+/**
+ * prepared-cache: a compiled program's kernels are prepared once per backend, not on every call.
+ *
+ * Stock 0.1.25 makes a new `PendingExecute` per kernel per jit call, and each one prepares its kernel
+ * again: the backend hashes the whole kernel expression (BigInt arithmetic over every node) to find the
+ * compiled module or pipeline in its cache, and wraps it in a new `Executable` (WebGPU routines even
+ * rebuild their shaders). The kernel objects themselves belong to the compiled program and are the same
+ * on every call, so the prepared executable is kept beside them (a WeakMap from kernel to backend to
+ * executable): the second call of a step prepares nothing. Measured (2-core machine, Wasm, fmnist-small
+ * distill bench): 1.6 s of 41 s of the profile in that hashing. Executables hold only the compiled
+ * module or pipeline, never per-dispatch state, so sharing them between calls changes nothing else.
+ * `DI_JAX_PREPARED_CACHE=0` prepares every call again (for comparisons); hits and misses are counted
+ * on `globalThis[Symbol.for('diff-instruct.preparedCache')]` for the tests.
+ */
+const preparedCache = {
+  name: 'prepared-cache',
+  replace: [
+    [
+      `	async prepare() {
+		if (this.prepared) return;
+		if (this.#promise) {`,
+      `	async prepare() {
+		if (this.prepared) return;
+		// diff-instruct patch 'prepared-cache': once per (kernel or routine, backend)
+		const entry = preparedEntry(this.source, this.backend);
+		if (!entry) return this.prepareUncached();
+		if (entry.value) {
+			this.prepared = entry.value;
+			return;
+		}
+		entry.promise ??= this.prepareUncached().then(() => entry.value = this.prepared, (e) => {
+			entry.promise = void 0;
+			throw e;
+		});
+		await entry.promise;
+		this.prepared ??= entry.value;
+	}
+	async prepareUncached() {
+		if (this.prepared) return;
+		if (this.#promise) {`,
+    ],
+    [
+      `	prepareSync() {
+		if (this.prepared) return;
+		if (this.source instanceof`,
+      `	prepareSync() {
+		if (this.prepared) return;
+		const entry = preparedEntry(this.source, this.backend);
+		if (entry?.value) {
+			this.prepared = entry.value;
+			return;
+		}
+		this.prepareSyncUncached();
+		if (entry) entry.value = this.prepared;
+	}
+	prepareSyncUncached() {
+		if (this.source instanceof`,
+    ],
+    [
+      `/** diff-instruct patch 'pending-group': the kernels of one jit call, submitted and counted as one. */`,
+      `/** diff-instruct patch 'prepared-cache': kernel or routine → backend → { value?: Executable, promise? }. */
+const PREPARED_CACHE = globalThis.process?.env?.DI_JAX_PREPARED_CACHE !== "0";
+const preparedBySource = /* @__PURE__ */ new WeakMap();
+/** Lookups that found an entry / made one, for tests: globalThis[Symbol.for("diff-instruct.preparedCache")]. */
+const preparedStats = globalThis[Symbol.for("diff-instruct.preparedCache")] ??= { hits: 0, misses: 0 };
+function preparedEntry(source, backend) {
+	if (!PREPARED_CACHE) return void 0;
+	let byBackend = preparedBySource.get(source);
+	if (!byBackend) preparedBySource.set(source, byBackend = /* @__PURE__ */ new Map());
+	let entry = byBackend.get(backend);
+	if (!entry) {
+		byBackend.set(backend, entry = {});
+		preparedStats.misses++;
+	} else preparedStats.hits++;
+	return entry;
+}
+/** diff-instruct patch 'pending-group': the kernels of one jit call, submitted and counted as one. */`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache];

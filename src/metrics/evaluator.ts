@@ -6,7 +6,8 @@
  *   fd        Fréchet distance (Heusel et al. 2017), reported as "FD-FMNIST" / "FD-MNIST"
  *   kid       unbiased MMD² with the cubic kernel (Bińkowski et al. 2018), with kidStd / kidSe
  *   precision, recall   k-NN manifolds, k = 3 (Kynkäänniemi et al. 2019)
- *   is        Inception-Score analogue from the classifier (Salimans et al. 2016), with isStd
+ *   is        Inception-Score analogue from the classifier (Salimans et al. 2016), with isStd over its
+ *             10 splits when n ≥ 1000 (below that one split, whose spread is unknown: no isStd)
  *   classAcc  for class-conditional samples: fraction classified as their conditioning class
  *
  * Images are first quantised exactly as when saved to PNG (8-bit levels, clipped), so a tensor evaluated
@@ -39,7 +40,8 @@ export interface ImageMetrics {
   precision: number;
   recall: number;
   is: number;
-  isStd: number;
+  /** only with 2 or more splits (n ≥ 1000): one split has no spread to report */
+  isStd?: number;
   /** only when labels were given */
   classAcc?: number;
   seconds: number;
@@ -127,7 +129,7 @@ export class ImageEvaluator {
       precision: pr.precision,
       recall: pr.recall,
       is: is.is,
-      isStd: is.std,
+      ...(is.splits > 1 ? { isStd: is.std } : {}),
       seconds: 0,
       reference: `${ref.split} (${ref.count})`,
       classifier: this.classifier.meta.file ?? this.classifier.path,

@@ -3,6 +3,9 @@
  * semantics. 'pending-group': reading one output of a jit call runs the whole program (every other
  * output is then correct), and disposing every output unread cancels it without leaking buffers.
  * 'wasm-inline': small Wasm kernels run on the calling thread with the same bytes as on the workers.
+ * 'wasm-grow': the Wasm memory grows a quarter at a time, so 100 MiB of arrays take a few grows, not
+ * hundreds, with the same results. 'prepared-cache': a jit program's second call prepares no kernel
+ * and gives the same bytes.
  */
 import './node.js';
 import { grad, jit, numpy as np, random } from '@jax-js/jax';
@@ -49,9 +52,53 @@ function runInlineChild(inlineWork: string) {
   return JSON.parse(line) as { g: string; big: string; small: number; all: number; workers: number };
 }
 
+// wasm-grow: 400 live arrays of 256 KiB (100 MiB) allocated one by one on single-threaded Wasm, in a
+// child per setting (DI_WASM_GROW is read at each grow, but a process's memory only grows once).
+async function growChild() {
+  const grow = WebAssembly.Memory.prototype.grow;
+  let grows = 0;
+  WebAssembly.Memory.prototype.grow = function (delta: number) {
+    grows++;
+    return grow.call(this, delta);
+  };
+  await initDevice('wasm');
+  const xs: np.Array[] = [];
+  for (let i = 0; i < 400; i++) {
+    const x = np.array(new Float32Array(65536).fill((i % 7) + 1)); // copied into Wasm memory
+    await x.blockUntilReady();
+    xs.push(x);
+  }
+  const sums: number[] = [];
+  for (const i of [0, 1, 6, 199, 399]) sums.push((await xs[i].ref.sum().data())[0]);
+  console.log(JSON.stringify({ grows, sums }));
+}
+
+function runGrowChild(mode: string) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, DI_JAX_PATCH_CHILD: 'grow', DI_WASM_THREADS: '1', DI_WASM_GROW: mode },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const line = r.stdout?.split('\n').find((l) => l.startsWith('{'));
+  assert.ok(r.status === 0 && line, `child exited ${r.status}: ${r.stderr.slice(-500)}`);
+  return JSON.parse(line) as { grows: number; sums: number[] };
+}
+
 if (process.env.DI_JAX_PATCH_CHILD === 'inline') {
   await inlineChild();
+} else if (process.env.DI_JAX_PATCH_CHILD === 'grow') {
+  await growChild();
 } else {
+  test('wasm-grow: 100 MiB of arrays grow the Wasm memory a few times, not once per block; same results', () => {
+    const exact = runGrowChild('exact');
+    const ahead = runGrowChild('');
+    const expected = [0, 1, 6, 199, 399].map((i) => 65536 * ((i % 7) + 1)); // exact in float32
+    assert.deepEqual(exact.sums, expected);
+    assert.deepEqual(ahead.sums, expected);
+    assert.ok(exact.grows >= 300, `stock growth: one grow per new block (${exact.grows})`);
+    assert.ok(ahead.grows <= 20, `geometric growth: a few grows (${ahead.grows})`);
+  });
+
   test('the installed jax-js carries every patch of patches/jax-js.mjs', () => {
     const dist = dirname(createRequire(import.meta.url).resolve('@jax-js/jax'));
     const backend = readdirSync(dist).filter((f) => /^backend-[^.]+\.(js|cjs)$/.test(f));
@@ -75,6 +122,21 @@ if (process.env.DI_JAX_PATCH_CHILD === 'inline') {
     assert.ok(off.small > 0, `with the patch off the MLP's kernels go to workers (${off.small} messages)`);
     assert.equal(on.small, on.workers, 'with the default every MLP kernel runs inline (only the pool\'s init messages were posted)');
     assert.ok(on.all > 0, 'the large matmul still goes to the workers');
+  });
+
+  testOnBackends("prepared-cache: a jit program's second call prepares none of its kernels, with the same bytes", async () => {
+    const stats = (globalThis as any)[Symbol.for('diff-instruct.preparedCache')] as { hits: number; misses: number };
+    assert.ok(stats, 'the patch counts its lookups');
+    const g = jit((x: np.Array) => np.tanh(np.dot(x.ref, x.ref.transpose())).sum(1).add(np.exp(x).mean(1)));
+    const x = random.normal(random.key(3), [16, 8]);
+    const first = Array.from((await g(x.ref).data()) as Float32Array);
+    const misses = stats.misses, hits = stats.hits;
+    const second = Array.from((await g(x.ref).data()) as Float32Array);
+    assert.deepEqual(second, first);
+    assert.equal(stats.misses, misses, 'no kernel prepared again on the second call');
+    assert.ok(stats.hits > hits, 'the second call found its kernels prepared');
+    x.dispose();
+    g.dispose();
   });
 
   // Three outputs of one program, with an intermediate shared by two of them.

@@ -21,20 +21,30 @@ export interface LoadedCheckpoint {
 export type FetchResult = { status: 'missing'; url: string; message: string } | { status: 'ok'; ckpt: LoadedCheckpoint };
 
 /**
+ * The bytes of a file served next to the page, or why it is missing: a failed fetch, a 404, or the HTML
+ * fallback page some static hosts serve for any path.
+ */
+export async function fetchBytes(url: string): Promise<{ bytes: Uint8Array } | { missing: string }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { cache: 'no-cache' });
+  } catch (e) {
+    return { missing: `could not fetch ${url} (${(e as Error).message})` };
+  }
+  const type = res.headers.get('content-type') ?? '';
+  if (!res.ok || type.includes('text/html')) return { missing: `model file not found: ${url}` };
+  return { bytes: new Uint8Array(await res.arrayBuffer()) };
+}
+
+/**
  * Fetches `url` and loads it as a denoiser of kind `kind` ('teacher' or 'generator'). A missing file
  * (404, or an HTML fallback page from a static host) is `{status: 'missing'}`; a file that is there but
  * wrong throws a one-line error naming the URL.
  */
 export async function fetchCheckpoint(url: string, kind: 'teacher' | 'generator'): Promise<FetchResult> {
-  let res: Response;
-  try {
-    res = await fetch(url, { cache: 'no-cache' });
-  } catch (e) {
-    return { status: 'missing', url, message: `could not fetch ${url} (${(e as Error).message})` };
-  }
-  const type = res.headers.get('content-type') ?? '';
-  if (!res.ok || type.includes('text/html')) return { status: 'missing', url, message: `model file not found: ${url}` };
-  const bytes = new Uint8Array(await res.arrayBuffer());
+  const got = await fetchBytes(url);
+  if ('missing' in got) return { status: 'missing', url, message: got.missing };
+  const { bytes } = got;
   const parsed = safetensors.parseSafetensors(bytes, url);
   const meta = ckpt.parseMeta(url, parsed.metadata);
   if (!meta || typeof meta !== 'object') throw new Error(`'${url}' has no diff_instruct metadata`);

@@ -13,9 +13,10 @@
 import { DistillConfig, GENERATOR_LOSSES, classifier, imageMetrics, referenceStats, safetensors } from 'diff-instruct';
 import cpuPreset from '../../configs/quickstart-fmnist-cpu.json';
 import gpuPreset from '../../configs/quickstart-fmnist-gpu.json';
-import { fetchCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import { fetchBytes, fetchCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { fmt, h, numberInput, row, select } from './dom.js';
 import { drawImageGrid, drawLines, setupCanvas } from './plot.js';
+import { LOSS_TEXT } from './labels.js';
 import { pageState } from './state.js';
 import { ImageSession } from './image-session.js';
 
@@ -26,7 +27,6 @@ const REFERENCE_FILE = 'ref-fmnist-test.safetensors';
 const PER_CLASS = 2;
 const SCALE = 2;
 
-const LOSS_TEXT: Record<string, string> = { ikl: 'IKL — Diff-Instruct', sid: 'SiD', dmd: 'DMD', sds: 'SDS (no fake score)' };
 
 export interface DistillMetricsPoint {
   genSteps: number;
@@ -39,19 +39,12 @@ export interface DistillMetricsPoint {
   seconds: number;
 }
 
-/** Fetches the bytes of a file next to the page; null when it is not there. */
-async function fetchBytes(url: string): Promise<Uint8Array | null> {
-  const res = await fetch(url, { cache: 'no-cache' }).catch(() => null);
-  if (!res || !res.ok || (res.headers.get('content-type') ?? '').includes('text/html')) return null;
-  return new Uint8Array(await res.arrayBuffer());
-}
-
 /** The metric network and its reference statistics, checked against each other (sha256), as `diff-instruct eval` does. */
 async function loadEvaluator(base: string): Promise<imageMetrics.ImageEvaluator> {
-  const [cb, rb] = await Promise.all([fetchBytes(base + CLASSIFIER_FILE), fetchBytes(base + REFERENCE_FILE)]);
-  if (!cb || !rb) throw new Error(`model file not found: ${[!cb && base + CLASSIFIER_FILE, !rb && base + REFERENCE_FILE].filter(Boolean).join(', ')}`);
-  const clf = await classifier.classifierFromBytes(cb, base + CLASSIFIER_FILE);
-  const ref = referenceStats.referenceStatsFromSafetensors(safetensors.parseSafetensors(rb, base + REFERENCE_FILE), base + REFERENCE_FILE, { classifier: clf, dataset: 'fashion-mnist' });
+  const [c, r] = await Promise.all([fetchBytes(base + CLASSIFIER_FILE), fetchBytes(base + REFERENCE_FILE)]);
+  if ('missing' in c || 'missing' in r) throw new Error([c, r].flatMap((x) => ('missing' in x ? [x.missing] : [])).join('; '));
+  const clf = await classifier.classifierFromBytes(c.bytes, base + CLASSIFIER_FILE);
+  const ref = referenceStats.referenceStatsFromSafetensors(safetensors.parseSafetensors(r.bytes, base + REFERENCE_FILE), base + REFERENCE_FILE, { classifier: clf, dataset: 'fashion-mnist' });
   return new imageMetrics.ImageEvaluator('fashion-mnist', clf, ref);
 }
 
@@ -69,7 +62,7 @@ export function mountImageDistill(root: HTMLElement): void {
   for (const k of ['distillLrGen', 'distillLrFake']) if (q.get(k) !== null && num(k) === null) problems.push(`URL setting ${k}=${q.get(k)} is not a number: ignored`);
 
   const batch0 = int('distillBatch') ?? preset.batch;
-  const lossSel = select('distill-loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l] ?? l]), (GENERATOR_LOSSES as readonly string[]).includes(q.get('distillLoss') ?? '') ? q.get('distillLoss')! : preset.loss);
+  const lossSel = select('distill-loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l]?.[0] ?? l]), (GENERATOR_LOSSES as readonly string[]).includes(q.get('distillLoss') ?? '') ? q.get('distillLoss')! : preset.loss);
   const batchIn = numberInput('distill-batch', batch0, { min: 1, max: 256, step: 1 });
   const lrGenIn = numberInput('distill-lrGen', num('distillLrGen') ?? preset.lrGen, { min: 0 });
   const lrFakeIn = numberInput('distill-lrFake', num('distillLrFake') ?? preset.lrFake, { min: 0 });

@@ -14,31 +14,13 @@
 import { GENERATOR_LOSSES, WEIGHTINGS, toy2d, toyMetrics, toyModels, type DistillConfig } from 'diff-instruct';
 import { fmt, h, numberInput, row, select } from './dom.js';
 import { drawLines, drawScatter, rangeFor, setupCanvas } from './plot.js';
+import { LOSS_TEXT, SIGMA_TEXT, WEIGHTING_TEXT } from './labels.js';
 import { pageState } from './state.js';
 import { playgroundConfig, RESET_KEYS, ToySession } from './toy-session.js';
 
 const FRAME_MS = 60;
 const PLOT_EVERY_MS = 150;
 const SCATTER = 440;
-
-/** Each choice: [what the drop-down shows (short enough for its width), what the hint under it says]. */
-const LOSS_TEXT: Record<string, [string, string]> = {
-  ikl: ['IKL (Diff-Instruct)', 'Integral KL: follows D_φ − D_p, the difference of the two denoisers'],
-  sid: ['SiD', 'score identity distillation (Zhou et al. 2024)'],
-  sds: ['SDS (no fake score)', 'score distillation (DreamFusion): the fake score is left out'],
-  dmd: ['DMD', 'distribution matching distillation (Yin et al. 2024)'],
-};
-const WEIGHTING_TEXT: Record<string, [string, string]> = {
-  reference: ['reference', 'w(σ) = 1 on D_φ − D_p, as the reference code'],
-  'score-uniform': ['score-uniform', 'w(σ) = 1/σ²: every noise level weighs the same in score units'],
-  normalized: ['normalized', 'w = 1 / mean|x₀ − D_p| per sample (DMD’s)'],
-};
-const SIGMA_TEXT: Record<string, [string, string]> = {
-  lognormal: ['log-normal', 'ln σ ~ N(P_mean, P_std²), EDM’s training distribution'],
-  loguniform: ['log-uniform', 'σ log-uniform on [σ_min, σ_max]'],
-  karras: ['Karras', 'σ on the Karras schedule, t uniform in [0, t_max]'],
-  fixed: ['fixed σ', 'one noise level: the plain KL at that σ'],
-};
 
 /**
  * Settings from the URL, each validated by the config schema on its own: the good ones apply, and each
