@@ -255,7 +255,13 @@ export function mountImageDistill(root: HTMLElement): void {
     running = false;
     set('error');
     errorBox.hidden = false;
-    errorBox.textContent = `Distillation failed: ${(e as Error).message}`;
+    const msg = (e as Error).message ?? String(e);
+    // Chromium's SwiftShader lost its device on the first training step here (the GPU process dropped
+    // the WebGPU instance); say what to do rather than only the browser's words.
+    const lost = /Instance dropped|no longer exists|device (was )?lost|DeviceLost/i.test(msg);
+    errorBox.textContent = lost
+      ? `Distillation failed: the browser lost the GPU device during a training step (${msg}). A software GPU can be stopped on a step this large; reload with ?device=wasm to train on the CPU.`
+      : `Distillation failed: ${msg}`;
     console.error(e);
     showState();
   };
