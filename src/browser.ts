@@ -39,6 +39,7 @@ export * as sigma from './distill/sigma.js';
 export * as generator from './distill/generator.js';
 export * as sample from './distill/sample.js';
 export * as steps from './distill/steps.js';
+export * as iteration from './distill/iteration.js';
 export * as toyModels from './distill/toy-models.js';
 export * as toyMetrics from './metrics/toy2d.js';
 export * as distillOptions from './distill/options.js';

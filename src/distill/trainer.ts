@@ -18,7 +18,8 @@ import { parseConfig } from '../config/config.js';
 import type { Params } from './generator.js';
 import { makeSteps, type FakeState, type GenState, type StepStats } from './steps.js';
 import type { DistillSetup } from './setup.js';
-import { emaBetaAt, lrScaleAt, stepKey, stepOptionsOf } from './options.js';
+import { stepKey, stepOptionsOf } from './options.js';
+import { distillIteration, type DistillState } from './iteration.js';
 import { writeRunCurves } from '../metrics/curves.js';
 import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, type TickInfo, kimgText, rateText } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
@@ -80,7 +81,8 @@ export function resumeDistillConfig(resume: string, explicit: Record<string, unk
  */
 export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: { signal?: AbortSignal; device?: string; echo?: boolean } = {}): Promise<DistillResult> {
   const t0 = Date.now();
-  const { fakeStep, genStep } = makeSteps(setup.models, stepOptionsOf(cfg));
+  const fns = makeSteps(setup.models, stepOptionsOf(cfg));
+  const { fakeStep } = fns;
   const usesFake = cfg.loss !== 'sds';
   if (!usesFake && cfg.fakeSteps > 0) setup.log?.(`note: loss 'sds' uses no fake score; fakeSteps ${cfg.fakeSteps} ignored`);
   const fakeSteps = usesFake ? cfg.fakeSteps : 0;
@@ -215,17 +217,12 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   }
 
   const oneStep = async (s: number) => {
-    const lr = np.array(lrScaleAt(cfg, s));
-    for (let i = 0; i < fakeSteps; i++) {
-      const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), lr.ref);
-      fake = next;
-      fakeDone++;
-      await push('f', st);
+    const state: DistillState = { gen, fake, fakeDone };
+    try {
+      await distillIteration(fns, state, setup.teacherParams, cfg, s, fakeSteps, push);
+    } finally {
+      ({ gen, fake, fakeDone } = state); // what was consumed is replaced, even if a read threw
     }
-    const beta = np.array(emaBetaAt(cfg, s));
-    const [next, st] = genStep(gen, tree.ref(fake.phi), tree.ref(setup.teacherParams), stepKey(cfg.seed, s, 1), lr, beta);
-    gen = next;
-    await push('g', st);
     step = s + 1;
   };
   try {

@@ -1,8 +1,8 @@
 /**
  * One Diff-Instruct distillation of an EDM image teacher into a one-step generator in the page (Luo et
  * al. 2023 §4.1): the generator is the teacher's denoiser at one σ_init, and generator and fake score
- * both start as copies of the teacher. The steps, keys, learning-rate and EMA schedules are the CLI
- * trainer's (`makeSteps`, `distillOptions.stepKey/lrScaleAt/emaBetaAt`), so a page run with a config
+ * both start as copies of the teacher. Each generator step is the CLI trainer's own iteration
+ * (`iteration.distillIteration`: its steps, keys, learning-rate ramp and EMA β), so a page run with a config
  * draws the same batches as `diff-instruct distill --config` with it; samples and metrics go through
  * the same `generateFromModel` and `ImageEvaluator` as the CLI's snapshots, so the numbers the page shows
  * are the numbers `diff-instruct eval` gives for the downloaded file.
@@ -11,7 +11,7 @@
  * and take clicks between calls.
  */
 import { numpy as np, tree } from '@jax-js/jax';
-import { adam, distillOptions, generator, imageMetrics, makeSteps, params as ckpt, sample } from 'diff-instruct';
+import { adam, distillOptions, generator, imageMetrics, iteration, makeSteps, params as ckpt, sample } from 'diff-instruct';
 import type { DistillConfig, steps } from 'diff-instruct';
 import type { LoadedCheckpoint } from './checkpoint.js';
 
@@ -31,10 +31,8 @@ export class ImageSession {
   readonly shape: number[];
   readonly labelDim: number;
   genSteps = 0;
-  fakeStepsDone = 0;
   skipped = 0;
-  #gen: steps.GenState;
-  #fake: steps.FakeState;
+  #state: iteration.DistillState;
   #fns: ReturnType<typeof makeSteps>;
   #disposed = false;
 
@@ -48,9 +46,12 @@ export class ImageSession {
     this.labelDim = c.labelDim;
     this.model = generator.oneStepGenerator(teacher.denoiser, cfg.sigmaInit, this.shape, this.labelDim);
     const theta0 = tree.ref(teacher.params);
-    this.#gen = { theta: tree.ref(theta0), ema: tree.ref(theta0), opt: adam.adamInit(theta0) };
     const phi0 = tree.ref(teacher.params);
-    this.#fake = { phi: tree.ref(phi0), opt: adam.adamInit(phi0) };
+    this.#state = {
+      gen: { theta: tree.ref(theta0), ema: tree.ref(theta0), opt: adam.adamInit(theta0) },
+      fake: { phi: tree.ref(phi0), opt: adam.adamInit(phi0) },
+      fakeDone: 0,
+    };
     this.#fns = makeSteps({ teacher: teacher.denoiser, fake: teacher.denoiser, generator: this.model }, distillOptions.stepOptionsOf(cfg));
   }
 
@@ -70,20 +71,8 @@ export class ImageSession {
       into.push(st.loss);
     };
     for (let i = 0; i < n; i++) {
-      const s = this.genSteps;
-      const lr = np.array(distillOptions.lrScaleAt(cfg, s));
-      for (let j = 0; usesFake && j < cfg.fakeSteps; j++) {
-        const [next, st] = this.#fns.fakeStep(this.#fake, tree.ref(this.#gen.theta), distillOptions.stepKey(cfg.seed, this.fakeStepsDone, 0), lr.ref);
-        this.#fake = next;
-        this.fakeStepsDone++;
-        keep(st, fLoss);
-      }
-      const beta = np.array(distillOptions.emaBetaAt(cfg, s));
-      const phi = usesFake ? tree.ref(this.#fake.phi) : {};
-      const [next, st] = this.#fns.genStep(this.#gen, phi, tree.ref(this.teacher.params), distillOptions.stepKey(cfg.seed, s, 1), lr, beta);
-      this.#gen = next;
+      await iteration.distillIteration(this.#fns, this.#state, this.teacher.params, cfg, this.genSteps, usesFake ? cfg.fakeSteps : 0, (phase, st) => keep(st, phase === 'f' ? fLoss : gLoss));
       this.genSteps++;
-      keep(st, gLoss);
     }
     const meanOf = (xs: np.Array[]) => (xs.length ? np.stack(xs).mean().reshape([1]) : np.array([NaN]));
     const sumOf = (xs: np.Array[]) => (xs.length ? np.stack(xs).sum().reshape([1]) : np.array([0]));
@@ -99,7 +88,7 @@ export class ImageSession {
    */
   async images(seeds: number[], classes: number[] | null = null): Promise<Float32Array> {
     const labelsFor = await sample.labelsForSeeds(seeds, this.labelDim, classes);
-    const x = await sample.generateFromModel(this.model, this.#gen.ema, seeds, labelsFor, { batchSize: this.cfg.batch });
+    const x = await sample.generateFromModel(this.model, this.#state.gen.ema, seeds, labelsFor, { batchSize: this.cfg.batch });
     return (await x.data()) as Float32Array;
   }
 
@@ -121,14 +110,14 @@ export class ImageSession {
       device: 'browser',
       ...extra,
     };
-    return ckpt.paramsToBytes(this.#gen.ema, meta);
+    return ckpt.paramsToBytes(this.#state.gen.ema, meta);
   }
 
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    tree.dispose(this.#gen);
-    tree.dispose(this.#fake);
+    tree.dispose(this.#state.gen);
+    tree.dispose(this.#state.fake);
     this.#fns.fakeStep.dispose();
     this.#fns.genStep.dispose();
   }
