@@ -87,9 +87,7 @@ export async function withBatchThatFits(batch: number, run: () => Promise<void>)
     if (batch <= 1) throw new Error("one image does not fit in WebAssembly's 4 GiB memory for this network: use --device webgpu");
     const half = Math.ceil(batch / 2);
     process.stderr.write(`diff-instruct: batch ${batch} does not fit in WebAssembly's 4 GiB memory: running again with --batch ${half}\n`);
-    const args = process.argv.slice(2);
-    const i = args.findIndex((a) => a === '--batch' || a.startsWith('--batch='));
-    if (i >= 0) args.splice(i, args[i] === '--batch' ? 2 : 1);
+    const args = withoutFlag(process.argv.slice(2), '--batch');
     const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...args, '--batch', String(half)], { stdio: 'inherit' });
     process.exitCode = r.status ?? 1;
   }
