@@ -251,4 +251,106 @@ function preparedEntry(source, backend) {
   ],
 };
 
-export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache];
+/**
+ * jit-executor: a compiled jit program may be run by an executor of ours (src/engine/executor.ts).
+ *
+ * Stock 0.1.25 runs a jit program step by step: a `backend.malloc` per intermediate, a `PendingExecute`
+ * per kernel (each taking and dropping references on its buffers), and on WebGPU a command encoder, a
+ * bind group, a uniform buffer and a `queue.submit` per kernel (41 µs of host time each on an H100,
+ * ../shared/probes/dispatch.mjs). This patch only opens a door: `JitProgram.execute` first offers the
+ * program to the executor registered for its backend type on
+ * `globalThis[Symbol.for("diff-instruct.jitExecutors")]` (a Map type → executor); an executor returns
+ * `{ outputs, pending }` exactly as `execute` does, or `null` to decline, and then the stock path runs.
+ * It is given the program, its input slots and a `prepare(source, sync)` that makes a kernel's or
+ * routine's `Executable` (a kernel is told from a routine by its \`exp\`: the CJS build names the classes
+ * differently). The WebGPU backend gains `gpuBuffer(slot)` (the GPUBuffer behind a slot),
+ * which the executor needs to bind program inputs and outputs, and `mallocPreferring(size, buffers)`,
+ * a `malloc` that takes one of the given buffers from its pool when one is free there (so each output
+ * of a program cycles through the same few buffers and its bind groups are made once). With no executor registered nothing
+ * changes. Also: `jitCompile` remembers its program per jaxpr object, so a call no longer hashes the
+ * whole jaxpr (thousands of equations) to find it.
+ */
+const jitExecutor = {
+  name: 'jit-executor',
+  replace: [
+    [
+      `	execute(inputs) {
+		const scope = /* @__PURE__ */ new Map();`,
+      `	execute(inputs) {
+		// diff-instruct patch 'jit-executor': a registered executor may run the whole program
+		const executor = globalThis[Symbol.for("diff-instruct.jitExecutors")]?.get(this.backend.type);
+		if (executor) {
+			const prepare = (source, sync) => "exp" in source ? sync ? this.backend.prepareKernelSync(source) : this.backend.prepareKernel(source) : sync ? this.backend.prepareRoutineSync(source) : this.backend.prepareRoutine(source);
+			const result = executor.execute(this, inputs, prepare);
+			if (result) return result;
+		}
+		const scope = /* @__PURE__ */ new Map();`,
+    ],
+    [
+      `function jitCompile(backend, jaxpr) {
+	const cacheKey = backend.type + ","`,
+      `/** diff-instruct patch 'jit-executor': jaxpr object → backend → program, so a call does not hash the jaxpr again. */
+const jitCompileByJaxpr = /* @__PURE__ */ new WeakMap();
+function jitCompile(backend, jaxpr) {
+	let byBackend = jitCompileByJaxpr.get(jaxpr);
+	if (!byBackend) jitCompileByJaxpr.set(jaxpr, byBackend = /* @__PURE__ */ new Map());
+	let program = byBackend.get(backend);
+	if (!program) byBackend.set(backend, program = jitCompileUncached(backend, jaxpr));
+	return program;
+}
+function jitCompileUncached(backend, jaxpr) {
+	const cacheKey = backend.type + ","`,
+    ],
+  ],
+};
+
+/**
+ * jit-executor, WebGPU side: the GPUBuffer behind a slot and a malloc that prefers given buffers (see
+ * jitExecutor), and a larger buffer pool: stock keeps at most 64 free buffers of one size and destroys
+ * the rest, so a training step whose parameter, Adam-moment and EMA trees hold more same-sized leaves
+ * than that (times the steps in flight) made new buffers every step, each needing new bind groups
+ * (measured on the tiny test U-Net: 126 new bind groups every third step). 1,024 per size.
+ */
+const jitExecutorWebgpu = {
+  name: 'jit-executor',
+  file: 'webgpu',
+  replace: [
+    [`const MAX_REUSABLE_BUFFERS_PER_SIZE = 64;`, `const MAX_REUSABLE_BUFFERS_PER_SIZE = 1024; // diff-instruct patch 'jit-executor' (stock: 64)`],
+    [
+      `	#getBuffer(slot) {
+		const buffer = this.buffers.get(slot);`,
+      `	/** diff-instruct patch 'jit-executor': the GPUBuffer behind a slot (for src/engine/executor.ts). */
+	gpuBuffer(slot) {
+		return this.#getBuffer(slot).buffer;
+	}
+	/**
+	* diff-instruct patch 'jit-executor': \`malloc(size)\`, taking one of \`preferred\` (GPUBuffers) from the
+	* pool when one is free there, so a program's outputs cycle through the same few buffers and their
+	* bind groups can be reused.
+	*/
+	mallocPreferring(size, preferred) {
+		const allocatedSize = Math.ceil(size / 4) * 4 || 4;
+		const bucket = size > 0 ? this.#bufferPool.get(allocatedSize) : void 0;
+		if (bucket) for (const buffer of preferred) {
+			const i = bucket.indexOf(buffer);
+			if (i < 0) continue;
+			bucket.splice(i, 1);
+			if (bucket.length === 0) this.#bufferPool.delete(allocatedSize);
+			const slot = this.nextSlot++;
+			this.buffers.set(slot, {
+				buffer,
+				size,
+				allocatedSize,
+				ref: 1
+			});
+			return slot;
+		}
+		return this.malloc(size);
+	}
+	#getBuffer(slot) {
+		const buffer = this.buffers.get(slot);`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu];

@@ -20,6 +20,7 @@ import { makeTeacherStep, type TeacherStepStage } from '../teacher/trainer.js';
 import { keyForSeed } from '../random/seeds.js';
 import type { DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
+import { executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTiming } from '../engine/executor.js';
 
 export interface BenchOptions {
   preset: SongUNetPreset;
@@ -27,7 +28,7 @@ export interface BenchOptions {
   repeats: number;
   labelDim: number;
   /** Which parts to run. */
-  parts: ('teacher' | 'distill' | 'sample' | 'profile' | 'phases')[];
+  parts: ('teacher' | 'distill' | 'sample' | 'profile' | 'phases' | 'verify')[];
 }
 
 export interface BenchResult {
@@ -35,15 +36,82 @@ export interface BenchResult {
   device: DeviceInfo;
   host: { hostname: string; cpus: number; cpuModel: string };
   config: BenchOptions & { params: number };
-  teacherStep?: { firstStepMs: number; medianMs: number; imagesPerSec: number; samplesMs: number[] };
-  distillIteration?: { firstStepMs: number; medianMs: number; imagesPerSec: number; samplesMs: number[] };
+  /** Which path ran the steps: the step executor (src/engine/executor.ts) or jax-js's stock dispatch. */
+  engine: { executor: boolean };
+  teacherStep?: Timed;
+  distillIteration?: Timed;
   sampling?: { oneStep: { medianMs: number; imagesPerSec: number }; heun35: { medianMs: number; imagesPerSec: number } };
   profile?: Profile & { wallMs: number };
+  /**
+   * The executor against the stock path on this device: the same teacher steps from the same state,
+   * max |Δ| of the losses and of every parameter after them (0 when every kernel ran the same).
+   */
+  verify?: { steps: number; lossesExecutor: number[]; lossesStock: number[]; maxLossDiff: number; maxParamDiff: number };
   /** The teacher step cut after each component (cumulative), in order. */
   phases?: { stage: TeacherStepStage; medianMs: number; kernels: number; gpuMs: number; profiledWallMs: number }[];
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/** A timed step: wall times, and per step the host's CPU time, kernels and GPU time. */
+interface Timed {
+  firstStepMs: number;
+  medianMs: number;
+  imagesPerSec: number;
+  samplesMs: number[];
+  /** CPU time of the whole process (all threads: JS, Dawn) per step, over the timed steps. */
+  cpuMsPerStep: number;
+  /** Kernel dispatches per step (executor: counted while encoding; stock path: from the kernel profile). */
+  kernelsPerStep: number | null;
+  /** Executor only: host ms per step spent encoding and submitting the recorded passes. */
+  encodeMsPerStep: number | null;
+  /** GPU time per step: executor, timestamp queries around its passes; stock path, the sum of its kernels' times. */
+  gpuMsPerStep: number | null;
+}
+
+/** Times `repeats` calls of `one` after warm-up, with CPU time, kernel counts and (separately) GPU time. */
+async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, repeats: number, B: number): Promise<Timed> {
+  await timeIt(2, one); // warm-up
+  const s0 = executorStats();
+  const c0 = process.cpuUsage();
+  const ms = await timeIt(repeats, one);
+  const c1 = process.cpuUsage(c0);
+  const s1 = executorStats();
+  const med = median(ms);
+  const ex = executorEnabled();
+  let kernels: number | null = ex ? (s1.dispatches - s0.dispatches) / repeats : null;
+  let gpu: number | null = null;
+  if (ex) {
+    // GPU time of a few more steps, timed on the device (timestamp queries around each recorded pass)
+    const n = Math.min(repeats, 5);
+    setGpuTiming(true);
+    const g0 = executorStats();
+    await timeIt(n, one);
+    await gpuTimingSettled();
+    setGpuTiming(false);
+    const g1 = executorStats();
+    if (g1.gpuTimedCalls > g0.gpuTimedCalls) gpu = (g1.gpuMs - g0.gpuMs) / n;
+  } else {
+    const prof = await profileKernels(() => one(10_000));
+    kernels = prof.kernels;
+    gpu = prof.kernels > 0 ? prof.gpuMs : null;
+  }
+  return {
+    firstStepMs,
+    medianMs: med,
+    imagesPerSec: (B / med) * 1000,
+    samplesMs: ms,
+    cpuMsPerStep: (c1.user + c1.system) / 1000 / repeats,
+    kernelsPerStep: kernels,
+    encodeMsPerStep: ex ? (s1.encodeMs - s0.encodeMs) / repeats : null,
+    gpuMsPerStep: gpu,
+  };
+}
+
+const fmtTimed = (t: Timed) =>
+  `median ${t.medianMs.toFixed(1)} ms; ${t.kernelsPerStep?.toFixed(0) ?? '?'} kernels, CPU ${t.cpuMsPerStep.toFixed(1)} ms` +
+  (t.encodeMsPerStep !== null ? ` (encode ${t.encodeMsPerStep.toFixed(1)} ms)` : '') +
+  `, GPU ${t.gpuMsPerStep?.toFixed(1) ?? '?'} ms per step`;
 
 async function timeIt(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
   const out: number[] = [];
@@ -68,6 +136,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     device,
     host: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' },
     config: { ...o, params: songUNetParamCount(cfg) },
+    engine: { executor: executorEnabled() },
   };
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
@@ -75,24 +144,35 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
   const teacherRunner = (stage: TeacherStepStage) => {
     const step = makeTeacherStep(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5, stage });
     let s: any = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(tree.ref(params)) };
+    /** Runs step i and returns its loss. */
+    const stepOnce = async (i: number) => {
+      const [ns, st] = step(s, x.ref, labels ? [labels.ref] : [], keyForSeed(i, 99), np.array(1), np.array(0.999));
+      s = ns;
+      tree.dispose([st.gradNorm, st.finite]);
+      return ((await st.loss.data()) as Float32Array)[0];
+    };
     return {
-      one: async (i: number) => {
-        const [ns, st] = step(s, x.ref, labels ? [labels.ref] : [], keyForSeed(i, 99), np.array(1), np.array(0.999));
-        s = ns;
-        await st.loss.data();
-        tree.dispose([st.gradNorm, st.finite]);
-      },
+      one: async (i: number) => void (await stepOnce(i)),
+      step: stepOnce,
+      /** The state; `state(null)` disposes it. */
+      state: (clear?: null) => (clear === null ? (tree.dispose(s), (s = null)) : s),
       dispose: () => tree.dispose(s),
     };
   };
+  // jax-js's tracer sees only its own dispatches: profiles run the step on the stock path (same kernels)
   const profiled = async (one: (i: number) => Promise<void>) => {
     let wall = 0;
-    const prof = await profileKernels(async () => {
-      const t = performance.now();
-      await one(1000);
-      wall = performance.now() - t;
-    });
-    return { ...prof, wallMs: wall };
+    const prev = setExecutor(false);
+    try {
+      const prof = await profileKernels(async () => {
+        const t = performance.now();
+        await one(1000);
+        wall = performance.now() - t;
+      });
+      return { ...prof, wallMs: wall };
+    } finally {
+      setExecutor(prev);
+    }
   };
 
   if (o.parts.includes('teacher') || o.parts.includes('profile')) {
@@ -101,11 +181,8 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     const first = await timeIt(1, one);
     log(`teacher step: first (compile + run) ${first[0].toFixed(0)} ms`);
     if (o.parts.includes('teacher')) {
-      await timeIt(2, one); // warm-up
-      const ms = await timeIt(o.repeats, one);
-      const med = median(ms);
-      result.teacherStep = { firstStepMs: first[0], medianMs: med, imagesPerSec: (B / med) * 1000, samplesMs: ms };
-      log(`teacher step: median ${med.toFixed(1)} ms = ${((B / med) * 1000).toFixed(0)} img/s`);
+      const t = (result.teacherStep = await timeStep(one, first[0], o.repeats, B));
+      log(`teacher step: ${fmtTimed(t)} = ${t.imagesPerSec.toFixed(0)} img/s`);
     }
     if (o.parts.includes('profile')) {
       const prof = await profiled(one);
@@ -113,6 +190,31 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
       log(`profile: ${prof.kernels} kernels, ${prof.gpuMs.toFixed(1)} ms kernel time in a ${prof.wallMs.toFixed(1)} ms step`);
     }
     dispose();
+  }
+
+  if (o.parts.includes('verify')) {
+    const steps = 3;
+    const run = async (on: boolean) => {
+      const prev = setExecutor(on);
+      try {
+        const { step, state } = teacherRunner('full');
+        const losses: number[] = [];
+        for (let i = 0; i < steps; i++) losses.push(await step(i));
+        const names = Object.keys(state().params).sort();
+        const values = await Promise.all(names.map((k) => state().params[k].ref.data() as Promise<Float32Array>));
+        state(null);
+        return { losses, values };
+      } finally {
+        setExecutor(prev);
+      }
+    };
+    const a = await run(true);
+    const b = await run(false);
+    let maxParamDiff = 0;
+    a.values.forEach((v, i) => v.forEach((x, j) => (maxParamDiff = Math.max(maxParamDiff, Math.abs(x - b.values[i][j])))));
+    const maxLossDiff = Math.max(...a.losses.map((l, i) => Math.abs(l - b.losses[i])));
+    result.verify = { steps, lossesExecutor: a.losses, lossesStock: b.losses, maxLossDiff, maxParamDiff };
+    log(`verify: executor vs stock, ${steps} teacher steps: max |Δloss| ${maxLossDiff}, max |Δparam| ${maxParamDiff}`);
   }
 
   if (o.parts.includes('phases')) {
@@ -156,11 +258,8 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
       tree.dispose([sf.gradNorm, sf.finite, sg.gradNorm, sg.finite]);
     };
     const first = await timeIt(1, one);
-    await timeIt(2, one);
-    const ms = await timeIt(o.repeats, one);
-    const med = median(ms);
-    result.distillIteration = { firstStepMs: first[0], medianMs: med, imagesPerSec: (B / med) * 1000, samplesMs: ms };
-    log(`distill iteration (1 fake + 1 generator step): median ${med.toFixed(1)} ms = ${((B / med) * 1000).toFixed(0)} generator img/s`);
+    const t = (result.distillIteration = await timeStep(one, first[0], o.repeats, B));
+    log(`distill iteration (1 fake + 1 generator step): ${fmtTimed(t)} = ${t.imagesPerSec.toFixed(0)} generator img/s`);
     tree.dispose([fake, g]);
   }
 

@@ -12,6 +12,7 @@ import './node.js';
 import { defaultDevice, getWebGPUDevice, init } from '@jax-js/jax';
 import { isNode, settleWasmThreads, wasmThreads } from './node.js';
 import { batchSubmits } from './submit-batching.js';
+import { installExecutor } from '../engine/executor.js';
 
 // jax-js is evaluated by now: if it was imported before node.ts, its Wasm stays single-threaded
 settleWasmThreads();
@@ -221,7 +222,7 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
   }
   const ok = await init(info.backend);
   if (!ok.includes(info.backend)) throw new Error(`device '${info.backend}' failed to initialise`);
-  if (info.backend === 'webgpu') useSubmitBatching();
+  if (info.backend === 'webgpu') useWebGPUEngine();
   defaultDevice(info.backend);
   active = info;
   return info;
@@ -256,11 +257,17 @@ export async function initBackend(backend: Backend): Promise<boolean> {
     (globalThis as any).navigator = {};
   }
   const ok = (await init(backend)).includes(backend);
-  if (ok && backend === 'webgpu') useSubmitBatching();
+  if (ok && backend === 'webgpu') useWebGPUEngine();
   return ok;
 }
 
 let unbatch: (() => void) | null = null;
+
+/** Our WebGPU engine under jax-js: the step executor (src/engine/executor.ts) and, in Node, batched submits. */
+function useWebGPUEngine(): void {
+  installExecutor();
+  useSubmitBatching();
+}
 
 /**
  * In Node, batch jax-js's one-submit-per-kernel into one `queue.submit` per burst

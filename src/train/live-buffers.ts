@@ -14,6 +14,8 @@ import { defaultDevice, type Device } from '@jax-js/jax';
 
 type BackendLike = {
   malloc(size: number, init?: Uint8Array): number;
+  /** WebGPU with our 'jit-executor' patch: a malloc that may take a given buffer from the pool. */
+  mallocPreferring?(size: number, preferred: unknown[]): number;
   incRef(slot: number): void;
   decRef(slot: number): void;
 };
@@ -39,12 +41,19 @@ function instrument(backend: BackendLike): Map<number, number> {
   let map = shadows.get(backend);
   if (map) return map;
   const m = new Map<number, number>();
-  const { malloc, incRef, decRef } = backend;
+  const { malloc, mallocPreferring, incRef, decRef } = backend;
   backend.malloc = function (size, init) {
     const slot = malloc.call(this, size, init);
     m.set(slot, 1);
     return slot;
   };
+  if (mallocPreferring) {
+    backend.mallocPreferring = function (size, preferred) {
+      const slot = mallocPreferring.call(this, size, preferred);
+      m.set(slot, 1);
+      return slot;
+    };
+  }
   backend.incRef = function (slot) {
     incRef.call(this, slot);
     if (m.has(slot)) m.set(slot, m.get(slot)! + 1);

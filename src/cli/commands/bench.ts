@@ -9,16 +9,16 @@ import { z } from 'zod';
 import { addConfigOptions, configFromOptions } from '../../config/config.js';
 import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
 
-const PARTS = ['teacher', 'distill', 'sample', 'profile', 'phases'] as const;
-/** 'phases' (five more compilations) runs only when asked for. */
-const DEFAULT_PARTS = PARTS.filter((p) => p !== 'phases');
+const PARTS = ['teacher', 'distill', 'sample', 'profile', 'phases', 'verify'] as const;
+/** 'phases' (five more compilations) and 'verify' (executor against the stock path) run only when asked for. */
+const DEFAULT_PARTS = PARTS.filter((p) => p !== 'phases' && p !== 'verify');
 
 export const BenchConfig = z.object({
   preset: z.enum(Object.keys(SONG_UNET_PRESETS) as [SongUNetPreset, ...SongUNetPreset[]]).default('fmnist-base').describe('SongUNet preset'),
   batch: z.number().int().positive().default(128).describe('images per step'),
   repeats: z.number().int().positive().default(10).describe('timed repeats (median reported)'),
   labelDim: z.number().int().min(0).default(10).describe('classes (0: unconditional)'),
-  parts: z.array(z.enum(PARTS)).default([...DEFAULT_PARTS]).describe(`comma list of ${PARTS.join(',')} ('phases' adds five compilations: only when asked)`),
+  parts: z.array(z.enum(PARTS)).default([...DEFAULT_PARTS]).describe(`comma list of ${PARTS.join(',')} ('phases' adds five compilations, 'verify' compares the step executor with jax-js's stock dispatch: only when asked)`),
   outdir: z.string().default('benchmarks/results').describe('folder for the JSON result'),
   tag: z.string().default('').describe('file name tag (default: the device backend and adapter)'),
 });

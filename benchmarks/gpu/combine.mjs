@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * Combines one engine comparison (benchmarks/gpu/engine.sh's output folder) into one JSON: per preset,
+ * the executor and stock `bench` results, the PyTorch peers from the same call, and "ratios" (ours /
+ * PyTorch median wall time per step) at the top level.
+ *   node benchmarks/gpu/combine.mjs <folder> <out.json>
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [dir, outFile] = process.argv.slice(2);
+if (!dir || !outFile) {
+  console.error('usage: node benchmarks/gpu/combine.mjs <folder> <out.json>');
+  process.exit(1);
+}
+const runs = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
+const torch = readFileSync(join(dir, 'pytorch.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const gpu = readFileSync(join(dir, 'gpu.txt'), 'utf8').trim().split('\n').slice(1).join('; ');
+const presets = {};
+const ratios = {};
+for (const r of runs) {
+  const p = r.config.preset;
+  const which = r.engine?.executor ? 'executor' : 'stock';
+  (presets[p] ??= {})[which] = r;
+}
+const pick = (t) => t && { medianMs: t.medianMs, kernelsPerStep: t.kernelsPerStep, cpuMsPerStep: t.cpuMsPerStep, encodeMsPerStep: t.encodeMsPerStep, gpuMsPerStep: t.gpuMsPerStep };
+const summary = {};
+for (const [p, v] of Object.entries(presets)) {
+  const pt = torch.find((t) => t.preset === p && t.part === 'teacher');
+  const pd = torch.find((t) => t.preset === p && t.part === 'distill');
+  v.pytorch = { teacher: pt, distill: pd };
+  summary[p] = {
+    teacherStep: { executor: pick(v.executor?.teacherStep), stock: pick(v.stock?.teacherStep), pytorchMs: pt?.medianMs },
+    distillIteration: { executor: pick(v.executor?.distillIteration), stock: pick(v.stock?.distillIteration), pytorchMs: pd?.medianMs },
+    verify: v.executor?.verify,
+  };
+  const r = (ours, theirs) => (ours && theirs ? Math.round((ours / theirs) * 100) / 100 : null);
+  ratios[p] = {
+    teacherStep: { executor: r(v.executor?.teacherStep?.medianMs, pt?.medianMs), stock: r(v.stock?.teacherStep?.medianMs, pt?.medianMs) },
+    distillIteration: { executor: r(v.executor?.distillIteration?.medianMs, pd?.medianMs), stock: r(v.stock?.distillIteration?.medianMs, pd?.medianMs) },
+  };
+}
+writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), card: gpu, ratios, summary, runs: presets }, null, 1) + '\n');
+console.log(JSON.stringify({ ratios, summary }, null, 1));
