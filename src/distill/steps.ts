@@ -10,8 +10,9 @@ import { jit, lax, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
 import { splitKeyList } from '../random/seeds.js';
 import type { Denoiser } from '../edm/precond.js';
 import { edmLoss } from '../edm/loss.js';
-import { adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
-import { clipByGlobalNorm } from '../train/clip.js';
+import { adamUpdateFlat, type AdamConfig, type AdamState } from '../train/adam.js';
+import { clipFlat } from '../train/clip.js';
+import { concatLeaves } from '../train/tree.js';
 import { emaUpdate } from '../train/ema.js';
 import { sampleLabels, type GeneratorModel, type Params } from './generator.js';
 import { generatorLoss, type GeneratorLossOpts } from './losses.js';
@@ -70,9 +71,9 @@ function drawBatch(gen: GeneratorModel, key: np.Array, n: number): { z: np.Array
  * makes ‖g‖ non-finite). Consumes every argument.
  */
 function guardedAdam(grads0: Params, loss: np.Array, params: Params, opt: AdamState<Params>, adam: AdamConfig, clip: number, lrScale: np.Array) {
-  const { grads, norm } = clipByGlobalNorm(grads0, clip);
+  const { g, norm } = clipFlat(concatLeaves(grads0), clip); // flat: a few kernels over the whole model
   const finite = np.logicalAnd(np.isfinite(norm.ref), np.isfinite(loss.ref));
-  const next = adamUpdate(grads, opt, params, adam, lrScale, finite.ref);
+  const next = adamUpdateFlat(g, opt, params, adam, lrScale, finite.ref);
   return { params: next.params, opt: next.state, stats: { loss, gradNorm: norm, finite } as StepStats };
 }
 

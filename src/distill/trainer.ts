@@ -154,10 +154,15 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     put('theta.', gen.theta);
     put('ema.', gen.ema);
     put('phi.', fake.phi);
-    put('gopt.', adamStateToTensors(gen.opt));
-    put('fopt.', adamStateToTensors(fake.opt));
+    const gopt = adamStateToTensors(tree.ref(gen.opt), gen.theta), fopt = adamStateToTensors(tree.ref(fake.opt), fake.phi);
+    put('gopt.', gopt);
+    put('fopt.', fopt);
     const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));
-    await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg });
+    try {
+      await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg });
+    } finally {
+      tree.dispose([gopt, fopt]);
+    }
     return path;
   };
 

@@ -10,9 +10,9 @@
 import { defaultDevice, jit, lax, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
 import { sampleLabels, type GeneratorModel, type Params } from '../distill/generator.js';
 import { splitKeyList } from '../random/seeds.js';
-import { adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
+import { adamUpdateFlat, type AdamConfig, type AdamState } from '../train/adam.js';
 import { emaUpdate } from '../train/ema.js';
-import { globalNorm } from '../train/tree.js';
+import { concatLeaves, flatSumOfSquares } from '../train/tree.js';
 import { discriminatorLoss, generatorLoss, r1Penalty } from './losses.js';
 
 /** D(params, x [N, ...], one-hot labels or null) → logits [N]; consumes every argument. */
@@ -113,9 +113,10 @@ export function makeGanSteps(models: GanModels, o: GanStepOptions) {
         loss = loss.add(value.ref.mul(r1Weight));
         r1Value = value;
       } else r1Value = np.zeros([]);
-      const gradNorm = globalNorm(tree.ref(grads));
+      const gFlat = concatLeaves(grads);
+      const gradNorm = np.sqrt(flatSumOfSquares(gFlat.ref));
       const finite = np.logicalAnd(np.isfinite(gradNorm.ref), np.isfinite(loss.ref)); // a NaN/Inf gradient makes ‖g‖ non-finite
-      const { params: d, state: opt } = adamUpdate(grads, s.opt, s.d, o.adamD, undefined, finite.ref);
+      const { params: d, state: opt } = adamUpdateFlat(gFlat, s.opt, s.d, o.adamD, undefined, finite.ref);
       return [{ d, opt }, { loss, r1: r1Value, realLogit: aux.real, fakeLogit: aux.fake, gradNorm, finite }];
     });
   const dStep = makeDStep(false);
@@ -132,9 +133,10 @@ export function makeGanSteps(models: GanModels, o: GanStepOptions) {
     z.dispose();
     labels?.dispose();
     tree.dispose(d);
-    const gradNorm = globalNorm(tree.ref(grads as Params));
+    const gFlat = concatLeaves(grads as Params);
+    const gradNorm = np.sqrt(flatSumOfSquares(gFlat.ref));
     const finite = np.logicalAnd(np.isfinite(gradNorm.ref), np.isfinite(loss.ref));
-    const { params: g, state: opt } = adamUpdate(grads as Params, s.opt, s.g, o.adamG, undefined, finite.ref);
+    const { params: g, state: opt } = adamUpdateFlat(gFlat, s.opt, s.g, o.adamG, undefined, finite.ref);
     const ema = emaUpdate(s.ema, tree.ref(g), emaBeta);
     return [{ g, opt, ema }, { loss, gradNorm, finite }];
   });

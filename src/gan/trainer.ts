@@ -191,7 +191,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     put('g.', gs.g);
     put('gema.', gs.ema);
     put('d.', dst.d);
-    const gopt = adamStateToTensors(tree.ref(gs.opt)), dopt = adamStateToTensors(tree.ref(dst.opt));
+    const gopt = adamStateToTensors(tree.ref(gs.opt), gs.g), dopt = adamStateToTensors(tree.ref(dst.opt), dst.d);
     put('gopt.', gopt);
     put('dopt.', dopt);
     const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));

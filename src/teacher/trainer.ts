@@ -22,10 +22,10 @@ import type { Params } from '../nets/layers.js';
 import { songUNetConfig, type SongUNetConfig } from '../nets/song-unet.js';
 import { keyForSeed, parseSeeds } from '../random/seeds.js';
 import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir, gridName } from '../run/run-dir.js';
-import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdate, type AdamConfig, type AdamState } from '../train/adam.js';
+import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdateFlat, type AdamConfig, type AdamState } from '../train/adam.js';
 import { emaBeta, emaUpdate } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { globalNorm } from '../train/tree.js';
+import { concatLeaves, flatSumOfSquares } from '../train/tree.js';
 import { fmtTime, mean, stoppedBy, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
@@ -175,14 +175,15 @@ export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean
     const [loss, grads] = valueAndGrad(lossFn)(tree.ref(s.params));
     tree.dispose([x, kLoss, kDrop]);
     label?.dispose();
-    const gradNorm = globalNorm(tree.ref(grads as Params));
+    const g = concatLeaves(grads); // flat: norm, guard and Adam in a few kernels over the whole model
+    const gradNorm = np.sqrt(flatSumOfSquares(g.ref));
     const finite = np.logicalAnd(np.isfinite(gradNorm.ref), np.isfinite(loss.ref)); // a NaN/Inf (or overflowing) gradient makes ‖g‖ non-finite
     if (stage === 'grad') {
-      tree.dispose([grads, lrScale, beta]);
+      tree.dispose([g, lrScale, beta]);
       return [s, { loss, gradNorm, finite }];
     }
     // 'adam' times Adam alone; from 'guard' on, Adam skips a non-finite step on the device (fused guard)
-    const next = adamUpdate(grads as Params, s.opt, s.params, o.adam, lrScale, stage === 'adam' ? undefined : finite.ref);
+    const next = adamUpdateFlat(g, s.opt, s.params, o.adam, lrScale, stage === 'adam' ? undefined : finite.ref);
     const { params, state: opt } = next;
     if (stage === 'adam' || stage === 'guard') {
       beta.dispose();
@@ -321,7 +322,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     const tensors: Params = {};
     for (const [k, v] of Object.entries(state.params)) tensors[`params.${k}`] = v;
     for (const [k, v] of Object.entries(state.ema)) tensors[`ema.${k}`] = v;
-    const adamT = adamStateToTensors(tree.ref(state.opt));
+    const adamT = adamStateToTensors(tree.ref(state.opt), state.params);
     Object.assign(tensors, adamT);
     const path = run.file(snapshotName(STATE_PREFIX, kimg));
     try {

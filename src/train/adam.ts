@@ -4,16 +4,18 @@
  * Diff-Instruct trains both the generator and the online score network with Adam (paper App. B;
  * EDM's training loop uses the same `torch.optim.Adam`).
  *
- * Per leaf, at step t = count + 1 (torch.optim.Adam, `_single_tensor_adam`):
+ * Per element, at step t = count + 1 (torch.optim.Adam, `_single_tensor_adam`):
  *   m ← β1·m + (1−β1)·g
  *   v ← β2·v + (1−β2)·g²
  *   p ← p − (lr·s / (1−β1^t)) · m / ( sqrt(v) / sqrt(1−β2^t) + ε )
  * where s is the optional `lrScale` array (a schedule factor passed as data so jit does not recompile).
  *
- * The state round-trips through flat safetensors names `adam.m.<name>`, `adam.v.<name>`, `adam.count`.
+ * The moments are kept flat (one vector over all leaves: src/train/tree.ts `concatLeaves`), so a step is
+ * a few kernels over the whole model plus one per param leaf. The state round-trips through safetensors
+ * names `adam.m.<name>`, `adam.v.<name>`, `adam.count` (per leaf, as before).
  */
 import { numpy as np, tree } from '@jax-js/jax';
-import { assertSameStructure, flattenNamed, leafNames, zerosLike, type ArrayTree } from './tree.js';
+import { assertSameStructure, concatLeaves, flatLayout, flattenNamed, leafNames, splitLeaves, type ArrayTree } from './tree.js';
 
 export interface AdamConfig {
   /** learning rate (PyTorch `lr`) */
@@ -26,24 +28,23 @@ export interface AdamConfig {
   eps: number;
 }
 
-/** Adam's moments for each param leaf and the number of steps taken (float32 scalar, as PyTorch's `step`). */
-export type AdamState<T extends ArrayTree = ArrayTree> = { m: T; v: T; count: np.Array };
+/**
+ * Adam's moments, flat (one vector each over all param leaves, `concatLeaves` order and padding: see
+ * src/train/tree.ts), and the number of steps taken (float32 scalar, as PyTorch's `step`). `T` names the
+ * param tree the state belongs to.
+ */
+export type AdamState<T extends ArrayTree = ArrayTree> = { m: np.Array; v: np.Array; count: np.Array; readonly __params?: T };
 
-/** Zero moments shaped like `params`, count 0. Consumes `params` (pass `tree.ref(params)`). */
+/** Zero moments for `params`, count 0. Consumes `params` (pass `tree.ref(params)`); only its shapes are used. */
 export function adamInit<T extends ArrayTree>(params: T): AdamState<T> {
-  const m = zerosLike(tree.ref(params));
-  const v = zerosLike(params);
-  return { m, v, count: np.array(0, { dtype: np.float32 }) };
+  const { length } = flatLayout(params);
+  tree.dispose(params);
+  return { m: np.zeros([length]), v: np.zeros([length]), count: np.array(0, { dtype: np.float32 }) };
 }
 
 /**
- * One Adam step (formulas in the file header). Pure and jittable: `cfg` numbers are compile-time
- * constants, `lrScale` (a scalar array, default 1) is data. With `finite` (a boolean scalar, e.g. "loss
- * and ‖g‖ are finite") the step is skipped on the device when it is false: params and state come back
- * unchanged, `where(finite, new, old)` fused into each output, so the trainers never leave jit to decide
- * (PyTorch's fused Adam takes `found_inf` the same way). Each output is written as its own expression from (g, m, v, p), so it compiles to one kernel per
- * leaf and output: 3 per leaf, where Adam then a separate guard took 6 (measured: `bench --parts phases`).
- * Consumes `grads`, `state`, `params`, `lrScale` and `finite`; returns the new params and state.
+ * One Adam step (formulas in the file header) for gradients as a param tree: `adamUpdateFlat` on
+ * `concatLeaves(grads)`. Consumes `grads`, `state`, `params`, `lrScale` and `finite`.
  */
 export function adamUpdate<T extends ArrayTree>(
   grads: T,
@@ -54,13 +55,34 @@ export function adamUpdate<T extends ArrayTree>(
   finite?: np.Array,
 ): { params: T; state: AdamState<T> } {
   assertSameStructure(grads, params, 'adamUpdate(grads, params)');
-  assertSameStructure(state.m, params, 'adamUpdate(state.m, params)');
-  assertSameStructure(state.v, params, 'adamUpdate(state.v, params)');
+  return adamUpdateFlat(concatLeaves(grads), state, params, cfg, lrScale, finite);
+}
+
+/**
+ * One Adam step for a flat gradient `g` (`concatLeaves` of the gradient tree). Pure and jittable: `cfg`
+ * numbers are compile-time constants, `lrScale` (a scalar array, default 1) is data. With `finite` (a
+ * boolean scalar, e.g. "loss and ‖g‖ are finite") the step is skipped on the device when it is false:
+ * params and state come back unchanged, `where(finite, new, old)` fused into each output, so the trainers
+ * never leave jit to decide (PyTorch's fused Adam takes `found_inf` the same way). Kernels: one for each
+ * flat moment, then one per param leaf reading its slices of the new moments (3 per leaf before the
+ * moments were flat). Consumes `g`, `state`, `params`, `lrScale` and `finite`; returns the new params and state.
+ */
+export function adamUpdateFlat<T extends ArrayTree>(
+  g: np.Array,
+  state: AdamState<T>,
+  params: T,
+  cfg: AdamConfig,
+  lrScale?: np.Array,
+  finite?: np.Array,
+): { params: T; state: AdamState<T> } {
+  const layout = flatLayout(params);
+  for (const [what, a] of [['gradient', g], ['state.m', state.m], ['state.v', state.v]] as const) {
+    if (a.shape.length !== 1 || a.shape[0] !== layout.length) {
+      throw new Error(`adamUpdate: flat ${what} has shape [${a.shape}], expected [${layout.length}] for these params`);
+    }
+  }
   const { lr, beta1, beta2, eps } = cfg;
-  const [g, def] = tree.flatten(grads);
-  const m = tree.leaves(state.m);
-  const v = tree.leaves(state.v);
-  const p = tree.leaves(params);
+  const [p, def] = tree.flatten(params);
   // keep `fresh` where the step is finite, else `old`; consumes both
   const select = (fresh: np.Array, old: np.Array) => (finite ? np.where(finite.ref, fresh, old) : (old.dispose(), fresh));
 
@@ -73,35 +95,28 @@ export function adamUpdate<T extends ArrayTree>(
   if (lrScale) stepSize = stepSize.mul(lrScale);
   const sqrtBc2 = np.sqrt(bc2);
 
-  const newM: np.Array[] = [];
-  const newV: np.Array[] = [];
-  const newP: np.Array[] = [];
-  for (let i = 0; i < g.length; i++) {
-    // built twice on purpose: shared, m and v would be materialised once and re-read (extra kernels)
-    const mOf = () => m[i].ref.mul(beta1).add(g[i].ref.mul(1 - beta1));
-    const vOf = () => v[i].ref.mul(beta2).add(np.square(g[i].ref).mul(1 - beta2));
-    const denom = np.sqrt(vOf()).div(sqrtBc2.ref).add(eps);
-    newP.push(select(p[i].ref.sub(mOf().mul(stepSize.ref).div(denom)), p[i]));
-    newM.push(select(mOf(), m[i]));
-    newV.push(select(vOf(), v[i]));
-    g[i].dispose();
-  }
+  // the moments: one kernel each (a skipped step keeps the old ones, and then no param moves either)
+  const m = select(state.m.ref.mul(beta1).add(g.ref.mul(1 - beta1)), state.m);
+  const v = select(state.v.ref.mul(beta2).add(np.square(g).mul(1 - beta2)), state.v);
+  const newP = p.map((pi, i) => {
+    const at = (a: np.Array) => a.ref.slice([layout.offsets[i], layout.offsets[i] + layout.sizes[i]]).reshape(layout.shapes[i]);
+    const denom = np.sqrt(at(v)).div(sqrtBc2.ref).add(eps);
+    return select(pi.ref.sub(at(m).mul(stepSize.ref).div(denom)), pi);
+  });
   stepSize.dispose();
   sqrtBc2.dispose();
   const newCount = select(count, state.count);
   finite?.dispose();
-  return {
-    params: tree.unflatten(def, newP) as T,
-    state: { m: tree.unflatten(def, newM) as T, v: tree.unflatten(def, newV) as T, count: newCount },
-  };
+  return { params: tree.unflatten(def, newP) as T, state: { m, v, count: newCount } };
 }
 
 /**
- * Flat safetensors view of the state: `adam.m.<name>`, `adam.v.<name>` per param leaf (names as in
- * the param record; nested trees join keys with '.') and `adam.count`. Consumes `state`.
+ * Safetensors view of the state: `adam.m.<name>`, `adam.v.<name>` per param leaf (names as in the param
+ * record; nested trees join keys with '.') and `adam.count` — the same files as when the moments were
+ * kept per leaf. `params` gives the names and shapes (read only). Consumes `state`.
  */
-export function adamStateToTensors(state: AdamState): Record<string, np.Array> {
-  return { ...flattenNamed(state.m, 'adam.m'), ...flattenNamed(state.v, 'adam.v'), 'adam.count': state.count };
+export function adamStateToTensors<T extends ArrayTree>(state: AdamState<T>, params: T): Record<string, np.Array> {
+  return { ...flattenNamed(splitLeaves(state.m, params), 'adam.m'), ...flattenNamed(splitLeaves(state.v, params), 'adam.v'), 'adam.count': state.count };
 }
 
 /**
@@ -130,8 +145,7 @@ export function adamStateFromTensors<T extends ArrayTree>(tensors: Record<string
     const t = tensors[key];
     return t.dtype === np.float32 ? t.ref : t.ref.astype(np.float32);
   };
-  const m = names.map((n) => pick(`adam.m.${n}`));
-  const v = names.map((n) => pick(`adam.v.${n}`));
-  const count = pick('adam.count');
-  return { m: tree.unflatten(def, m) as T, v: tree.unflatten(def, v) as T, count };
+  const m = concatLeaves(tree.unflatten(def, names.map((n) => pick(`adam.m.${n}`))));
+  const v = concatLeaves(tree.unflatten(def, names.map((n) => pick(`adam.v.${n}`))));
+  return { m, v, count: pick('adam.count') };
 }

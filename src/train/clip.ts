@@ -7,7 +7,7 @@
  * score network lags; clipping keeps one bad batch from wrecking the generator.
  */
 import { numpy as np, tree } from '@jax-js/jax';
-import { globalNorm, type ArrayTree } from './tree.js';
+import { flatSumOfSquares, globalNorm, type ArrayTree } from './tree.js';
 
 /**
  * Scales `grads` so their global norm is at most `maxNorm` and returns the pre-clip norm (a float32
@@ -16,10 +16,23 @@ import { globalNorm, type ArrayTree } from './tree.js';
  */
 export function clipByGlobalNorm<T extends ArrayTree>(grads: T, maxNorm: number): { grads: T; norm: np.Array } {
   const norm = globalNorm(tree.ref(grads));
-  if (!(maxNorm > 0) || maxNorm === Infinity) return { grads, norm };
-  // torch adds 1e-6 to the norm and clamps the coefficient at 1
-  const coef = np.minimum(np.reciprocal(norm.ref.add(1e-6)).mul(maxNorm), 1);
+  if (!clips(maxNorm)) return { grads, norm };
+  const coef = clipCoefficient(norm.ref, maxNorm);
   const out = tree.map((g: np.Array) => g.mul(coef.ref), grads) as T;
   coef.dispose();
   return { grads: out, norm };
+}
+
+/** `clipByGlobalNorm` for a flat gradient (src/train/tree.ts `concatLeaves`): one vector, one scaling. Consumes `g`. */
+export function clipFlat(g: np.Array, maxNorm: number): { g: np.Array; norm: np.Array } {
+  const norm = np.sqrt(flatSumOfSquares(g.ref));
+  if (!clips(maxNorm)) return { g, norm };
+  return { g: g.mul(clipCoefficient(norm.ref, maxNorm)), norm };
+}
+
+const clips = (maxNorm: number) => maxNorm > 0 && maxNorm !== Infinity;
+
+/** min(1, maxNorm / (‖g‖ + 1e-6)): torch adds 1e-6 to the norm and clamps the coefficient at 1. Consumes `norm`. */
+function clipCoefficient(norm: np.Array, maxNorm: number): np.Array {
+  return np.minimum(np.reciprocal(norm.add(1e-6)).mul(maxNorm), 1);
 }

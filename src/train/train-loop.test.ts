@@ -80,8 +80,8 @@ async function train(keep: boolean) {
 testOnBackends('jitted train step keeps live buffers flat over 100 steps and learns; the guard skips a NaN step', async (b) => {
   await trackBuffers(b);
   const { losses, counts, skipped, leftover } = await train(false);
-  // between steps exactly the state is alive: 4 params + 4 EMA + 8 moments + count + key = 18 buffers
-  assert.equal(counts[10], 18, `live buffers at step 10`);
+  // between steps exactly the state is alive: 4 params + 4 EMA + 2 flat moments + count + key = 12 buffers
+  assert.equal(counts[10], 12, `live buffers at step 10`);
   assert.equal(counts[100], counts[10], `live buffers grew from ${counts[10]} (step 10) to ${counts[100]} (step 100)`);
   assert.equal(leftover, 0, 'buffers left after disposing the final state');
   assert.equal(skipped, 1);
