@@ -21,15 +21,19 @@ if (version !== '0.1.25') {
   console.error(`patch-jax: @jax-js/jax ${version} is installed but the patches are for 0.1.25: update patches/jax-js.mjs`);
   process.exit(1);
 }
-// Each patch names the dist file it edits: 'index' (default) or 'backend' (the shared chunk holding the
-// backends, whose name carries a content hash), in both the ESM and the CJS build.
+// Each patch names the dist file it edits: 'index' (default), 'backend' (the shared chunk holding the
+// backends) or 'webgpu' (the WebGPU backend's chunk), the last two with a content hash in their names,
+// in both the ESM and the CJS build.
 const dist = join(pkgDir, 'dist');
-const backendFiles = readdirSync(dist).filter((f) => /^backend-[^.]+\.(js|cjs)$/.test(f));
-if (backendFiles.length !== 2) {
-  console.error(`patch-jax: expected one ESM and one CJS backend chunk in ${dist}, found ${backendFiles.join(', ') || 'none'}`);
-  process.exit(1);
+function chunk(prefix) {
+  const files = readdirSync(dist).filter((f) => new RegExp(`^${prefix}-[^.]+\\.(js|cjs)$`).test(f));
+  if (files.length !== 2) {
+    console.error(`patch-jax: expected one ESM and one CJS ${prefix} chunk in ${dist}, found ${files.join(', ') || 'none'}`);
+    process.exit(1);
+  }
+  return files;
 }
-const targets = { index: ['index.js', 'index.cjs'], backend: backendFiles };
+const targets = { index: ['index.js', 'index.cjs'], backend: chunk('backend'), webgpu: chunk('webgpu') };
 for (const [kind, files] of Object.entries(targets)) {
   const patches = PATCHES.filter((p) => (p.file ?? 'index') === kind);
   for (const file of files) {
