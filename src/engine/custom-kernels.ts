@@ -68,6 +68,13 @@ export function viewOf(input: EqnDesc['inputs'][number]): View4 | null {
   return { shape: shape as View4['shape'], strides: strides as View4['strides'], offset };
 }
 
+const stats: Record<string, number> = {};
+
+/** How many equations each kernel has been chosen for so far (tests check that the hook took them). */
+export function customKernelStats(): Readonly<Record<string, number>> {
+  return stats;
+}
+
 const same = (a: number[] | undefined, b: number[]) => !!a && a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** An implicit-GEMM lowering for a stride-1, undilated 2-D f32 conv on WebGPU, or null. */
@@ -85,8 +92,10 @@ export function lowerConv(desc: EqnDesc): Lowering | null {
   const spec = { lhs, rhs, padLo, outShape };
   const plan = convGemmPlan(spec);
   const kind = desc.inputs[0].views.length > 0 ? 'wgrad' : desc.inputs[1].views.length > 0 ? 'dgrad' : 'fwd';
+  const name = `conv-gemm-${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}`;
+  stats[name] = (stats[name] ?? 0) + 1;
   return {
-    name: `conv-gemm-${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}`,
+    name,
     readRoot: [true, true],
     scratchBytes: plan.scratchBytes,
     shaders: () => plan.shaders,

@@ -12,6 +12,7 @@ import './node.js';
 import { defaultDevice, getWebGPUDevice, init } from '@jax-js/jax';
 import { isNode, settleWasmThreads, wasmThreads } from './node.js';
 import { batchSubmits } from './submit-batching.js';
+import { installCustomKernels } from '../engine/custom-kernels.js';
 
 // jax-js is evaluated by now: if it was imported before node.ts, its Wasm stays single-threaded
 settleWasmThreads();
@@ -221,7 +222,10 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
   }
   const ok = await init(info.backend);
   if (!ok.includes(info.backend)) throw new Error(`device '${info.backend}' failed to initialise`);
-  if (info.backend === 'webgpu') useSubmitBatching();
+  if (info.backend === 'webgpu') {
+    useSubmitBatching();
+    installCustomKernels(); // our conv kernels in every jitted step (src/engine/; DI_CUSTOM_KERNELS=0: stock)
+  }
   defaultDevice(info.backend);
   active = info;
   return info;
@@ -256,7 +260,10 @@ export async function initBackend(backend: Backend): Promise<boolean> {
     (globalThis as any).navigator = {};
   }
   const ok = (await init(backend)).includes(backend);
-  if (ok && backend === 'webgpu') useSubmitBatching();
+  if (ok && backend === 'webgpu') {
+    useSubmitBatching();
+    installCustomKernels();
+  }
   return ok;
 }
 
