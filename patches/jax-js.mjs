@@ -412,4 +412,65 @@ const customKernelsWebgpu = {
   ],
 };
 
-export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, customKernels, customKernelsWebgpu];
+/**
+ * reduce-split: a WebGPU reduction's serial loop is spread over a workgroup when it is long.
+ *
+ * Stock 0.1.25 gives each output of a reduction one thread looping over all its terms, unless its tuner
+ * groups the loop (at most 16 threads, only for contiguous inputs, fewer than 4,096 outputs and ≥ 512
+ * terms). Two costs: on a GPU, few outputs with long loops leave it idle (GroupNorm statistics and bias
+ * gradients: 32 outputs × 100,352 terms, `reduce Add:100352 size 32`, ×21 per fmnist-small step on
+ * the H100); on Mesa llvmpipe, which stops an invocation's loops after 65,535 iterations, long loops
+ * are silently cut (a jitted sum of 10^7 ones gives 4,194,240; an eager matmul with K = 70,000 gives
+ * 65,535). Here `pipelineSource` may give each output (or each tuner group) `split` threads, a power of
+ * two, that start at their lane and step by `split` through the loop, then sum through the tuner's
+ * workgroup tree reduction: enough lanes that no invocation loops more than 60,000 times, and, for
+ * fewer than 16,384 outputs with ≥ 1,024 iterations, up to 256 threads per output while each keeps
+ * ≥ 16 iterations. Any expression works (the loop index is only substituted), so eager and jitted
+ * kernels, grouped or not, are covered. Results change by f32 summation order only.
+ * `DI_REDUCE_SPLIT=0` restores stock code generation.
+ */
+const reduceSplit = {
+  name: 'reduce-split',
+  file: 'webgpu',
+  replace: [
+    [
+      `function pipelineSource(device, kernel) {`,
+      `/** diff-instruct patch 'reduce-split': threads per output (or per tuner group) sharing a reduction loop. */
+const REDUCE_SPLIT = globalThis.process?.env?.DI_REDUCE_SPLIT !== "0";
+const REDUCE_SPLIT_MAX_ITERATIONS = 60000;
+function reductionLoopSplit(device, iterations, tunedGroups, outputs, dtype) {
+	if (!REDUCE_SPLIT || dtype === "bool") return 1;
+	const maxThreads = Math.min(256, device.limits.maxComputeWorkgroupSizeX, device.limits.maxComputeInvocationsPerWorkgroup);
+	let split = 1;
+	while (Math.ceil(iterations / split) > REDUCE_SPLIT_MAX_ITERATIONS && tunedGroups * split * 2 <= maxThreads) split *= 2;
+	if (outputs < 16384 && iterations >= 1024) while (Math.ceil(iterations / (split * 2)) >= 16 && tunedGroups * split * 2 <= maxThreads) split *= 2;
+	return split;
+}
+function pipelineSource(device, kernel) {`,
+    ],
+    [
+      `	const groupCount = re ? tune.size.groups ?? 1 : 1;
+	const groupedReduction = re && groupCount > 1;
+	if (groupedReduction && tune.threadCount % groupCount !== 0) throw new Error("WebGPU grouped reduction has invalid thread count");`,
+      `	const tunedGroups = re ? tune.size.groups ?? 1 : 1;
+	if (re && tune.threadCount % tunedGroups !== 0) throw new Error("WebGPU grouped reduction has invalid thread count");
+	const loopSplit = re ? reductionLoopSplit(device, tune.size.reduce, tunedGroups, tune.threadCount / tunedGroups, re.dtype) : 1;
+	const groupCount = tunedGroups * loopSplit;
+	const groupedReduction = re && groupCount > 1;`,
+    ],
+    [
+      `	const gridSize = groupedReduction ? tune.threadCount / groupCount : Math.ceil(tune.threadCount / workgroupSize);`,
+      `	const gridSize = groupedReduction ? tune.threadCount / tunedGroups : Math.ceil(tune.threadCount / workgroupSize);`,
+    ],
+    [
+      `wb.emit("let group: i32 = i32(lid.x);");`,
+      `wb.emit(loopSplit > 1 ? \`let group: i32 = i32(lid.x) % \${tunedGroups};\` : "let group: i32 = i32(lid.x);");`,
+    ],
+    [
+      `wb.emit(\`for (var ridx: i32 = 0; ridx < \${tune.size.reduce}; ridx++) {\`, wb.pushIndent);`,
+      `wb.emit(loopSplit > 1 ? \`for (var ridx: i32 = i32(lid.x) / \${tunedGroups}; ridx < \${tune.size.reduce}; ridx += \${loopSplit}) {\` : \`for (var ridx: i32 = 0; ridx < \${tune.size.reduce}; ridx++) {\`, wb.pushIndent);`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, customKernels, customKernelsWebgpu, reduceSplit];
