@@ -12,7 +12,7 @@ import { precondition, type Denoiser } from '../edm/precond.js';
 import { initSongUNet, songUNet, songUNetConfig } from '../nets/song-unet.js';
 import { makeTeacherStep } from '../teacher/trainer.js';
 import { adamInit } from '../train/adam.js';
-import type { Params } from '../train/tree.js';
+import type { Params } from '../nets/layers.js';
 import { keyForSeed } from '../random/seeds.js';
 import { customKernelStats, setCustomKernels } from './custom-kernels.js';
 
