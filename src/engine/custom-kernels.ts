@@ -4,9 +4,9 @@
  * WebGPU (the forward convs of SongUNet and the GAN, and the input- and weight-gradient convs that
  * jax-js's transpose rule makes of them) it returns an implicit-GEMM lowering
  * (./kernels/conv-gemm.ts) that reads transposed/flipped operands in place; anything else is declined
- * and stays stock. `DI_CUSTOM_KERNELS=0` leaves the hook disabled (stock jax-js everywhere, for
- * comparisons); `setCustomKernels` switches it at run time (tests compare both in one process: the jit
- * compile cache keys on the switch).
+ * and stays stock. On by default on hardware adapters, off on software ones (see
+ * `installCustomKernels`); `DI_CUSTOM_KERNELS=1|0` forces it; `setCustomKernels` switches it at run
+ * time (tests compare both in one process: the jit compile cache keys on the switch).
  */
 import { convGemmPlan, contiguousStrides, type View4 } from './kernels/conv-gemm.js';
 import type { RoutineShader } from './kernels/shader.js';
@@ -108,12 +108,16 @@ function hook(): Hook {
 }
 
 /**
- * Registers our kernels with jax-js's jit (on unless `DI_CUSTOM_KERNELS=0`). Called where the WebGPU
- * device is brought up (src/platform/devices.ts); on other backends the hook declines everything.
+ * Registers our kernels with jax-js's jit. Called where the WebGPU device is brought up
+ * (src/platform/devices.ts); on other backends the hook declines everything. On by default on hardware
+ * adapters; off on software ones (Mesa llvmpipe), where workgroup barriers and workgroup memory are
+ * emulated on the CPU and these tiled kernels measured 2.8–6.4× slower than jax-js's one-thread-per-output
+ * convs (benchmarks/README.md, "Our kernels on llvmpipe"); the 'reduce-split' patch keeps the stock
+ * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off.
  */
-export function installCustomKernels(): void {
-  const h = hook();
-  h.enabled = (typeof process === 'undefined' ? undefined : process.env?.DI_CUSTOM_KERNELS) !== '0';
+export function installCustomKernels({ software = false }: { software?: boolean } = {}): void {
+  const env = typeof process === 'undefined' ? undefined : process.env?.DI_CUSTOM_KERNELS;
+  hook().enabled = env === '1' ? true : env === '0' ? false : !software;
 }
 
 /** Turns our kernels on or off for programs compiled from now on (tests compare both). */

@@ -224,7 +224,7 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
   if (!ok.includes(info.backend)) throw new Error(`device '${info.backend}' failed to initialise`);
   if (info.backend === 'webgpu') {
     useSubmitBatching();
-    installCustomKernels(); // our conv kernels in every jitted step (src/engine/; DI_CUSTOM_KERNELS=0: stock)
+    installCustomKernels({ software: info.software }); // our conv kernels in every jitted step (src/engine/)
   }
   defaultDevice(info.backend);
   active = info;
@@ -262,7 +262,7 @@ export async function initBackend(backend: Backend): Promise<boolean> {
   const ok = (await init(backend)).includes(backend);
   if (ok && backend === 'webgpu') {
     useSubmitBatching();
-    installCustomKernels();
+    installCustomKernels({ software: (await probeGpu())?.info.software ?? false });
   }
   return ok;
 }

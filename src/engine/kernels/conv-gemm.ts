@@ -14,7 +14,8 @@
  *
  * GEMM view: M = O (rows of R), N = n·y·x (output pixels), K = c·ky·kx. A[m,k] = R[m,c,ky,kx];
  * B[k,n] = L[…] (im2col, never materialized). Tiling: a workgroup of 128 threads computes a 64×64 tile
- * of the output (each thread 8×4 outputs in registers: rows ty + 8i, columns tx + 16j, so neighbouring
+ * (16×64 when M ≤ 16) of the output (each thread 8×4 outputs in registers, 2×4 for the small tile:
+ * rows ty + 8i, columns tx + 16j, so neighbouring
  * threads write neighbouring pixels), stepping through K in 16-deep tiles of A and B staged in
  * workgroup memory. Loads are mapped so that neighbouring threads read neighbouring addresses (along k
  * when the operand's run along k is longer, e.g. a weight gradient's B·H·W, else along m/n). The (c, ky,
@@ -51,16 +52,18 @@ export interface ConvGemmPlan {
   shaders: RoutineShader[];
 }
 
-const BM = 64; // output rows (o) per workgroup
+/** Output rows (o) per workgroup: 64, or 16 when the conv has ≤ 16 output channels (a 1-channel image's
+ * last conv, the input gradient of its first), which would leave most of a 64-row tile idle. */
+const BM_LARGE = 64;
+const BM_SMALL = 16;
+const rowsPerTile = (M: number) => (M <= BM_SMALL ? BM_SMALL : BM_LARGE);
 const BN = 64; // output columns (pixels) per workgroup
 const BK = 16; // reduction depth staged per step
 const TX = 16; // threads along n
 const TY = 8; // threads along m
 const THREADS = TX * TY;
-const TM = BM / TY; // 8 rows per thread
 const TN = BN / TX; // 4 columns per thread
-const A_STRIDE = BM + 1; // workgroup-memory row pitch (+1: fewer bank conflicts on the k-major stores)
-const B_STRIDE = BN + 1;
+const B_STRIDE = BN + 1; // workgroup-memory row pitch (+1: fewer bank conflicts on the k-major stores)
 /** Workgroups that fill a large GPU (an H100 has 132 SMs): split K until M×N tiles × splits reach it. */
 const TARGET_WORKGROUPS = 1024;
 const MIN_K_TILES_PER_SPLIT = 16;
@@ -86,7 +89,7 @@ function gemmSizes(spec: ConvGemmSpec) {
 
 /** How many K splits: enough workgroups to fill a GPU, each split ≥ 16 K-tiles, loops within llvmpipe's limit. */
 export function chooseSplits(M: number, N: number, K: number): number {
-  const tiles = Math.ceil(M / BM) * Math.ceil(N / BN);
+  const tiles = Math.ceil(M / rowsPerTile(M)) * Math.ceil(N / BN);
   const kTiles = Math.ceil(K / BK);
   let s = Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.ceil(kTiles / MIN_K_TILES_PER_SPLIT), MAX_SPLITS, Math.floor(MAX_SCRATCH_FLOATS / (M * N)));
   s = Math.max(1, s, Math.ceil(kTiles / MAX_LOOP_ITERATIONS));
@@ -123,10 +126,14 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
   const [L, R] = [spec.lhs, spec.rhs];
   const [padY, padX] = spec.padLo;
   const tilesN = Math.ceil(N / BN);
+  const BM = rowsPerTile(M);
+  const TM = BM / TY; // rows per thread: 8, or 2 for small M
+  const A_STRIDE = BM + 1;
   const tilesM = Math.ceil(M / BM);
   const workgroups = tilesN * tilesM * S;
   const [gx, gy] = grid2d(workgroups);
-  const perThread = (BM * BK) / THREADS; // 8 loads of A and 8 of B per thread per K-tile
+  const aPerThread = (BM * BK) / THREADS; // loads of A per thread per K-tile (8, or 2 for small M)
+  const bPerThread = (BN * BK) / THREADS; // loads of B (8)
   // run lengths along k and along m/n of each operand's unit-stride dim decide the load mapping
   const aKFast = kFastest(Math.abs(R.strides[3]) === 1 ? kw : Math.abs(R.strides[1]) === 1 ? R.shape[1] : 0, Math.abs(R.strides[0]) === 1 ? M : 0);
   const bKFast = kFastest(kw, wo);
@@ -169,14 +176,14 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
   };
   const aLoads: { kk: string; mm: string; k: string; r: number }[] = [];
   const bLoads: { kk: string; mm: string; k: string; r: number }[] = [];
-  for (let r = 0; r < perThread; r++) {
+  for (let r = 0; r < aPerThread; r++) {
     const a = loadIdx(aKFast, BM, r);
     aLoads.push({ ...a, k: kState(a.kk), r });
     emit(`  let am${r} = m0 + ${a.mm};`);
     emit(`  let aOff${r} = ${i32(R.offset)} + am${r} * ${i32(R.strides[0])};`);
     emit(`  let aOk${r} = am${r} < ${M};`);
   }
-  for (let r = 0; r < perThread; r++) {
+  for (let r = 0; r < bPerThread; r++) {
     const b = loadIdx(bKFast, BN, r);
     bLoads.push({ ...b, k: kState(b.kk), r });
     emit(`  let bn${r} = n0 + ${b.mm};`);
