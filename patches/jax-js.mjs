@@ -289,14 +289,18 @@ const jitExecutor = {
     [
       `function jitCompile(backend, jaxpr) {
 	const cacheKey = backend.type + ","`,
-      `/** diff-instruct patch 'jit-executor': jaxpr object → backend → program, so a call does not hash the jaxpr again. */
+      `/**
+* diff-instruct patch 'jit-executor': jaxpr object → backend → program, so a call does not hash the jaxpr
+* again (one program per setting of the 'custom-kernels' hook, which changes what is compiled).
+*/
 const jitCompileByJaxpr = /* @__PURE__ */ new WeakMap();
 function jitCompile(backend, jaxpr) {
 	let byBackend = jitCompileByJaxpr.get(jaxpr);
 	if (!byBackend) jitCompileByJaxpr.set(jaxpr, byBackend = /* @__PURE__ */ new Map());
-	let program = byBackend.get(backend);
-	if (!program) byBackend.set(backend, program = jitCompileUncached(backend, jaxpr));
-	return program;
+	const key = globalThis[Symbol.for("diff-instruct.customKernels")]?.enabled ? "custom" : "stock";
+	let programs = byBackend.get(backend);
+	if (!programs) byBackend.set(backend, programs = {});
+	return programs[key] ??= jitCompileUncached(backend, jaxpr);
 }
 function jitCompileUncached(backend, jaxpr) {
 	const cacheKey = backend.type + ","`,
@@ -353,4 +357,226 @@ const jitExecutorWebgpu = {
   ],
 };
 
-export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu];
+/**
+ * custom-kernels: the WebGPU jit path can run our own shaders for an equation.
+ *
+ * Stock 0.1.25 lowers every `conv` (forward, and the input- and weight-gradient convs of its transpose
+ * rule) into one generic multiply+reduce kernel: one thread per output, a serial loop over the whole
+ * reduction (100,352 terms for a weight gradient at batch 128, 28×28), integer div/mod on every load.
+ * Here `jitCompile` asks a hook, `globalThis[Symbol.for("diff-instruct.customKernels")]`
+ * (`{ enabled, primitives, lower(desc) }`, installed by src/engine/custom-kernels.ts), about each
+ * equation whose primitive it lists. `desc` gives the backend type, primitive, params, output avals
+ * and, per input, its aval plus the chain of `transpose`/`flip` views back to the array it was taken
+ * from (`root`). A lowering `{ name, readRoot[], scratchBytes[], shaders(device) }` makes the equation
+ * one routine step: its inputs are materialized buffers (the roots where `readRoot[i]`, so a kernel
+ * reads a transposed or flipped operand in place), its outputs are the equation's outputs followed by
+ * scratch buffers freed right after it, and the WebGPU backend's `createRoutineShader` returns
+ * `shaders(device)` for it. The decision is made once per compiled jaxpr (a WeakMap), so graph
+ * splitting and code generation see the same lowerings. A declined equation (other shapes, dtypes,
+ * backends), or a hook that is absent or disabled, leaves everything stock; the compile cache keys on
+ * whether the hook was enabled, so a process can compare both.
+ */
+const customKernels = {
+  name: 'custom-kernels',
+  replace: [
+    [
+      `function splitGraphDataflow(backend, jaxpr) {`,
+      `/** diff-instruct patch 'custom-kernels': a routine whose shaders come from the hook's lowering. */
+var CustomKernelRoutine = class {
+	name;
+	type;
+	params;
+	constructor(name, type, params) {
+		this.name = name;
+		this.type = type;
+		this.params = params;
+	}
+};
+const CUSTOM_KERNELS_HOOK = Symbol.for("diff-instruct.customKernels");
+const customLoweringsByJaxpr = /* @__PURE__ */ new WeakMap();
+/** Prefix of the jit compile cache key: programs built with and without the hook are different. */
+function customKernelsKey() {
+	return globalThis[CUSTOM_KERNELS_HOOK]?.enabled ? "custom-kernels," : "";
+}
+/** Equation → { lowering, reads } for every equation the hook lowers (null when the hook is off). */
+function customLowerings(backend, jaxpr) {
+	const hook = globalThis[CUSTOM_KERNELS_HOOK];
+	if (!hook?.enabled) return null;
+	let found = customLoweringsByJaxpr.get(jaxpr);
+	if (found) return found;
+	found = /* @__PURE__ */ new Map();
+	const defn = /* @__PURE__ */ new Map();
+	for (const eqn of jaxpr.eqns) for (const v of eqn.outBinders) defn.set(v, eqn);
+	for (const eqn of jaxpr.eqns) {
+		if (!hook.primitives.includes(eqn.primitive)) continue;
+		const roots = [];
+		const inputs = eqn.inputs.map((input) => {
+			const views = [];
+			let root = input;
+			while (root instanceof Var) {
+				const d = defn.get(root);
+				if (!d || d.primitive !== "transpose" && d.primitive !== "flip" || !(d.inputs[0] instanceof Var)) break;
+				views.unshift({ primitive: d.primitive, params: d.params });
+				root = d.inputs[0];
+			}
+			roots.push(root);
+			return { shape: input.aval.shape, dtype: input.aval.dtype, isVar: input instanceof Var, views, root: { shape: root.aval.shape, dtype: root.aval.dtype } };
+		});
+		const lowering = hook.lower({ backend: backend.type, primitive: eqn.primitive, params: eqn.params, inputs, outputs: eqn.outBinders.map((v) => ({ shape: v.aval.shape, dtype: v.aval.dtype })) });
+		if (!lowering) continue;
+		const reads = eqn.inputs.map((input, i) => lowering.readRoot?.[i] ? roots[i] : input);
+		if (reads.some((v) => !(v instanceof Var))) throw new Error(\`custom-kernels: lowering \${lowering.name} takes a literal input\`);
+		found.set(eqn, { lowering, reads });
+	}
+	customLoweringsByJaxpr.set(jaxpr, found);
+	return found;
+}
+/** Determines how to split the Jaxpr into kernels via dataflow analysis. */
+function splitGraphDataflow(backend, jaxpr) {
+	const customKernels = customLowerings(backend, jaxpr);`,
+    ],
+    [
+      `	for (let i = 0; i < jaxpr.eqns.length; i++) {
+		const eqn = jaxpr.eqns[i];
+		if (reducePrimitives.includes(eqn.primitive)) {`,
+      `	for (let i = 0; i < jaxpr.eqns.length; i++) {
+		const eqn = jaxpr.eqns[i];
+		if (reducePrimitives.includes(eqn.primitive) && !customKernels?.has(eqn)) {`,
+    ],
+    [
+      `		if (!inputShapes) continue;`,
+      `		if (!inputShapes || customKernels?.has(eqn)) continue;`,
+    ],
+    [
+      `		if (reductionEndpointEqns.has(i) || heterogeneousViewPrimitives.includes(eqn.primitive) || routinePrimitives.has(eqn.primitive) ||`,
+      `		if (customKernels?.has(eqn) || reductionEndpointEqns.has(i) || heterogeneousViewPrimitives.includes(eqn.primitive) || routinePrimitives.has(eqn.primitive) ||`,
+    ],
+    [
+      `		if (routinePrimitives.has(eqn.primitive)) {
+			const routine`,
+      `		const custom = customKernels?.get(eqn);
+		if (custom) {
+			const { lowering, reads } = custom;
+			const scratch = lowering.scratchBytes ?? [];
+			const routine = new CustomKernelRoutine(lowering.name, {
+				inputShapes: reads.map((x) => x.aval.shape),
+				inputDtypes: reads.map((x) => x.aval.dtype),
+				outputShapes: [...eqn.outBinders.map((x) => x.aval.shape), ...scratch.map((b) => [b / 4])],
+				outputDtypes: [...eqn.outBinders.map((x) => x.aval.dtype), ...scratch.map(() => "float32")]
+			}, { customKernel: lowering });
+			const inputs = reads.map((v) => {
+				const jv = ctx.get(v);
+				if (jv?.type !== "imm") throw new Error(\`jit: custom kernel \${lowering.name} input is not materialized\`);
+				return jv.arg;
+			});
+			const outputs = [];
+			for (const outVar of eqn.outBinders) {
+				const outId = builder.pushBuffer(outVar.aval.size * byteWidth(outVar.aval.dtype));
+				outputs.push(outId);
+				ctx.set(outVar, {
+					type: "imm",
+					arg: outId
+				});
+			}
+			for (const bytes of scratch) outputs.push(builder.pushBuffer(bytes));
+			builder.pushRoutine(routine, inputs, outputs);
+			continue;
+		}
+		if (routinePrimitives.has(eqn.primitive)) {
+			const routine`,
+    ],
+    [
+      `	const blackNodes = splitGraphDataflow(backend, jaxpr);`,
+      `	const customKernels = customLowerings(backend, jaxpr);
+	const blackNodes = splitGraphDataflow(backend, jaxpr);`,
+    ],
+    [`const cached = jitCompileCache.get(cacheKey);`, `const cached = jitCompileCache.get(customKernelsKey() + cacheKey);`],
+    [`jitCompileCache.set(cacheKey, jp);`, `jitCompileCache.set(customKernelsKey() + cacheKey, jp);`],
+    [
+      `	const heterogeneousViewPrimitives = ["random_bits", "gather"];`,
+      `	const heterogeneousViewPrimitives = ["random_bits", "gather"];
+	// diff-instruct patch 'custom-kernels': what a custom kernel reads is materialized
+	for (const { reads } of customKernels?.values() ?? []) for (const v of reads) {
+		blackNodes.add(v);
+		p1NextBlack.set(v, v);
+	}`,
+    ],
+  ],
+};
+
+/** custom-kernels, WebGPU side: a custom routine's shaders come from its lowering. */
+const customKernelsWebgpu = {
+  name: 'custom-kernels',
+  file: 'webgpu',
+  replace: [
+    [
+      `function createRoutineShader(device, routine) {`,
+      `function createRoutineShader(device, routine) {
+	// diff-instruct patch 'custom-kernels'
+	if (routine.params?.customKernel) return routine.params.customKernel.shaders(device);`,
+    ],
+  ],
+};
+
+/**
+ * reduce-split: a WebGPU reduction's serial loop is spread over a workgroup when it is long.
+ *
+ * Stock 0.1.25 gives each output of a reduction one thread looping over all its terms, unless its tuner
+ * groups the loop (at most 16 threads, only for contiguous inputs, fewer than 4,096 outputs and ≥ 512
+ * terms). Two costs: on a GPU, few outputs with long loops leave it idle (GroupNorm statistics and bias
+ * gradients: 32 outputs × 100,352 terms, `reduce Add:100352 size 32`, ×21 per fmnist-small step on
+ * the H100); on Mesa llvmpipe, which stops an invocation's loops after 65,535 iterations, long loops
+ * are silently cut (a jitted sum of 10^7 ones gives 4,194,240; an eager matmul with K = 70,000 gives
+ * 65,535). Here `pipelineSource` may give each output (or each tuner group) `split` threads, a power of
+ * two, that start at their lane and step by `split` through the loop, then sum through the tuner's
+ * workgroup tree reduction: enough lanes that no invocation loops more than 60,000 times, and, for
+ * fewer than 16,384 outputs with ≥ 1,024 iterations, up to 256 threads per output while each keeps
+ * ≥ 16 iterations. Any expression works (the loop index is only substituted), so eager and jitted
+ * kernels, grouped or not, are covered. Results change by f32 summation order only.
+ * `DI_REDUCE_SPLIT=0` restores stock code generation.
+ */
+const reduceSplit = {
+  name: 'reduce-split',
+  file: 'webgpu',
+  replace: [
+    [
+      `function pipelineSource(device, kernel) {`,
+      `/** diff-instruct patch 'reduce-split': threads per output (or per tuner group) sharing a reduction loop. */
+const REDUCE_SPLIT = globalThis.process?.env?.DI_REDUCE_SPLIT !== "0";
+const REDUCE_SPLIT_MAX_ITERATIONS = 60000;
+function reductionLoopSplit(device, iterations, tunedGroups, outputs, dtype) {
+	if (!REDUCE_SPLIT || dtype === "bool") return 1;
+	const maxThreads = Math.min(256, device.limits.maxComputeWorkgroupSizeX, device.limits.maxComputeInvocationsPerWorkgroup);
+	let split = 1;
+	while (Math.ceil(iterations / split) > REDUCE_SPLIT_MAX_ITERATIONS && tunedGroups * split * 2 <= maxThreads) split *= 2;
+	if (outputs < 16384 && iterations >= 1024) while (Math.ceil(iterations / (split * 2)) >= 16 && tunedGroups * split * 2 <= maxThreads) split *= 2;
+	return split;
+}
+function pipelineSource(device, kernel) {`,
+    ],
+    [
+      `	const groupCount = re ? tune.size.groups ?? 1 : 1;
+	const groupedReduction = re && groupCount > 1;
+	if (groupedReduction && tune.threadCount % groupCount !== 0) throw new Error("WebGPU grouped reduction has invalid thread count");`,
+      `	const tunedGroups = re ? tune.size.groups ?? 1 : 1;
+	if (re && tune.threadCount % tunedGroups !== 0) throw new Error("WebGPU grouped reduction has invalid thread count");
+	const loopSplit = re ? reductionLoopSplit(device, tune.size.reduce, tunedGroups, tune.threadCount / tunedGroups, re.dtype) : 1;
+	const groupCount = tunedGroups * loopSplit;
+	const groupedReduction = re && groupCount > 1;`,
+    ],
+    [
+      `	const gridSize = groupedReduction ? tune.threadCount / groupCount : Math.ceil(tune.threadCount / workgroupSize);`,
+      `	const gridSize = groupedReduction ? tune.threadCount / tunedGroups : Math.ceil(tune.threadCount / workgroupSize);`,
+    ],
+    [
+      `wb.emit("let group: i32 = i32(lid.x);");`,
+      `wb.emit(loopSplit > 1 ? \`let group: i32 = i32(lid.x) % \${tunedGroups};\` : "let group: i32 = i32(lid.x);");`,
+    ],
+    [
+      `wb.emit(\`for (var ridx: i32 = 0; ridx < \${tune.size.reduce}; ridx++) {\`, wb.pushIndent);`,
+      `wb.emit(loopSplit > 1 ? \`for (var ridx: i32 = i32(lid.x) / \${tunedGroups}; ridx < \${tune.size.reduce}; ridx += \${loopSplit}) {\` : \`for (var ridx: i32 = 0; ridx < \${tune.size.reduce}; ridx++) {\`, wb.pushIndent);`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, reduceSplit];

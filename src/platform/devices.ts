@@ -13,6 +13,7 @@ import { defaultDevice, getWebGPUDevice, init } from '@jax-js/jax';
 import { isNode, settleWasmThreads, wasmThreads } from './node.js';
 import { batchSubmits } from './submit-batching.js';
 import { installExecutor } from '../engine/executor.js';
+import { installCustomKernels } from '../engine/custom-kernels.js';
 
 // jax-js is evaluated by now: if it was imported before node.ts, its Wasm stays single-threaded
 settleWasmThreads();
@@ -222,7 +223,7 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
   }
   const ok = await init(info.backend);
   if (!ok.includes(info.backend)) throw new Error(`device '${info.backend}' failed to initialise`);
-  if (info.backend === 'webgpu') useWebGPUEngine();
+  if (info.backend === 'webgpu') useWebGPUEngine(info.software);
   defaultDevice(info.backend);
   active = info;
   return info;
@@ -257,15 +258,19 @@ export async function initBackend(backend: Backend): Promise<boolean> {
     (globalThis as any).navigator = {};
   }
   const ok = (await init(backend)).includes(backend);
-  if (ok && backend === 'webgpu') useWebGPUEngine();
+  if (ok && backend === 'webgpu') useWebGPUEngine((await probeGpu())?.info.software ?? false);
   return ok;
 }
 
 let unbatch: (() => void) | null = null;
 
-/** Our WebGPU engine under jax-js: the step executor (src/engine/executor.ts) and, in Node, batched submits. */
-function useWebGPUEngine(): void {
+/**
+ * Our WebGPU engine under jax-js (src/engine/): the step executor, our conv kernels in every jitted step
+ * (off by default on software adapters, where they are slower), and, in Node, batched submits.
+ */
+function useWebGPUEngine(software: boolean): void {
   installExecutor();
+  installCustomKernels({ software });
   useSubmitBatching();
 }
 

@@ -101,9 +101,12 @@ if (process.env.DI_JAX_PATCH_CHILD === 'inline') {
 
   test('the installed jax-js carries every patch of patches/jax-js.mjs', () => {
     const dist = dirname(createRequire(import.meta.url).resolve('@jax-js/jax'));
-    const backend = readdirSync(dist).filter((f) => /^backend-[^.]+\.(js|cjs)$/.test(f));
-    assert.equal(backend.length, 2, `backend chunks: ${backend.join(', ')}`);
-    const files: Record<string, string[]> = { index: ['index.js', 'index.cjs'], backend };
+    const chunk = (prefix: string) => {
+      const found = readdirSync(dist).filter((f) => new RegExp(`^${prefix}-[^.]+\\.(js|cjs)$`).test(f));
+      assert.equal(found.length, 2, `${prefix} chunks: ${found.join(', ')}`);
+      return found;
+    };
+    const files: Record<string, string[]> = { index: ['index.js', 'index.cjs'], backend: chunk('backend'), webgpu: chunk('webgpu') };
     for (const p of PATCHES) {
       for (const file of files[p.file ?? 'index']) {
         const src = readFileSync(join(dist, file), 'utf8');

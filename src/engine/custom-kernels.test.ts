@@ -1,0 +1,116 @@
+/**
+ * Our kernels in whole jitted programs, hook on against hook off (stock jax-js) on WebGPU: the gradient
+ * of a small conv net's loss, and two SongUNet teacher steps (loss, gradient, Adam, EMA) from the same
+ * start — same losses and parameters within f32 summation-order tolerance. The counts of dispatched
+ * kernels are printed.
+ */
+import '../platform/node.js';
+import { grad, jit, lax, nn, numpy as np, random, tree } from '@jax-js/jax';
+import assert from 'node:assert/strict';
+import { testOnBackends } from '../testing/backends.js';
+import { precondition, type Denoiser } from '../edm/precond.js';
+import { initSongUNet, songUNet, songUNetConfig } from '../nets/song-unet.js';
+import { makeTeacherStep } from '../teacher/trainer.js';
+import { adamInit } from '../train/adam.js';
+import type { Params } from '../nets/layers.js';
+import { keyForSeed } from '../random/seeds.js';
+import { customKernelStats, setCustomKernels } from './custom-kernels.js';
+
+/** Counts compute dispatches (one per kernel pass) while `fn` runs. */
+async function countDispatches<T>(fn: () => Promise<T>): Promise<{ value: T; dispatches: number }> {
+  const proto = (globalThis as any).GPUComputePassEncoder?.prototype;
+  const orig = proto.dispatchWorkgroups;
+  let dispatches = 0;
+  proto.dispatchWorkgroups = function (...a: unknown[]) {
+    dispatches++;
+    return orig.apply(this, a);
+  };
+  try {
+    return { value: await fn(), dispatches };
+  } finally {
+    proto.dispatchWorkgroups = orig;
+  }
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / (m || 1);
+}
+
+testOnBackends('a small conv net\'s jitted gradient: our kernels against stock jax-js', async () => {
+  const [k1, k2, k3, k4] = random.split(random.key(7), 4);
+  const params = { w1: random.normal(k1, [5, 3, 3, 3]).mul(0.3), w2: random.normal(k2, [4, 5, 1, 1]).mul(0.3), w3: random.normal(k3, [2, 4, 3, 3]).mul(0.3) };
+  const x = random.normal(k4, [3, 3, 13, 13]);
+  const same = (h: np.Array, w: np.Array) => lax.conv(h, w, [1, 1], [[(w.shape[2] - 1) / 2, (w.shape[2] - 1) / 2], [(w.shape[3] - 1) / 2, (w.shape[3] - 1) / 2]]);
+  const loss = (p: typeof params) => np.square(same(nn.silu(same(nn.silu(same(x.ref, p.w1)), p.w2)), p.w3)).mean();
+  const run = async (on: boolean) => {
+    setCustomKernels(on);
+    const g = jit(grad(loss))(tree.ref(params)) as typeof params;
+    return Object.fromEntries(await Promise.all(Object.entries(g).map(async ([k, v]) => [k, (await v.data()) as Float32Array]))) as Record<string, Float32Array>;
+  };
+  const wgrads = () => Object.entries(customKernelStats()).filter(([n]) => n.startsWith('conv-gemm-wgrad')).reduce((a, [, c]) => a + c, 0);
+  const before = wgrads();
+  const stock = await run(false);
+  const ours = await run(true);
+  assert.equal(wgrads() - before, 3, 'the three weight gradients went through our kernels');
+  for (const k of Object.keys(stock)) {
+    const e = maxRelDiff(ours[k], stock[k]);
+    assert.ok(e <= 1e-5, `${k}: relative difference ${e.toExponential(2)}`);
+  }
+  tree.dispose([params, x]);
+}, { only: ['webgpu'] });
+
+testOnBackends('SongUNet teacher steps: our kernels against stock jax-js (same losses and parameters)', async () => {
+  // one level keeps llvmpipe's shader compilation (most of this test's time) short
+  const cfg = songUNetConfig('fmnist-small', { imgResolution: 12, channels: 1, labelDim: 0 }, { modelChannels: 8, channelMult: [1], channelMultEmb: 2, numBlocks: 1, attnResolutions: [], dropout: 0 });
+  const net = (p: Params, x: np.Array, c: np.Array, l: np.Array | null, o?: any) => songUNet(cfg, p, x, c, l, o);
+  const D: Denoiser = precondition('edm', net, { sigmaData: 0.5 });
+  const init = initSongUNet(random.key(0), cfg);
+  const x = random.uniform(random.key(1), [2, 1, 12, 12]).mul(2).sub(1);
+  const adam = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+  const run = async (on: boolean) => {
+    setCustomKernels(on);
+    const step = makeTeacherStep(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5 });
+    let s: any = { params: tree.ref(init), ema: tree.ref(init), opt: adamInit(tree.ref(init)) };
+    const losses: number[] = [];
+    const norms: number[] = [];
+    let dispatches = 0;
+    for (let i = 0; i < 2; i++) {
+      const r = await countDispatches(async () => {
+        const [ns, st] = step(s, x.ref, [], keyForSeed(i, 99), np.array(1), np.array(0.9));
+        s = ns;
+        st.finite.dispose();
+        return [(await st.loss.data())[0], (await st.gradNorm.data())[0]];
+      });
+      losses.push(r.value[0]);
+      norms.push(r.value[1]);
+      dispatches = r.dispatches;
+    }
+    const params: Record<string, Float32Array> = {};
+    for (const [k, v] of Object.entries(s.params as Params)) params[k] = (await v.ref.data()) as Float32Array;
+    tree.dispose(s);
+    return { losses, norms, params, dispatches };
+  };
+  const stock = await run(false);
+  const ours = await run(true);
+  console.log(`# teacher step (SongUNet 8ch, one level, batch 2, 12×12): ${stock.dispatches} dispatches stock, ${ours.dispatches} with our kernels; losses ${stock.losses} vs ${ours.losses}; ‖g‖ ${stock.norms} vs ${ours.norms}`);
+  for (let i = 0; i < 2; i++) {
+    assert.ok(Math.abs(ours.losses[i] - stock.losses[i]) <= 1e-5 * Math.abs(stock.losses[i]), `loss ${i}: ${ours.losses[i]} vs ${stock.losses[i]}`);
+    assert.ok(Math.abs(ours.norms[i] - stock.norms[i]) <= 1e-5 * Math.abs(stock.norms[i]), `‖g‖ ${i}: ${ours.norms[i]} vs ${stock.norms[i]}`);
+  }
+  let worst = 0;
+  for (const k of Object.keys(stock.params)) {
+    // Adam divides by √v, so where a gradient is near zero (zero-initialised last convs) f32 rounding
+    // differences move a parameter by a fraction of lr: the bound is in units of lr
+    let d = 0;
+    for (let i = 0; i < stock.params[k].length; i++) d = Math.max(d, Math.abs(ours.params[k][i] - stock.params[k][i]));
+    worst = Math.max(worst, d);
+    assert.ok(d <= 0.05 * adam.lr, `${k}: max |Δparam| ${d.toExponential(2)}`);
+  }
+  console.log(`# teacher step parameters after 2 steps: max |Δ| ${worst.toExponential(2)} (lr ${adam.lr})`);
+  tree.dispose([init, x]);
+}, { only: ['webgpu'] });

@@ -1,0 +1,131 @@
+/**
+ * Our kernels for jax-js's WebGPU jit path: the hook that patches/jax-js.mjs ('custom-kernels') asks
+ * about every `conv` equation of a program being compiled. For a stride-1, undilated 2-D f32 conv on
+ * WebGPU (the forward convs of SongUNet and the GAN, and the input- and weight-gradient convs that
+ * jax-js's transpose rule makes of them) it returns an implicit-GEMM lowering
+ * (./kernels/conv-gemm.ts) that reads transposed/flipped operands in place; anything else is declined
+ * and stays stock. On by default on hardware adapters, off on software ones (see
+ * `installCustomKernels`); `DI_CUSTOM_KERNELS=1|0` forces it; `setCustomKernels` switches it at run
+ * time (tests compare both in one process: the jit compile cache keys on the switch).
+ */
+import { convGemmPlan, contiguousStrides, type View4 } from './kernels/conv-gemm.js';
+import type { RoutineShader } from './kernels/shader.js';
+
+/** What the patched jitCompile tells the hook about one equation. */
+export interface EqnDesc {
+  backend: string;
+  primitive: string;
+  params: Record<string, any>;
+  inputs: {
+    shape: number[];
+    dtype: string;
+    isVar: boolean;
+    /** transpose/flip views from `root` (first) to this input (last). */
+    views: { primitive: 'transpose' | 'flip'; params: Record<string, any> }[];
+    root: { shape: number[]; dtype: string };
+  }[];
+  outputs: { shape: number[]; dtype: string }[];
+}
+
+/** What the hook returns for an equation it takes. */
+export interface Lowering {
+  /** Kernel name (shown in profiles). */
+  name: string;
+  /** Per input: read the root buffer of its view chain instead of the materialized input. */
+  readRoot: boolean[];
+  /** Extra scratch buffers (bytes), bound after the outputs and freed right after the step. */
+  scratchBytes: number[];
+  shaders: (device: unknown) => RoutineShader[];
+}
+
+interface Hook {
+  enabled: boolean;
+  primitives: string[];
+  lower: (desc: EqnDesc) => Lowering | null;
+}
+
+const HOOK = Symbol.for('diff-instruct.customKernels');
+
+/** The logical array an input is, as a strided view of its root buffer. */
+export function viewOf(input: EqnDesc['inputs'][number]): View4 | null {
+  if (input.root.shape.length !== 4) return null;
+  let shape = [...input.root.shape];
+  let strides = contiguousStrides(shape);
+  let offset = 0;
+  for (const v of input.views) {
+    if (v.primitive === 'transpose') {
+      const perm: number[] = v.params.perm;
+      shape = perm.map((p) => shape[p]);
+      strides = perm.map((p) => strides[p]);
+    } else {
+      for (const a of v.params.axis as number[]) {
+        offset += (shape[a] - 1) * strides[a];
+        strides[a] = -strides[a];
+      }
+    }
+  }
+  if (shape.some((s, i) => s !== input.shape[i])) throw new Error(`custom-kernels: view chain gives [${shape}], input is [${input.shape}]`);
+  return { shape: shape as View4['shape'], strides: strides as View4['strides'], offset };
+}
+
+const stats: Record<string, number> = {};
+
+/** How many equations each kernel has been chosen for so far (tests check that the hook took them). */
+export function customKernelStats(): Readonly<Record<string, number>> {
+  return stats;
+}
+
+const same = (a: number[] | undefined, b: number[]) => !!a && a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** An implicit-GEMM lowering for a stride-1, undilated 2-D f32 conv on WebGPU, or null. */
+export function lowerConv(desc: EqnDesc): Lowering | null {
+  if (desc.backend !== 'webgpu' || desc.primitive !== 'conv') return null;
+  const p = desc.params;
+  if (p.vmapDims !== 0 || !same(p.strides, [1, 1]) || !same(p.lhsDilation, [1, 1]) || !same(p.rhsDilation, [1, 1])) return null;
+  if (desc.inputs.length !== 2 || desc.outputs.length !== 1) return null;
+  if (![...desc.inputs, ...desc.outputs].every((a) => a.dtype === 'float32' && a.shape.length === 4)) return null;
+  if (!desc.inputs.every((x) => x.isVar && x.root.dtype === 'float32')) return null;
+  const [lhs, rhs] = desc.inputs.map(viewOf);
+  if (!lhs || !rhs) return null;
+  const outShape = desc.outputs[0].shape as [number, number, number, number];
+  const padLo: [number, number] = [p.padding[0][0], p.padding[1][0]];
+  const spec = { lhs, rhs, padLo, outShape };
+  const plan = convGemmPlan(spec);
+  const kind = desc.inputs[0].views.length > 0 ? 'wgrad' : desc.inputs[1].views.length > 0 ? 'dgrad' : 'fwd';
+  const name = `conv-gemm-${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}`;
+  stats[name] = (stats[name] ?? 0) + 1;
+  return {
+    name,
+    readRoot: [true, true],
+    scratchBytes: plan.scratchBytes,
+    shaders: () => plan.shaders,
+  };
+}
+
+function hook(): Hook {
+  const g = globalThis as any;
+  return (g[HOOK] ??= { enabled: false, primitives: ['conv'], lower: lowerConv } satisfies Hook);
+}
+
+/**
+ * Registers our kernels with jax-js's jit. Called where the WebGPU device is brought up
+ * (src/platform/devices.ts); on other backends the hook declines everything. On by default on hardware
+ * adapters; off on software ones (Mesa llvmpipe), where workgroup barriers and workgroup memory are
+ * emulated on the CPU and these tiled kernels measured 2.8–6.4× slower than jax-js's one-thread-per-output
+ * convs (benchmarks/README.md, "Our kernels on llvmpipe"); the 'reduce-split' patch keeps the stock
+ * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off.
+ */
+export function installCustomKernels({ software = false }: { software?: boolean } = {}): void {
+  const env = typeof process === 'undefined' ? undefined : process.env?.DI_CUSTOM_KERNELS;
+  hook().enabled = env === '1' ? true : env === '0' ? false : !software;
+}
+
+/** Turns our kernels on or off for programs compiled from now on (tests compare both). */
+export function setCustomKernels(on: boolean): void {
+  hook().enabled = on;
+}
+
+/** Whether programs compiled now use our kernels. */
+export function customKernelsEnabled(): boolean {
+  return hook().enabled;
+}
