@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Combines one engine comparison (benchmarks/gpu/engine.sh's output folder) into one JSON: per preset,
- * the executor and stock `bench` results, the PyTorch peers from the same call, and "ratios" (ours /
+ * the `bench` results (engine: executor + our conv kernels; noconv: executor only; stock: jax-js's own), the PyTorch peers from the same call, and "ratios" (ours /
  * PyTorch median wall time per step) at the top level.
  *   node benchmarks/gpu/combine.mjs <folder> <out.json>
  */
@@ -20,7 +20,7 @@ const presets = {};
 const ratios = {};
 for (const r of runs) {
   const p = r.config.preset;
-  const which = r.engine?.executor ? 'executor' : 'stock';
+  const which = r.engine?.executor ? (r.engine.customKernels ? 'engine' : 'noconv') : 'stock';
   (presets[p] ??= {})[which] = r;
 }
 const pick = (t) => t && { medianMs: t.medianMs, kernelsPerStep: t.kernelsPerStep, cpuMsPerStep: t.cpuMsPerStep, encodeMsPerStep: t.encodeMsPerStep, gpuMsPerStep: t.gpuMsPerStep };
@@ -30,14 +30,14 @@ for (const [p, v] of Object.entries(presets)) {
   const pd = torch.find((t) => t.preset === p && t.part === 'distill');
   v.pytorch = { teacher: pt, distill: pd };
   summary[p] = {
-    teacherStep: { executor: pick(v.executor?.teacherStep), stock: pick(v.stock?.teacherStep), pytorchMs: pt?.medianMs },
-    distillIteration: { executor: pick(v.executor?.distillIteration), stock: pick(v.stock?.distillIteration), pytorchMs: pd?.medianMs },
-    verify: v.executor?.verify,
+    teacherStep: { engine: pick(v.engine?.teacherStep), noconv: pick(v.noconv?.teacherStep), stock: pick(v.stock?.teacherStep), pytorchMs: pt?.medianMs },
+    distillIteration: { engine: pick(v.engine?.distillIteration), stock: pick(v.stock?.distillIteration), pytorchMs: pd?.medianMs },
+    verify: v.engine?.verify,
   };
   const r = (ours, theirs) => (ours && theirs ? Math.round((ours / theirs) * 100) / 100 : null);
   ratios[p] = {
-    teacherStep: { executor: r(v.executor?.teacherStep?.medianMs, pt?.medianMs), stock: r(v.stock?.teacherStep?.medianMs, pt?.medianMs) },
-    distillIteration: { executor: r(v.executor?.distillIteration?.medianMs, pd?.medianMs), stock: r(v.stock?.distillIteration?.medianMs, pd?.medianMs) },
+    teacherStep: { engine: r(v.engine?.teacherStep?.medianMs, pt?.medianMs), noconv: r(v.noconv?.teacherStep?.medianMs, pt?.medianMs), stock: r(v.stock?.teacherStep?.medianMs, pt?.medianMs) },
+    distillIteration: { engine: r(v.engine?.distillIteration?.medianMs, pd?.medianMs), stock: r(v.stock?.distillIteration?.medianMs, pd?.medianMs) },
   };
 }
 writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), card: gpu, ratios, summary, runs: presets }, null, 1) + '\n');

@@ -21,6 +21,7 @@ import { keyForSeed } from '../random/seeds.js';
 import type { DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
 import { executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTiming } from '../engine/executor.js';
+import { customKernelsEnabled } from '../engine/custom-kernels.js';
 
 export interface BenchOptions {
   preset: SongUNetPreset;
@@ -36,8 +37,11 @@ export interface BenchResult {
   device: DeviceInfo;
   host: { hostname: string; cpus: number; cpuModel: string };
   config: BenchOptions & { params: number };
-  /** Which path ran the steps: the step executor (src/engine/executor.ts) or jax-js's stock dispatch. */
-  engine: { executor: boolean };
+  /**
+   * What ran the steps: the step executor (src/engine/executor.ts) or jax-js's stock dispatch, and our
+   * conv kernels (src/engine/custom-kernels.ts) or jax-js's generic ones.
+   */
+  engine: { executor: boolean; customKernels: boolean };
   teacherStep?: Timed;
   distillIteration?: Timed;
   sampling?: { oneStep: { medianMs: number; imagesPerSec: number }; heun35: { medianMs: number; imagesPerSec: number } };
@@ -136,7 +140,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     device,
     host: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' },
     config: { ...o, params: songUNetParamCount(cfg) },
-    engine: { executor: executorEnabled() },
+    engine: { executor: executorEnabled(), customKernels: customKernelsEnabled() },
   };
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
