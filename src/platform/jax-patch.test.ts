@@ -20,6 +20,7 @@ import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { PATCHES } from '../../patches/jax-js.mjs';
 import { fileURLToPath } from 'node:url';
 import { initDevice } from './devices.js';
+import { setExecutor } from '../engine/executor.js';
 import { nodeWorkerStats } from './node-worker.js';
 
 // wasm-inline: its threshold is read when jax-js loads, so each setting runs in a child process (this
@@ -130,6 +131,8 @@ if (process.env.DI_JAX_PATCH_CHILD === 'inline') {
   testOnBackends("prepared-cache: a jit program's second call prepares none of its kernels, with the same bytes", async () => {
     const stats = (globalThis as any)[Symbol.for('diff-instruct.preparedCache')] as { hits: number; misses: number };
     assert.ok(stats, 'the patch counts its lookups');
+    // the stock dispatch path (on WebGPU the step executor prepares a program's kernels once by itself)
+    const executorWas = setExecutor(false);
     const g = jit((x: np.Array) => np.tanh(np.dot(x.ref, x.ref.transpose())).sum(1).add(np.exp(x).mean(1)));
     const x = random.normal(random.key(3), [16, 8]);
     const first = Array.from((await g(x.ref).data()) as Float32Array);
@@ -140,6 +143,7 @@ if (process.env.DI_JAX_PATCH_CHILD === 'inline') {
     assert.ok(stats.hits > hits, 'the second call found its kernels prepared');
     x.dispose();
     g.dispose();
+    setExecutor(executorWas);
   });
 
   // Three outputs of one program, with an intermediate shared by two of them.
