@@ -26,6 +26,8 @@ import type { SongUNetConfig } from '../nets/song-unet.js';
 import { songUNetBuffers } from '../nets/song-unet.js';
 import { dhariwalUNetBuffers, type DhariwalUNetConfig } from '../nets/dhariwal-unet.js';
 import type { NetSpec } from './net.js';
+import { toFloat32 } from '../io/params-format.js';
+import type { TensorData } from '../io/safetensors-format.js';
 
 /** `__metadata__.edm` of an EDM interchange file. */
 export interface EdmMeta {
@@ -189,15 +191,15 @@ export function edmBuffers(spec: NetSpec): Record<string, { shape: number[]; dat
  * by the caller's loader; here a tensor outside `model.`, a buffer that differs from EDM's formula, or a
  * missing buffer is an error.
  */
-export function paramsFromEdmStateDict<T extends { shape: number[]; data: ArrayLike<number> }>(spec: NetSpec, tensors: Record<string, T>, source: string): Record<string, T> {
+export function paramsFromEdmStateDict(spec: NetSpec, tensors: Record<string, TensorData>, source: string): Record<string, TensorData> {
   const buffers = edmBuffers(spec);
-  const out: Record<string, T> = {};
+  const out: Record<string, TensorData> = {};
   for (const [name, t] of Object.entries(tensors)) {
     if (!name.startsWith('model.')) throw new Error(`'${source}': tensor '${name}' is outside the wrapper's 'model.' (not an EDMPrecond/VPPrecond/VEPrecond state_dict)`);
     const n = name.slice('model.'.length);
     const b = buffers[n];
     if (b) {
-      if (t.shape.join() !== b.shape.join() || Array.from(t.data).some((v, i) => Math.abs(v - b.data[i]) > 1e-7)) {
+      if (t.shape.join() !== b.shape.join() || toFloat32(t).some((v, i) => Math.abs(v - b.data[i]) > 1e-7)) {
         throw new Error(`'${source}': buffer '${name}' does not match the network's resample_filter ${JSON.stringify(b.shape)}`);
       }
       continue;

@@ -17,6 +17,7 @@ export type NetSpec = { net: 'song-unet'; netConfig: SongUNetConfig } | { net: '
 export const IMAGE_NETS = ['song-unet', 'dhariwal-unet'] as const;
 
 export interface TeacherNet {
+  /** The spec with every field filled in (older SongUNet checkpoints lack the NCSN++ fields). */
   spec: NetSpec;
   raw: RawNet;
   /** Parameter name → shape, the `expect` of `loadParams`. */
@@ -34,7 +35,7 @@ export function teacherNet(spec: NetSpec): TeacherNet {
     const c = withSongUNetDefaults(spec.netConfig);
     validateSongUNetConfig(c);
     return {
-      spec,
+      spec: { net: 'song-unet', netConfig: c },
       raw: (p, x, n, l, o) => songUNet(c, p, x, n, l, o),
       shapes: songUNetShapes(c),
       init: (key) => initSongUNet(key, c),
@@ -46,7 +47,7 @@ export function teacherNet(spec: NetSpec): TeacherNet {
     const c = { ...spec.netConfig, augmentDim: spec.netConfig.augmentDim ?? 0 };
     validateDhariwalUNetConfig(c);
     return {
-      spec,
+      spec: { net: 'dhariwal-unet', netConfig: c },
       raw: (p, x, n, l, o) => dhariwalUNet(c, p, x, n, l, o),
       shapes: dhariwalUNetShapes(c),
       init: (key) => initDhariwalUNet(key, c),
@@ -66,6 +67,13 @@ export function teacherNet(spec: NetSpec): TeacherNet {
     };
   }
   throw new Error(`unknown network '${(spec as { net: unknown }).net}' (expected song-unet, dhariwal-unet or mlp)`);
+}
+
+/** Whether two specs describe the same network (key order ignored; `teacherNet(..).spec` has defaults filled in). */
+export function sameNet(a: NetSpec, b: NetSpec): boolean {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
 }
 
 /** D(x; σ) of a spec under a preconditioning. */
