@@ -11,10 +11,12 @@
  * resolution; `out_norm`/`out_conv` at the end; Kaiming-uniform init (weights and biases × √(1/3)).
  * Parameter names equal EDM's module paths (`map_label.weight`, `enc.64x64_conv.weight`, `out_conv.bias`).
  */
-import { numpy as np, random, tree } from '@jax-js/jax';
+import { numpy as np, tree } from '@jax-js/jax';
 import {
   conv2d,
   conv2dSpecs,
+  dropLabels,
+  unetCall,
   groupNorm,
   groupNormSpecs,
   initParams,
@@ -198,17 +200,8 @@ export function dhariwalUNet(cfg: DhariwalUNetConfig, params: Params, x: np.Arra
   try {
     const p = plan(cfg);
     const N = x.shape[0];
-    if (x.ndim !== 4 || x.shape[1] !== cfg.inChannels || x.shape[2] !== cfg.imgResolution || x.shape[3] !== cfg.imgResolution) {
-      throw new Error(`DhariwalUNet: input shape [${x.shape}] does not match [N, ${cfg.inChannels}, ${cfg.imgResolution}, ${cfg.imgResolution}]`);
-    }
-    const train = opts.train ?? false;
-    const blocks = [...p.enc, ...p.dec].filter((l) => l.kind === 'block');
-    const needKeys = train && (cfg.dropout > 0 || (cfg.labelDropout > 0 && cfg.labelDim > 0));
-    if (needKeys && !opts.key) throw new Error('DhariwalUNet: training with dropout needs a key');
-    const keys = needKeys ? random.split(opts.key!, blocks.length + 1) : null;
-    if (!needKeys) opts.key?.dispose();
-    let nextKey = 0;
-    const takeKey = () => (keys ? keys.ref.slice(nextKey++) : undefined);
+    const call = unetCall('DhariwalUNet', cfg, x, [...p.enc, ...p.dec].filter((l) => l.kind === 'block').length, opts);
+    const { train, takeKey } = call;
 
     // Mapping (map_augment only with augment labels, which sampling never passes).
     let emb = positionalEmbedding(noiseLabels, cfg.modelChannels);
@@ -216,13 +209,8 @@ export function dhariwalUNet(cfg: DhariwalUNetConfig, params: Params, x: np.Arra
     emb = linear(params, 'map_layer1', emb);
     const labelKey = takeKey();
     if (cfg.labelDim) {
-      let labels = classLabels ?? np.zeros([N, cfg.labelDim]);
+      emb = emb.add(linear(params, 'map_label', dropLabels(classLabels ?? np.zeros([N, cfg.labelDim]), cfg.labelDropout, train, labelKey)));
       classLabels = null;
-      if (train && cfg.labelDropout > 0) {
-        const keep = random.uniform(labelKey!, [N, 1]).greaterEqual(cfg.labelDropout).astype(np.float32);
-        labels = labels.mul(keep);
-      } else labelKey?.dispose();
-      emb = emb.add(linear(params, 'map_label', labels));
     } else {
       classLabels?.dispose();
       labelKey?.dispose();
@@ -241,7 +229,7 @@ export function dhariwalUNet(cfg: DhariwalUNetConfig, params: Params, x: np.Arra
       h = unetBlock(params, l.name, l.block, h, emb.ref, { key: takeKey(), train });
     }
     emb.dispose();
-    keys?.dispose();
+    call.dispose();
     for (const s of skips) s.dispose();
     return conv2d(params, 'out_conv', silu(groupNorm(params, 'out_norm', h, { eps: 1e-5 })));
   } finally {

@@ -438,3 +438,45 @@ export function unetBlock(params: Params, name: string, c: UNetBlockConfig, x: n
   }
   return out;
 }
+
+/** What the U-Net forwards (SongUNet, DhariwalUNet) share: the input check and the dropout keys. */
+export interface UNetCall {
+  train: boolean;
+  /** The next block's dropout key (label dropout takes the first), or undefined when not training with dropout. */
+  takeKey: () => np.Array | undefined;
+  /** Frees the split keys. */
+  dispose: () => void;
+}
+
+/**
+ * Checks x is [N, inChannels, R, R] and splits `opts.key` into one key per block plus one for label
+ * dropout when training with dropout (the key is consumed either way). `what` names the network in errors.
+ */
+export function unetCall(
+  what: string,
+  cfg: { inChannels: number; imgResolution: number; dropout: number; labelDropout: number; labelDim: number },
+  x: np.Array,
+  blocks: number,
+  opts: NetOpts,
+): UNetCall {
+  if (x.ndim !== 4 || x.shape[1] !== cfg.inChannels || x.shape[2] !== cfg.imgResolution || x.shape[3] !== cfg.imgResolution) {
+    throw new Error(`${what}: input shape [${x.shape}] does not match [N, ${cfg.inChannels}, ${cfg.imgResolution}, ${cfg.imgResolution}]`);
+  }
+  const train = opts.train ?? false;
+  const needKeys = train && (cfg.dropout > 0 || (cfg.labelDropout > 0 && cfg.labelDim > 0));
+  if (needKeys && !opts.key) throw new Error(`${what}: training with dropout needs a key`);
+  const keys = needKeys ? random.split(opts.key!, blocks + 1) : null;
+  if (!needKeys) opts.key?.dispose();
+  let next = 0;
+  return { train, takeKey: () => (keys ? keys.ref.slice(next++) : undefined), dispose: () => keys?.dispose() };
+}
+
+/** EDM's label dropout: zeroes each row of `labels` [N, L] with probability p when training (key consumed). */
+export function dropLabels(labels: np.Array, p: number, train: boolean, key: np.Array | undefined): np.Array {
+  if (!(train && p > 0)) {
+    key?.dispose();
+    return labels;
+  }
+  const keep = random.uniform(key!, [labels.shape[0], 1]).greaterEqual(p).astype(np.float32);
+  return labels.mul(keep);
+}

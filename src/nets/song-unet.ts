@@ -11,10 +11,12 @@
  * forward pass reads through `stopGradient`, so training never moves them.
  * The raw network sees c_noise (src/edm/precond.ts), never σ.
  */
-import { lax, numpy as np, random, tree } from '@jax-js/jax';
+import { lax, numpy as np, tree } from '@jax-js/jax';
 import {
   conv2d,
   conv2dSpecs,
+  dropLabels,
+  unetCall,
   groupNorm,
   groupNormSpecs,
   INIT,
@@ -318,17 +320,8 @@ export function songUNet(cfg: SongUNetConfig, params: Params, x: np.Array, noise
   try {
     const p = plan(cfg);
     const N = x.shape[0];
-    if (x.ndim !== 4 || x.shape[1] !== cfg.inChannels || x.shape[2] !== cfg.imgResolution || x.shape[3] !== cfg.imgResolution) {
-      throw new Error(`SongUNet: input shape [${x.shape}] does not match [N, ${cfg.inChannels}, ${cfg.imgResolution}, ${cfg.imgResolution}]`);
-    }
-    const train = opts.train ?? false;
-    const blocks = [...p.enc, ...p.dec].filter((l) => l.kind === 'block');
-    const needKeys = train && (cfg.dropout > 0 || (cfg.labelDropout > 0 && cfg.labelDim > 0));
-    if (needKeys && !opts.key) throw new Error('SongUNet: training with dropout needs a key');
-    const keys = needKeys ? random.split(opts.key!, blocks.length + 1) : null;
-    if (!needKeys) opts.key?.dispose();
-    let nextKey = 0;
-    const takeKey = () => (keys ? keys.ref.slice(nextKey++) : undefined);
+    const call = unetCall('SongUNet', cfg, x, [...p.enc, ...p.dec].filter((l) => l.kind === 'block').length, opts);
+    const { train, takeKey } = call;
 
     // Mapping: positional or Fourier embedding of c_noise, sin/cos halves swapped as in EDM.
     let emb: np.Array;
@@ -340,13 +333,8 @@ export function songUNet(cfg: SongUNetConfig, params: Params, x: np.Array, noise
     const half = p.noiseChannels / 2;
     emb = np.concatenate([emb.ref.slice([], [half]), emb.slice([], [0, half])], 1);
     if (cfg.labelDim) {
-      let labels = classLabels ?? np.zeros([N, cfg.labelDim]);
+      const labels = dropLabels(classLabels ?? np.zeros([N, cfg.labelDim]), cfg.labelDropout, train, takeKey());
       classLabels = null;
-      const labelKey = takeKey();
-      if (train && cfg.labelDropout > 0) {
-        const keep = random.uniform(labelKey!, [N, 1]).greaterEqual(cfg.labelDropout).astype(np.float32);
-        labels = labels.mul(keep);
-      } else labelKey?.dispose();
       emb = emb.add(linear(params, 'map_label', labels.mul(Math.sqrt(cfg.labelDim))));
     } else {
       classLabels?.dispose();
@@ -399,7 +387,7 @@ export function songUNet(cfg: SongUNetConfig, params: Params, x: np.Array, noise
     }
     h.dispose();
     emb.dispose();
-    keys?.dispose();
+    call.dispose();
     for (const s of skips) s.dispose();
     return out!;
   } finally {
