@@ -14,7 +14,9 @@ import { karrasSigmas } from '../edm/schedule.js';
 import { edmSample } from '../edm/sampler.js';
 import { oneHot, oneStepGenerator, type Params } from '../distill/generator.js';
 import { makeSteps } from '../distill/steps.js';
-import { initSongUNet, songUNet, songUNetConfig, songUNetParamCount, type SongUNetPreset } from '../nets/song-unet.js';
+import { songUNetConfig, type SongUNetPreset } from '../nets/song-unet.js';
+import { edmPresetSpec, isEdmPreset, type EdmPreset } from '../nets/edm-presets.js';
+import { teacherNet, type NetSpec } from '../teacher/net.js';
 import { adamInit } from '../train/adam.js';
 import { makeTeacherStep, type TeacherStepStage } from '../teacher/trainer.js';
 import { keyForSeed } from '../random/seeds.js';
@@ -24,7 +26,8 @@ import { executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTi
 import { customKernelsEnabled } from '../engine/custom-kernels.js';
 
 export interface BenchOptions {
-  preset: SongUNetPreset;
+  /** A 28×28×1 SongUNet preset, or one of EDM's (edm-cifar10: 32×32×3 DDPM++; edm-imagenet64: ADM). */
+  preset: SongUNetPreset | EdmPreset;
   batch: number;
   repeats: number;
   labelDim: number;
@@ -128,18 +131,20 @@ async function timeIt(n: number, fn: (i: number) => Promise<void>): Promise<numb
 }
 
 export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: string) => void = () => {}): Promise<BenchResult> {
-  const cfg = songUNetConfig(o.preset, { imgResolution: 28, channels: 1, labelDim: o.labelDim });
-  const net = (p: Params, x: np.Array, c: np.Array, l: np.Array | null, opts?: any) => songUNet(cfg, p, x, c, l, opts);
+  const spec: NetSpec = isEdmPreset(o.preset) ? edmPresetSpec(o.preset, o.labelDim) : { net: 'song-unet', netConfig: songUNetConfig(o.preset, { imgResolution: 28, channels: 1, labelDim: o.labelDim }) };
+  const tn = teacherNet(spec);
+  const shape = tn.dataShape;
+  const net = tn.raw;
   const D: Denoiser = precondition('edm', net, { sigmaData: 0.5 });
   const B = o.batch;
-  const params = initSongUNet(random.key(0), cfg);
-  const x = random.uniform(random.key(1), [B, 1, 28, 28]).mul(2).sub(1);
+  const params = tn.init(random.key(0));
+  const x = random.uniform(random.key(1), [B, ...shape]).mul(2).sub(1);
   const labels = o.labelDim ? oneHot(random.randint(random.key(2), { minval: 0, maxval: o.labelDim, shape: [B] }), o.labelDim) : null;
   const result: BenchResult = {
     date: new Date().toISOString(),
     device,
     host: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' },
-    config: { ...o, params: songUNetParamCount(cfg) },
+    config: { ...o, params: Object.values(tn.shapes).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) },
     engine: { executor: executorEnabled(), customKernels: customKernelsEnabled() },
   };
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
@@ -236,7 +241,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
   }
 
   if (o.parts.includes('distill')) {
-    const gen = oneStepGenerator(D, 2.5, [1, 28, 28], o.labelDim);
+    const gen = oneStepGenerator(D, 2.5, shape, o.labelDim);
     const { fakeStep, genStep } = makeSteps(
       { teacher: D, fake: D, generator: gen },
       {
@@ -268,7 +273,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
   }
 
   if (o.parts.includes('sample')) {
-    const gen = oneStepGenerator(D, 2.5, [1, 28, 28], o.labelDim);
+    const gen = oneStepGenerator(D, 2.5, shape, o.labelDim);
     const apply = jit((p: Params, z: np.Array, l: np.Array) => gen.apply(p, z, o.labelDim ? l : (l.dispose(), null)));
     const lab = () => (labels ? labels.ref : np.zeros([B, 1]));
     const oneStep = async (i: number) => {
@@ -278,7 +283,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     const ms1 = await timeIt(o.repeats, oneStep);
     const sigmas = karrasSigmas(18);
     const heun = async (i: number) => {
-      const out = await edmSample(D, tree.ref(params), random.normal(keyForSeed(i, 6), [B, 1, 28, 28]), sigmas, labels ? labels.ref : null, { solver: 'heun' });
+      const out = await edmSample(D, tree.ref(params), random.normal(keyForSeed(i, 6), [B, ...shape]), sigmas, labels ? labels.ref : null, { solver: 'heun' });
       await out.data();
     };
     await timeIt(1, heun);

@@ -8,6 +8,7 @@ import pkg from '../../package.json' with { type: 'json' };
 const commands: (() => Promise<{ register(p: Command): void }>)[] = [
   () => import('./commands/devices.js'),
   () => import('./commands/inspect.js'),
+  () => import('./commands/convert-edm.js'),
   () => import('./commands/train-teacher.js'),
   () => import('./commands/sample.js'),
   () => import('./commands/distill.js'),

@@ -27,6 +27,25 @@ export type PrecondKind = (typeof PRECOND_KINDS)[number];
 /** VP constants of EDM's `VPPrecond` (Song et al. 2021): β_d, β_min, M. */
 export const VP = { betaD: 19.9, betaMin: 0.1, M: 1000 } as const;
 
+/**
+ * The σ range each EDM wrapper supports (its `sigma_min`, `sigma_max`): EDMPrecond [0, ∞), VPPrecond
+ * [σ(ε_t = 1e-5), σ(1)], VEPrecond [0.02, 100]. EDM's `edm_sampler` clamps its schedule to it. VP's
+ * values are the ones EDM computes (in float32: σ(1e-5) = 0.0009765625, σ(1) = 152.16697692871094 with
+ * PyTorch 1.13; float64 gives 0.0010005 and 152.16697028): either way the clamp keeps [0.002, 80].
+ */
+export function precondSigmaRange(kind: PrecondKind): { min: number; max: number } {
+  switch (kind) {
+    case 'edm':
+      return { min: 0, max: Infinity };
+    case 'vp':
+      return { min: 0.0009765625, max: 152.16697692871094 };
+    case 've':
+      return { min: 0.02, max: 100 };
+    default:
+      throw new Error(`unknown preconditioning '${kind}' (expected ${PRECOND_KINDS.join(', ')})`);
+  }
+}
+
 export interface Scalings {
   cSkip: np.Array;
   cOut: np.Array;

@@ -179,26 +179,96 @@ export function conv2dRaw(x: np.Array, w: np.Array, pad: number): np.Array {
   return np.matmul(w.reshape([O, -1]), cols).reshape([O, N, Ho, Wo]).transpose([1, 0, 2, 3]);
 }
 
-/** Nearest-neighbour 2× upsampling: EDM's `conv_transpose2d` with the [1,1] filter × 4, stride 2. */
-export function upsample2x(x: np.Array): np.Array {
-  const [N, C, H, W] = x.shape;
-  return np.broadcastTo(x.reshape([N, C, H, 1, W, 1]), [N, C, H, 2, W, 2]).reshape([N, C, 2 * H, 2 * W]);
-}
+/** DDPM++'s resampling filter: nearest-neighbour up, 2×2 mean down. */
+export const FILTER_BOX: readonly number[] = [1, 1];
 
-/** 2×2 mean pooling: EDM's stride-2 depthwise conv with the [1,1]⊗[1,1]/4 filter, padding 0. */
-export function downsample2x(x: np.Array): np.Array {
-  const [N, C, H, W] = x.shape;
-  if (H % 2 || W % 2) throw new Error(`downsample2x: spatial size ${H}x${W} is not even`);
-  return x.reshape([N, C, H / 2, 2, W / 2, 2]).mean([3, 5]);
+const isBox = (f: readonly number[]) => f.length === 2 && f[0] === f[1];
+
+/**
+ * One axis of a separable FIR resampling: y[o] = Σ_j w_j·x[s·o + j] over `x` zero-padded by
+ * (`left`, `right`) along `axis`, stride `s` ∈ {1, 2}. Shifted slices and adds: no depthwise conv needed.
+ */
+function firAxis(x: np.Array, axis: number, w: readonly number[], left: number, right: number, stride: 1 | 2): np.Array {
+  const pad = x.shape.map((_, i) => (i === axis ? [left, right] : [0, 0]) as [number, number]);
+  const xp = left || right ? np.pad(x, pad) : x;
+  const n = xp.shape[axis] - w.length + 1;
+  let y: np.Array | null = null;
+  for (let j = 0; j < w.length; j++) {
+    const idx = xp.shape.map((_, i) => (i === axis ? [j, j + n] : [])) as ([number, number] | [])[];
+    const t = xp.ref.slice(...idx).mul(w[j]);
+    y = y ? y.add(t) : t;
+  }
+  xp.dispose();
+  if (stride === 1) return y!;
+  // Keep every other sample: [.., n, ..] → [.., ⌈n/2⌉, 2, ..] (n is odd after a valid stride-2 window).
+  const shape = y!.shape;
+  const even = n % 2 === 0 ? y! : np.pad(y!, shape.map((_, i) => (i === axis ? [0, 1] : [0, 0]) as [number, number]));
+  const half = Math.ceil(n / 2);
+  const split = [...shape.slice(0, axis), half, 2, ...shape.slice(axis + 1)];
+  const picked = even.reshape(split).slice(...split.map((_, i) => (i === axis + 1 ? 0 : [])) as (number | [])[]);
+  return picked;
 }
 
 /**
- * EDM `Conv2d.forward` (non-fused path): optional nearest upsample or 2×2 mean downsample, then a
- * k×k conv with padding k//2 when the layer has a weight (kernel 0 = resample only), plus bias.
+ * 2× upsampling: EDM's depthwise `conv_transpose2d(x, 4·f⊗f/Σf², stride 2, padding (k−1)//2)`.
+ * The [1,1] filter is nearest-neighbour (a broadcast); longer ones ([1,3,3,1], NCSN++) insert zeros
+ * and filter each axis with 2f/Σf.
  */
-export function conv2d(params: Params, name: string | null, x: np.Array, { up = false, down = false } = {}): np.Array {
-  if (up) x = upsample2x(x);
-  if (down) x = downsample2x(x);
+export function upsample2x(x: np.Array, filter: readonly number[] = FILTER_BOX): np.Array {
+  const [N, C, H, W] = x.shape;
+  if (isBox(filter)) return np.broadcastTo(x.reshape([N, C, H, 1, W, 1]), [N, C, H, 2, W, 2]).reshape([N, C, 2 * H, 2 * W]);
+  const k = filter.length;
+  const p = Math.floor((k - 1) / 2);
+  const sum = filter.reduce((a, b) => a + b, 0);
+  const w = filter.map((v) => (2 * v) / sum);
+  // Zero insertion: x at even positions of a 2H × 2W grid.
+  const z = np.pad(x.reshape([N, C, H, 1, W, 1]), [[0, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 1]]).reshape([N, C, 2 * H, 2 * W]);
+  // Transposed conv = correlation of the zero-inserted input with the flipped filter, padded (k−1−p, p).
+  const wf = [...w].reverse();
+  return firAxis(firAxis(z, 2, wf, k - 1 - p, p, 1), 3, wf, k - 1 - p, p, 1);
+}
+
+/**
+ * 2× downsampling: EDM's depthwise stride-2 `conv2d(x, f⊗f/Σf², padding (k−1)//2)` (`pad` overrides the
+ * padding: 0 in the fused conv-then-downsample of NCSN++'s residual encoder). [1,1] is 2×2 mean pooling.
+ */
+export function downsample2x(x: np.Array, filter: readonly number[] = FILTER_BOX, pad?: number): np.Array {
+  const [N, C, H, W] = x.shape;
+  if (isBox(filter) && !pad) {
+    if (H % 2 || W % 2) throw new Error(`downsample2x: spatial size ${H}x${W} is not even`);
+    return x.reshape([N, C, H / 2, 2, W / 2, 2]).mean([3, 5]);
+  }
+  const p = pad ?? Math.floor((filter.length - 1) / 2);
+  const sum = filter.reduce((a, b) => a + b, 0);
+  const w = filter.map((v) => v / sum);
+  return firAxis(firAxis(x, 2, w, p, p, 2), 3, w, p, p, 2);
+}
+
+/** Options of `conv2d`: resampling before the conv (EDM `Conv2d`'s up/down, resample_filter, fused_resample). */
+export interface Conv2dOpts {
+  up?: boolean;
+  down?: boolean;
+  /** Resampling filter taps (EDM `resample_filter`): [1,1] (DDPM++, ADM) or [1,3,3,1] (NCSN++). */
+  filter?: readonly number[];
+  /** EDM `fused_resample` (down only): conv with padding k//2 + (f−1)//2 first, then the filter at stride 2, unpadded. */
+  fused?: boolean;
+}
+
+/**
+ * EDM `Conv2d.forward`: optional 2× up/down resampling with `filter`, then a k×k conv with padding k//2
+ * when the layer has a weight (`name` null = resample only), plus bias. With `fused` and `down`, the conv
+ * runs first at full resolution and the filter then downsamples (EDM's fused path, which differs at the borders).
+ */
+export function conv2d(params: Params, name: string | null, x: np.Array, { up = false, down = false, filter = FILTER_BOX, fused = false }: Conv2dOpts = {}): np.Array {
+  if (fused && down && name !== null) {
+    const w = param(params, `${name}.weight`);
+    const fPad = Math.floor((filter.length - 1) / 2);
+    x = downsample2x(conv2dRaw(x, w, Math.floor(w.shape[3] / 2) + fPad), filter, 0);
+    return `${name}.bias` in params ? x.add(param(params, `${name}.bias`).reshape([1, -1, 1, 1])) : x;
+  }
+  if (fused && up) throw new Error('conv2d: fused upsampling is not implemented (EDM uses it nowhere)');
+  if (up) x = upsample2x(x, filter);
+  if (down) x = downsample2x(x, filter);
   if (name === null) return x;
   const w = param(params, `${name}.weight`);
   x = conv2dRaw(x, w, Math.floor(w.shape[3] / 2));
@@ -250,86 +320,163 @@ export function dropout(x: np.Array, p: number, key: np.Array): np.Array {
   return x.mul(keep).mul(1 / (1 - p));
 }
 
-/** Static description of one EDM `UNetBlock` as SongUNet builds it. */
+/** Static description of one EDM `UNetBlock` (fields after `eps` default to SongUNet's settings). */
 export interface UNetBlockConfig {
   inChannels: number;
   outChannels: number;
   embChannels: number;
   up: boolean;
   down: boolean;
-  /** Single-head self-attention after the residual branch (SongUNet: num_heads=1). */
+  /** Self-attention after the residual branch (with `numHeads` heads). */
   attention: boolean;
   dropout: number;
-  /** SongUNet uses √0.5 so each residual sum keeps unit variance. */
+  /** SongUNet uses √0.5 so each residual sum keeps unit variance; DhariwalUNet 1. */
   skipScale: number;
-  /** GroupNorm eps (SongUNet passes 1e-6). */
+  /** GroupNorm eps (SongUNet passes 1e-6, DhariwalUNet keeps 1e-5). */
   eps: number;
+  /** Attention heads (SongUNet 1; DhariwalUNet out_channels // 64, where 0 means no attention modules at all). */
+  numHeads?: number;
+  /** Resampling filter of conv0 and skip when up/down (EDM `resample_filter`). */
+  resampleFilter?: readonly number[];
+  /** EDM `resample_proj`: a 1×1 skip conv also when only the resolution changes (SongUNet true, DhariwalUNet false). */
+  resampleProj?: boolean;
+  /** EDM `adaptive_scale`: the embedding gives scale and shift of norm1 (DhariwalUNet) instead of a shift (SongUNet). */
+  adaptiveScale?: boolean;
+  /** EDM `init`, `init_zero`, `init_attn` of the block's layers. */
+  init?: { init: LayerInit; zero: LayerInit; attn: LayerInit };
 }
 
-/** Parameters of EDM's `UNetBlock` with SongUNet's settings (adaptive_scale=False, resample_proj=True). */
+const SONG_BLOCK_INIT = { init: INIT, zero: INIT_ZERO, attn: INIT_ATTN };
+
+/** Attention heads of a block: 0 when it has no attention modules. */
+export function blockHeads(c: UNetBlockConfig): number {
+  return c.attention ? (c.numHeads ?? 1) : 0;
+}
+
+/** Parameters of EDM's `UNetBlock`, in its registration order. */
 export function unetBlockSpecs(name: string, c: UNetBlockConfig): ParamSpec[] {
+  const init = c.init ?? SONG_BLOCK_INIT;
   const specs: ParamSpec[] = [
     ...groupNormSpecs(`${name}.norm0`, c.inChannels),
-    ...conv2dSpecs(`${name}.conv0`, c.inChannels, c.outChannels, 3, INIT),
-    ...linearSpecs(`${name}.affine`, c.embChannels, c.outChannels, INIT),
+    ...conv2dSpecs(`${name}.conv0`, c.inChannels, c.outChannels, 3, init.init),
+    ...linearSpecs(`${name}.affine`, c.embChannels, c.outChannels * (c.adaptiveScale ? 2 : 1), init.init),
     ...groupNormSpecs(`${name}.norm1`, c.outChannels),
     // init_zero: the block starts as (almost) the identity, so deep stacks train from the first step.
-    ...conv2dSpecs(`${name}.conv1`, c.outChannels, c.outChannels, 3, INIT_ZERO),
+    ...conv2dSpecs(`${name}.conv1`, c.outChannels, c.outChannels, 3, init.zero),
   ];
-  if (hasSkipConv(c)) specs.push(...conv2dSpecs(`${name}.skip`, c.inChannels, c.outChannels, 1, INIT));
-  if (c.attention) {
+  if (skipKernel(c) > 0) specs.push(...conv2dSpecs(`${name}.skip`, c.inChannels, c.outChannels, 1, init.init));
+  if (blockHeads(c) > 0) {
     specs.push(
       ...groupNormSpecs(`${name}.norm2`, c.outChannels),
-      ...conv2dSpecs(`${name}.qkv`, c.outChannels, c.outChannels * 3, 1, INIT_ATTN),
-      ...conv2dSpecs(`${name}.proj`, c.outChannels, c.outChannels, 1, INIT_ZERO),
+      ...conv2dSpecs(`${name}.qkv`, c.outChannels, c.outChannels * 3, 1, init.attn),
+      ...conv2dSpecs(`${name}.proj`, c.outChannels, c.outChannels, 1, init.zero),
     );
   }
   return specs;
 }
 
-/** EDM: a 1×1 skip projection when channels change or the block resamples (resample_proj=True). */
-function hasSkipConv(c: UNetBlockConfig): boolean {
-  return c.outChannels !== c.inChannels || c.up || c.down;
+/**
+ * EDM's skip path: none (identity) when channels and resolution stay; else a 1×1 conv when channels
+ * change or `resampleProj`, else (kernel 0) the resampling alone. Returns −1 for none, else the kernel.
+ */
+export function skipKernel(c: UNetBlockConfig): number {
+  if (c.outChannels === c.inChannels && !c.up && !c.down) return -1;
+  return (c.resampleProj ?? true) || c.outChannels !== c.inChannels ? 1 : 0;
 }
 
 /**
- * Single-head attention of EDM's UNetBlock. `qkv(x)` has 3C channels laid out as (c, 3) — PyTorch
- * reshapes to [N, C, 3, HW] and unbinds dim 2 — so q, k, v are the channels ≡ 0, 1, 2 (mod 3).
- * w = softmax_k(qᵀk/√C), a = v·wᵀ.
+ * Multi-head attention of EDM's UNetBlock. `qkv(x)` has 3C channels; PyTorch reshapes them to
+ * [N·heads, C/heads, 3, HW] and unbinds dim 2, so within each head q, k, v are the channels ≡ 0, 1, 2
+ * (mod 3). w = softmax_k(qᵀk/√(C/heads)), a = v·wᵀ.
  */
-export function selfAttention(qkv: np.Array): np.Array {
+export function selfAttention(qkv: np.Array, numHeads = 1): np.Array {
   const [N, C3, H, W] = qkv.shape;
   const C = C3 / 3;
-  const t = qkv.reshape([N, C, 3, H * W]);
+  const ch = C / numHeads;
+  const t = qkv.reshape([N * numHeads, ch, 3, H * W]);
   const q = t.ref.slice([], [], 0, []);
-  const k = t.ref.slice([], [], 1, []).mul(1 / Math.sqrt(C));
+  const k = t.ref.slice([], [], 1, []).mul(1 / Math.sqrt(ch));
   const v = t.slice([], [], 2, []);
-  const logits = np.matmul(q.transpose([0, 2, 1]), k); // [N, HWq, HWk]
+  const logits = np.matmul(q.transpose([0, 2, 1]), k); // [N·heads, HWq, HWk]
   const w = nn.softmax(logits, 2);
-  return np.matmul(v, w.transpose([0, 2, 1])).reshape([N, C, H, W]); // [N, C, HWq]
+  return np.matmul(v, w.transpose([0, 2, 1])).reshape([N, C, H, W]); // [N·heads, ch, HWq]
 }
 
 /**
- * EDM `UNetBlock.forward` with adaptive_scale=False:
- *   h = conv0(silu(norm0(x)));  h = silu(norm1(h + affine(emb)));  h = conv1(dropout(h))
- *   x = (h + skip(x)) · skip_scale;  [attention]  x = (proj(attn(qkv(norm2(x)))) + x) · skip_scale
+ * EDM `UNetBlock.forward`:
+ *   h = conv0(silu(norm0(x)))   (resampled first when up/down)
+ *   adaptive_scale: h = silu(shift + norm1(h)·(scale + 1)), [scale, shift] = affine(emb)
+ *   else:           h = silu(norm1(h + affine(emb)))
+ *   h = conv1(dropout(h));  x = (h + skip(x)) · skip_scale;  [attention]  x = (proj(attn(qkv(norm2(x)))) + x) · skip_scale
  * `key` (consumed) drives dropout when `train`.
  */
 export function unetBlock(params: Params, name: string, c: UNetBlockConfig, x: np.Array, emb: np.Array, { key, train = false }: NetOpts = {}): np.Array {
   const orig = x;
-  let h = conv2d(params, `${name}.conv0`, silu(groupNorm(params, `${name}.norm0`, orig.ref, { eps: c.eps })), { up: c.up, down: c.down });
-  const shift = linear(params, `${name}.affine`, emb).reshape([-1, c.outChannels, 1, 1]);
-  h = silu(groupNorm(params, `${name}.norm1`, h.add(shift), { eps: c.eps }));
+  const rs = { up: c.up, down: c.down, filter: c.resampleFilter ?? FILTER_BOX };
+  let h = conv2d(params, `${name}.conv0`, silu(groupNorm(params, `${name}.norm0`, orig.ref, { eps: c.eps })), rs);
+  const affine = linear(params, `${name}.affine`, emb);
+  if (c.adaptiveScale) {
+    const a = affine.reshape([-1, 2 * c.outChannels, 1, 1]);
+    const scale = a.ref.slice([], [0, c.outChannels]);
+    const shift = a.slice([], [c.outChannels, 2 * c.outChannels]);
+    h = silu(groupNorm(params, `${name}.norm1`, h, { eps: c.eps }).mul(scale.add(1)).add(shift));
+  } else {
+    h = silu(groupNorm(params, `${name}.norm1`, h.add(affine.reshape([-1, c.outChannels, 1, 1])), { eps: c.eps }));
+  }
   if (train && c.dropout > 0) {
     if (!key) throw new Error(`${name}: dropout in training needs a key`);
     h = dropout(h, c.dropout, key);
   } else key?.dispose();
   h = conv2d(params, `${name}.conv1`, h);
-  const skip = hasSkipConv(c) ? conv2d(params, `${name}.skip`, orig, { up: c.up, down: c.down }) : orig;
+  const sk = skipKernel(c);
+  const skip = sk < 0 ? orig : conv2d(params, sk > 0 ? `${name}.skip` : null, orig, rs);
   let out = h.add(skip).mul(c.skipScale);
-  if (c.attention) {
+  const heads = blockHeads(c);
+  if (heads > 0) {
     const qkv = conv2d(params, `${name}.qkv`, groupNorm(params, `${name}.norm2`, out.ref, { eps: c.eps }));
-    out = conv2d(params, `${name}.proj`, selfAttention(qkv)).add(out).mul(c.skipScale);
+    out = conv2d(params, `${name}.proj`, selfAttention(qkv, heads)).add(out).mul(c.skipScale);
   }
   return out;
+}
+
+/** What the U-Net forwards (SongUNet, DhariwalUNet) share: the input check and the dropout keys. */
+export interface UNetCall {
+  train: boolean;
+  /** The next block's dropout key (label dropout takes the first), or undefined when not training with dropout. */
+  takeKey: () => np.Array | undefined;
+  /** Frees the split keys. */
+  dispose: () => void;
+}
+
+/**
+ * Checks x is [N, inChannels, R, R] and splits `opts.key` into one key per block plus one for label
+ * dropout when training with dropout (the key is consumed either way). `what` names the network in errors.
+ */
+export function unetCall(
+  what: string,
+  cfg: { inChannels: number; imgResolution: number; dropout: number; labelDropout: number; labelDim: number },
+  x: np.Array,
+  blocks: number,
+  opts: NetOpts,
+): UNetCall {
+  if (x.ndim !== 4 || x.shape[1] !== cfg.inChannels || x.shape[2] !== cfg.imgResolution || x.shape[3] !== cfg.imgResolution) {
+    throw new Error(`${what}: input shape [${x.shape}] does not match [N, ${cfg.inChannels}, ${cfg.imgResolution}, ${cfg.imgResolution}]`);
+  }
+  const train = opts.train ?? false;
+  const needKeys = train && (cfg.dropout > 0 || (cfg.labelDropout > 0 && cfg.labelDim > 0));
+  if (needKeys && !opts.key) throw new Error(`${what}: training with dropout needs a key`);
+  const keys = needKeys ? random.split(opts.key!, blocks + 1) : null;
+  if (!needKeys) opts.key?.dispose();
+  let next = 0;
+  return { train, takeKey: () => (keys ? keys.ref.slice(next++) : undefined), dispose: () => keys?.dispose() };
+}
+
+/** EDM's label dropout: zeroes each row of `labels` [N, L] with probability p when training (key consumed). */
+export function dropLabels(labels: np.Array, p: number, train: boolean, key: np.Array | undefined): np.Array {
+  if (!(train && p > 0)) {
+    key?.dispose();
+    return labels;
+  }
+  const keep = random.uniform(key!, [labels.shape[0], 1]).greaterEqual(p).astype(np.float32);
+  return labels.mul(keep);
 }

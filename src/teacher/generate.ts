@@ -98,7 +98,12 @@ export async function generateImages(network: Network, seeds: readonly number[],
   const labelsFor = await labelsForSeeds(seeds, network.labelDim, opts.classes);
   if (network.kind === 'teacher') {
     if (!network.denoiser) throw new Error(`'${network.path}': teacher has no denoiser`);
-    const sigmas = karrasSigmas(opts.steps ?? 18, opts.sigmaMin ?? 0.002, opts.sigmaMax ?? 80, opts.rho ?? 7);
+    // As EDM's edm_sampler: the schedule is clamped to the σ range the network's wrapper supports
+    // (converted EDM networks record it: VEPrecond's is [0.02, 100]).
+    const m = network.meta as DenoiserMeta;
+    const lo = typeof m.sigmaMin === 'number' ? m.sigmaMin : 0;
+    const hi = typeof m.sigmaMax === 'number' ? m.sigmaMax : Infinity;
+    const sigmas = karrasSigmas(opts.steps ?? 18, Math.max(opts.sigmaMin ?? 0.002, lo), Math.min(opts.sigmaMax ?? 80, hi), opts.rho ?? 7);
     return edmSampleSeeds(network.denoiser, tree.ref(network.params), seeds, network.dataShape, sigmas, labelsFor, {
       solver: opts.solver ?? 'heun',
       churn: opts.churn,

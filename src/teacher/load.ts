@@ -73,7 +73,7 @@ export function checkDenoiserMeta(path: string, meta: unknown, kinds: readonly s
   if (m.kind === 'generator' && g.generator === 'mlp') {
     throw new Error(`'${path}' is a 2-D MLP generator (teacher ${String(g.teacher)}), not an image network: its samples are the run's fakes-*.png scatter plots and metrics`);
   }
-  if (m.net !== 'song-unet' && m.net !== 'mlp') throw new Error(`'${path}': metadata 'net' is ${JSON.stringify(m.net)}, expected "song-unet" or "mlp"`);
+  if (m.net !== 'song-unet' && m.net !== 'dhariwal-unet' && m.net !== 'mlp') throw new Error(`'${path}': metadata 'net' is ${JSON.stringify(m.net)}, expected "song-unet", "dhariwal-unet" or "mlp"`);
   if (!m.netConfig || typeof m.netConfig !== 'object') throw new Error(`'${path}': metadata has no 'netConfig'`);
   if (!(PRECOND_KINDS as readonly string[]).includes(m.precond)) throw new Error(`'${path}': metadata 'precond' is ${JSON.stringify(m.precond)}, expected ${PRECOND_KINDS.join(', ')}`);
   if (!(typeof m.sigmaData === 'number' && m.sigmaData > 0)) throw new Error(`'${path}': metadata 'sigmaData' is ${JSON.stringify(m.sigmaData)}, expected a positive number`);

@@ -7,12 +7,17 @@
 import type { numpy as np } from '@jax-js/jax';
 import { precondition, type Denoiser, type PrecondKind, type RawNet } from '../edm/precond.js';
 import { initMlp, mlpNet, mlpShapes, type MlpConfig } from '../nets/mlp.js';
-import { initSongUNet, songUNet, songUNetShapes, validateSongUNetConfig, type SongUNetConfig } from '../nets/song-unet.js';
+import { initSongUNet, songUNet, songUNetShapes, validateSongUNetConfig, withSongUNetDefaults, type SongUNetConfig } from '../nets/song-unet.js';
+import { dhariwalUNet, dhariwalUNetShapes, initDhariwalUNet, validateDhariwalUNetConfig, type DhariwalUNetConfig } from '../nets/dhariwal-unet.js';
 import type { Params } from '../nets/layers.js';
 
-export type NetSpec = { net: 'song-unet'; netConfig: SongUNetConfig } | { net: 'mlp'; netConfig: MlpConfig };
+export type NetSpec = { net: 'song-unet'; netConfig: SongUNetConfig } | { net: 'dhariwal-unet'; netConfig: DhariwalUNetConfig } | { net: 'mlp'; netConfig: MlpConfig };
+
+/** The image networks (NCHW in, NCHW out) among `NetSpec`s. */
+export const IMAGE_NETS = ['song-unet', 'dhariwal-unet'] as const;
 
 export interface TeacherNet {
+  /** The spec with every field filled in (older SongUNet checkpoints lack the NCSN++ fields). */
   spec: NetSpec;
   raw: RawNet;
   /** Parameter name → shape, the `expect` of `loadParams`. */
@@ -26,13 +31,26 @@ export interface TeacherNet {
 /** Builds the raw network of a spec; one-line error for an unknown net or an invalid config. */
 export function teacherNet(spec: NetSpec): TeacherNet {
   if (spec.net === 'song-unet') {
-    const c = spec.netConfig;
+    // Checkpoints written before the NCSN++ fields existed are DDPM++: fill them in.
+    const c = withSongUNetDefaults(spec.netConfig);
     validateSongUNetConfig(c);
     return {
-      spec,
+      spec: { net: 'song-unet', netConfig: c },
       raw: (p, x, n, l, o) => songUNet(c, p, x, n, l, o),
       shapes: songUNetShapes(c),
       init: (key) => initSongUNet(key, c),
+      dataShape: [c.inChannels, c.imgResolution, c.imgResolution],
+      labelDim: c.labelDim,
+    };
+  }
+  if (spec.net === 'dhariwal-unet') {
+    const c = { ...spec.netConfig, augmentDim: spec.netConfig.augmentDim ?? 0 };
+    validateDhariwalUNetConfig(c);
+    return {
+      spec: { net: 'dhariwal-unet', netConfig: c },
+      raw: (p, x, n, l, o) => dhariwalUNet(c, p, x, n, l, o),
+      shapes: dhariwalUNetShapes(c),
+      init: (key) => initDhariwalUNet(key, c),
       dataShape: [c.inChannels, c.imgResolution, c.imgResolution],
       labelDim: c.labelDim,
     };
@@ -48,7 +66,14 @@ export function teacherNet(spec: NetSpec): TeacherNet {
       labelDim: c.labelDim,
     };
   }
-  throw new Error(`unknown network '${(spec as { net: unknown }).net}' (expected song-unet or mlp)`);
+  throw new Error(`unknown network '${(spec as { net: unknown }).net}' (expected song-unet, dhariwal-unet or mlp)`);
+}
+
+/** Whether two specs describe the same network (key order ignored; `teacherNet(..).spec` has defaults filled in). */
+export function sameNet(a: NetSpec, b: NetSpec): boolean {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
 }
 
 /** D(x; σ) of a spec under a preconditioning. */

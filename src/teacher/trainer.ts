@@ -30,7 +30,7 @@ import { fmtTime, mean, stoppedBy, type StopReason, type TickInfo, trainingLoop,
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
 import { loadDenoiser, TEACHER_FORMAT } from './load.js';
-import { teacherDenoiser, teacherNet, type NetSpec, type TeacherNet } from './net.js';
+import { sameNet, teacherDenoiser, teacherNet, type NetSpec, type TeacherNet } from './net.js';
 import { parseConfig } from '../config/config.js';
 import { stepsInFlight } from '../platform/devices.js';
 
@@ -134,8 +134,8 @@ export function resumeConfig(resume: string, explicit: Record<string, unknown> =
  */
 async function loadInitWeights(cfg: TeacherConfig, net: TeacherNet): Promise<Params> {
   const t = await loadDenoiser(cfg.init);
-  const want = JSON.stringify(net.spec), got = JSON.stringify({ net: t.meta.net, netConfig: t.meta.netConfig });
-  if (want !== got || t.meta.precond !== cfg.precond || t.meta.sigmaData !== cfg.sigmaData) {
+  const want = JSON.stringify(net.spec), got = JSON.stringify(t.net.spec);
+  if (!sameNet(net.spec, t.net.spec) || t.meta.precond !== cfg.precond || t.meta.sigmaData !== cfg.sigmaData) {
     tree.dispose(t.params);
     throw new Error(`init: '${t.path}' holds a different network (${got}, ${t.meta.precond}) than this config builds (${want}, ${cfg.precond})`);
   }
@@ -273,8 +273,8 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     cond: cfg.cond,
     labelDim: net.labelDim,
     dataShape: net.dataShape,
-    resolution: net.spec.net === 'song-unet' ? net.spec.netConfig.imgResolution : null,
-    channels: net.spec.net === 'song-unet' ? net.spec.netConfig.inChannels : null,
+    resolution: net.spec.net === 'mlp' ? null : net.spec.netConfig.imgResolution,
+    channels: net.spec.net === 'mlp' ? null : net.spec.netConfig.inChannels,
     config: cfg,
     kimg,
     step,

@@ -53,7 +53,8 @@ export async function fetchCheckpoint(url: string, kind: 'teacher' | 'generator'
   if (!(precond.PRECOND_KINDS as readonly string[]).includes(meta.precond)) throw new Error(`'${url}': metadata 'precond' is ${JSON.stringify(meta.precond)}`);
   if (!(typeof meta.sigmaData === 'number' && meta.sigmaData > 0)) throw new Error(`'${url}': metadata 'sigmaData' is ${JSON.stringify(meta.sigmaData)}`);
   if (kind === 'generator' && !(typeof meta.sigmaInit === 'number' && meta.sigmaInit > 0)) throw new Error(`'${url}': a generator needs metadata 'sigmaInit'`);
-  const netConfig = meta.netConfig as songUNet.SongUNetConfig;
+  // Checkpoints written before the NCSN++ fields existed are DDPM++: fill them in.
+  const netConfig = songUNet.withSongUNetDefaults(meta.netConfig as Partial<songUNet.SongUNetConfig>);
   songUNet.validateSongUNetConfig(netConfig);
   const shapes = songUNet.songUNetShapes(netConfig);
   const { params } = ckpt.paramsFromSafetensors(parsed, url, { expect: shapes });

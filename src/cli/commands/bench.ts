@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { runBench, type BenchOptions } from '../../bench/bench.js';
-import { SONG_UNET_PRESETS, type SongUNetPreset } from '../../nets/song-unet.js';
+import { SONG_UNET_PRESETS } from '../../nets/song-unet.js';
+import { EDM_PRESET_NAMES } from '../../nets/edm-presets.js';
 import { z } from 'zod';
 import { addConfigOptions, configFromOptions } from '../../config/config.js';
 import { action, addDeviceOption, dryRun, useDevice } from '../common.js';
@@ -14,10 +15,10 @@ const PARTS = ['teacher', 'distill', 'sample', 'profile', 'phases', 'verify'] as
 const DEFAULT_PARTS = PARTS.filter((p) => p !== 'phases' && p !== 'verify');
 
 export const BenchConfig = z.object({
-  preset: z.enum(Object.keys(SONG_UNET_PRESETS) as [SongUNetPreset, ...SongUNetPreset[]]).default('fmnist-base').describe('SongUNet preset'),
+  preset: z.enum([...(Object.keys(SONG_UNET_PRESETS) as (keyof typeof SONG_UNET_PRESETS)[]), ...EDM_PRESET_NAMES]).default('fmnist-base').describe(`network: a 28×28×1 SongUNet preset (${Object.keys(SONG_UNET_PRESETS).join(', ')}) or EDM's ${EDM_PRESET_NAMES.join(' / ')} (32×32×3 DDPM++ ≈56M params / 64×64×3 ADM)`),
+  labelDim: z.number().int().min(0).optional().describe('classes (0: unconditional; default 10, or 1000 for edm-imagenet64)'),
   batch: z.number().int().positive().default(128).describe('images per step'),
   repeats: z.number().int().positive().default(10).describe('timed repeats (median reported)'),
-  labelDim: z.number().int().min(0).default(10).describe('classes (0: unconditional)'),
   parts: z.array(z.enum(PARTS)).default([...DEFAULT_PARTS]).describe(`comma list of ${PARTS.join(',')} ('phases' adds five compilations, 'verify' compares the step executor with jax-js's stock dispatch: only when asked)`),
   outdir: z.string().default('benchmarks/results').describe('folder for the JSON result'),
   tag: z.string().default('').describe('file name tag (default: the device backend and adapter)'),
@@ -38,7 +39,7 @@ export function register(program: Command): void {
         return;
       }
       const dev = await useDevice(opts.device as string | undefined);
-      const o: BenchOptions = { preset: cfg.preset, batch: cfg.batch, repeats: cfg.repeats, labelDim: cfg.labelDim, parts: cfg.parts as BenchOptions['parts'] };
+      const o: BenchOptions = { preset: cfg.preset, batch: cfg.batch, repeats: cfg.repeats, labelDim: cfg.labelDim ?? (cfg.preset === 'edm-imagenet64' ? 1000 : 10), parts: cfg.parts as BenchOptions['parts'] };
       const r = await runBench(o, dev, (s) => console.log(s));
       mkdirSync(cfg.outdir, { recursive: true });
       const tag = (cfg.tag || `${dev.backend}-${dev.name}`).replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
