@@ -111,7 +111,7 @@ function hook(): Hook {
  * Registers our kernels with jax-js's jit. Called where the WebGPU device is brought up
  * (src/platform/devices.ts); on other backends the hook declines everything. On by default on hardware
  * adapters; off on software ones (Mesa llvmpipe), where workgroup barriers and workgroup memory are
- * emulated on the CPU and these tiled kernels measured 2.8–6.4× slower than jax-js's one-thread-per-output
+ * emulated on the CPU and these tiled kernels measured 2.5–6× slower than jax-js's one-thread-per-output
  * convs (benchmarks/README.md, "Our kernels on llvmpipe"); the 'reduce-split' patch keeps the stock
  * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off.
  */

@@ -15,12 +15,11 @@
  * GEMM view: M = O (rows of R), N = n·y·x (output pixels), K = c·ky·kx. A[m,k] = R[m,c,ky,kx];
  * B[k,n] = L[…] (im2col, never materialized). Tiling: a workgroup of 128 threads computes a 64×64 tile
  * (16×64 when M ≤ 16) of the output (each thread 8×4 outputs in registers, 2×4 for the small tile:
- * rows ty + 8i, columns tx + 16j, so neighbouring
- * threads write neighbouring pixels), stepping through K in 16-deep tiles of A and B staged in
- * workgroup memory. Loads are mapped so that neighbouring threads read neighbouring addresses (along k
+ * rows ty + 8i, columns tx + 16j, so neighbouring threads write neighbouring pixels), stepping through
+ * K in 16-deep tiles of A and B staged in workgroup memory. Loads are mapped so that neighbouring threads read neighbouring addresses (along k
  * when the operand's run along k is longer, e.g. a weight gradient's B·H·W, else along m/n). The (c, ky,
  * kx) of each loaded k are carried from tile to tile by constant additions with carries, so the K loop
- * has no integer division. Split-K: when M×N gives too few workgroups to fill a GPU (weight gradients:
+ * has no integer division (the per-thread output coordinates are divided once, before it). Split-K: when M×N gives too few workgroups to fill a GPU (weight gradients:
  * ≤ 147k outputs against K = 100k), K is cut into S chunks whose partial tiles go to a scratch buffer
  * [S, M, N], and a second pass sums them into the output (WGSL has no float atomics). No invocation
  * loops more than MAX_LOOP_ITERATIONS times (llvmpipe).
