@@ -19,6 +19,7 @@ import { drawImageGrid, drawLines, setupCanvas } from './plot.js';
 import { LOSS_TEXT } from './labels.js';
 import { pageState } from './state.js';
 import { ImageSession } from './image-session.js';
+import { urlSettings } from './url-settings.js';
 
 const TEACHER_FILE = 'fmnist-cond.safetensors';
 const CLASSIFIER_FILE = 'classifier-fmnist.safetensors';
@@ -51,30 +52,23 @@ async function loadEvaluator(base: string): Promise<imageMetrics.ImageEvaluator>
 const nextFrame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
 
 export function mountImageDistill(root: HTMLElement): void {
-  const q = new URLSearchParams(location.search);
-  const prefix = q.get('models') ?? 'models/';
-  const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const { page } = urlSettings();
+  const base = page.models.endsWith('/') ? page.models : `${page.models}/`;
   const preset = pageState.backend === 'webgpu' ? gpuPreset : cpuPreset;
-  const int = (k: string) => (q.get(k) !== null && Number.isInteger(Number(q.get(k))) && Number(q.get(k)) > 0 ? Number(q.get(k)) : null);
-  const num = (k: string) => (q.get(k) !== null && Number.isFinite(Number(q.get(k))) ? Number(q.get(k)) : null);
-  const problems: string[] = [];
-  for (const k of ['distillSteps', 'distillEvery', 'distillEvalN', 'distillBatch']) if (q.get(k) !== null && int(k) === null) problems.push(`URL setting ${k}=${q.get(k)} is not a positive integer: ignored`);
-  for (const k of ['distillLrGen', 'distillLrFake']) if (q.get(k) !== null && num(k) === null) problems.push(`URL setting ${k}=${q.get(k)} is not a number: ignored`);
-
-  const batch0 = int('distillBatch') ?? preset.batch;
-  const lossSel = select('distill-loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l]?.[0] ?? l]), (GENERATOR_LOSSES as readonly string[]).includes(q.get('distillLoss') ?? '') ? q.get('distillLoss')! : preset.loss);
+  const batch0 = page.distillBatch ?? preset.batch;
+  const lossSel = select('distill-loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l]?.[0] ?? l]), page.distillLoss ?? preset.loss);
   const batchIn = numberInput('distill-batch', batch0, { min: 1, max: 256, step: 1 });
-  const lrGenIn = numberInput('distill-lrGen', num('distillLrGen') ?? preset.lrGen, { min: 0 });
-  const lrFakeIn = numberInput('distill-lrFake', num('distillLrFake') ?? preset.lrFake, { min: 0 });
-  const stepsIn = numberInput('distill-steps', int('distillSteps') ?? Math.ceil((preset.duration * 1000) / batch0), { min: 1, step: 1 });
-  const everyIn = numberInput('distill-every', int('distillEvery') ?? Math.max(1, Math.round((preset.tick * 1000) / batch0)), { min: 1, step: 1 });
-  const evalNIn = numberInput('distill-evalN', int('distillEvalN') ?? Math.min(preset.evalN, 200), { min: 2, step: 1 });
+  const lrGenIn = numberInput('distill-lrGen', page.distillLrGen ?? preset.lrGen, { min: 0 });
+  const lrFakeIn = numberInput('distill-lrFake', page.distillLrFake ?? preset.lrFake, { min: 0 });
+  const stepsIn = numberInput('distill-steps', page.distillSteps ?? Math.ceil((preset.duration * 1000) / batch0), { min: 1, step: 1 });
+  const everyIn = numberInput('distill-every', page.distillEvery ?? Math.max(1, Math.round((preset.tick * 1000) / batch0)), { min: 1, step: 1 });
+  const evalNIn = numberInput('distill-evalN', page.distillEvalN ?? Math.min(preset.evalN, 200), { min: 2, step: 1 });
   const startBtn = h('button', { id: 'distill-start', class: 'primary' }, 'Start');
   const resetBtn = h('button', { id: 'distill-reset', disabled: true }, 'Reset');
   const downloadBtn = h('button', { id: 'distill-download', disabled: true, title: 'The EMA generator as a .safetensors file: diff-instruct sample --network <file>' }, 'Download');
   const status = h('div', { id: 'distill-status', class: 'status' }, 'Idle: press Start to fetch the teacher (2.5 MB) and the metric network, and distill.');
   const settingsNote = h('div', { id: 'distill-settings-note', class: 'hint', hidden: true }, 'Changed settings apply at the next Reset.');
-  const errorBox = h('div', { id: 'distill-error', class: 'error', hidden: problems.length === 0 }, problems.join('; '));
+  const errorBox = h('div', { id: 'distill-error', class: 'error', hidden: true });
   const read = {
     steps: h('span', { id: 'distill-stat-steps' }, '0'),
     ips: h('span', { id: 'distill-stat-ips' }, '–'),
@@ -276,8 +270,7 @@ export function mountImageDistill(root: HTMLElement): void {
     if (loop) return;
     if (session && session.genSteps >= budget()) stepsIn.value = String(session.genSteps + Math.max(1, Math.floor(everyIn.valueAsNumber) || 1));
     running = true;
-    errorBox.hidden = problems.length === 0;
-    errorBox.textContent = problems.join('; ');
+    errorBox.hidden = true;
     showState();
     loop = (async () => {
       try {

@@ -13,14 +13,15 @@ import { fetchCheckpoint, type FetchResult, type LoadedCheckpoint } from './chec
 import { h, row, select } from './dom.js';
 import { drawImageGrid } from './plot.js';
 import { pageState } from './state.js';
+import { urlSettings } from './url-settings.js';
 
 export const GENERATOR_FILE = 'fmnist-cond-onestep.safetensors';
 /** The teacher the shipped generator was distilled from (models/README.md). */
 export const TEACHER_FILE = 'fmnist-cond.safetensors';
 /** EDM's deterministic sampler: 18 Heun steps = 35 denoiser evaluations (`?teacherSteps=N`, 1–100, changes it). */
-export const TEACHER_STEPS = Math.max(1, Math.min(100, Math.floor(Number(new URLSearchParams(location.search).get('teacherSteps') ?? 18) || 18)));
+const TEACHER_STEPS = urlSettings().page.teacherSteps;
 /** Images per batch (`?galleryBatch=N`, 1–64, changes it). */
-const BATCH = Math.max(1, Math.min(64, Math.floor(Number(new URLSearchParams(location.search).get('galleryBatch') ?? 16) || 16)));
+const BATCH = urlSettings().page.galleryBatch;
 const COLS = Math.min(4, BATCH);
 const SCALE = 3;
 
@@ -37,7 +38,7 @@ function describe(c: LoadedCheckpoint): string {
 }
 
 export async function mountGallery(root: HTMLElement): Promise<void> {
-  const prefix = new URLSearchParams(location.search).get('models') ?? 'models/';
+  const prefix = urlSettings().page.models;
   const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
   const status = h('div', { id: 'gallery-status', class: 'status' }, 'Fetching the models…');
   root.append(

@@ -16,50 +16,19 @@ import { fmt, h, numberInput, row, select } from './dom.js';
 import { drawLines, drawScatter, rangeFor, setupCanvas } from './plot.js';
 import { LOSS_TEXT, SIGMA_TEXT, WEIGHTING_TEXT } from './labels.js';
 import { pageState } from './state.js';
-import { playgroundConfig, RESET_KEYS, ToySession } from './toy-session.js';
+import { ToySession } from './toy-session.js';
+import { playgroundConfig, RESET_KEYS } from './toy-config.js';
+import { urlSettings } from './url-settings.js';
 
 const FRAME_MS = 60;
 const PLOT_EVERY_MS = 150;
 const SCATTER = 440;
 
-/**
- * Settings from the URL, each validated by the config schema on its own: the good ones apply, and each
- * bad one is named in `problems` (shown under the controls) instead of being dropped silently.
- */
-function urlOverrides(): { values: Partial<DistillConfig>; problems: string[] } {
-  const q = new URLSearchParams(location.search);
-  const raw: Record<string, unknown> = {};
-  const str = ['loss', 'weighting', 'sigmaDist'] as const;
-  const num = ['lrGen', 'lrFake', 'fakeSteps', 'seed', 'pMean', 'pStd', 'sigmaMin', 'sigmaMax', 'sigmaFixed', 'batch', 'fakeWarmup'] as const;
-  if (q.get('toy')) raw.teacher = `toy:${q.get('toy')}`;
-  for (const k of str) if (q.get(k)) raw[k] = q.get(k);
-  for (const k of num) if (q.get(k)) raw[k] = Number(q.get(k));
-  const values: Record<string, unknown> = {};
-  const problems: string[] = [];
-  for (const [k, v] of Object.entries(raw)) {
-    try {
-      playgroundConfig({ [k]: v });
-      values[k] = v;
-    } catch {
-      const given = k === 'teacher' ? q.get('toy') : q.get(k);
-      problems.push(`URL setting ${k === 'teacher' ? 'toy' : k}=${given} is not valid: ignored`);
-    }
-  }
-  // keys valid alone can still clash (e.g. sigmaMin above sigmaMax): then the URL's set is dropped whole
-  try {
-    playgroundConfig(values);
-  } catch (e) {
-    problems.push(`URL settings ${Object.keys(values).join(', ')} do not fit together: ignored (${(e as Error).message.split('\n')[0]})`);
-    return { values: {}, problems };
-  }
-  return { values: values as Partial<DistillConfig>, problems };
-}
-
 export async function mountPlayground(root: HTMLElement): Promise<void> {
-  const q = new URLSearchParams(location.search);
+  const settings = urlSettings();
   // `?steps=N` pauses the first run after N generator steps; Resume then runs on.
-  let stopAt = Number(q.get('steps') ?? 0) || 0;
-  const url = urlOverrides();
+  let stopAt = settings.page.steps ?? 0;
+  const url = { values: settings.playground };
   let cfg: DistillConfig = playgroundConfig(url.values);
 
   // ---- controls ----
@@ -83,7 +52,6 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
   const resetBtn = h('button', { id: 'reset' }, 'Reset');
   const status = h('div', { id: 'status', class: 'status' }, 'Building the models…');
   const error = h('div', { id: 'settings-error', class: 'error', hidden: true });
-  const urlNote = h('div', { id: 'url-error', class: 'error', hidden: url.problems.length === 0 }, url.problems.join('; '));
   const resetHint = h('div', { id: 'reset-hint', class: 'notice small', hidden: true });
 
   const read = {
@@ -138,7 +106,6 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
         row('Seed', seed),
         h('div', { class: 'buttons' }, startBtn, resetBtn),
         error,
-        urlNote,
         resetHint,
         status,
         h(

@@ -17,6 +17,10 @@ export interface PageState {
   deviceMs: number;
   ready: boolean;
   error: string;
+  /** Sections that stopped with an error while mounting ('name: message'); the others still mount. */
+  sectionErrors: string[];
+  /** URL settings that were not used, one line each. */
+  urlProblems: string[];
   running: boolean;
   /** Runs built so far (each Reset or new teacher starts one). */
   runs: number;
@@ -36,6 +40,8 @@ export const pageState: PageState = {
   deviceMs: 0,
   ready: false,
   error: '',
+  sectionErrors: [],
+  urlProblems: [],
   running: false,
   runs: 0,
   teacher: '',

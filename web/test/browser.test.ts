@@ -311,6 +311,45 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
     }
   });
 
+  test('bad URL settings are named and replaced by defaults; every section still mounts and trains', async () => {
+    process.env.DI_MODELS_DIR = join(tmp, 'no-models');
+    const { browser, page, logs } = await launch(['--disable-features=WebGPU']);
+    try {
+      const cases: [string, RegExp[]][] = [
+        ['?toy=nonexistent&device=foo&steps=abc&distillLoss=bogus&teacherSteps=0&frobnicate=1&fakeWarmup=2', [/toy=nonexistent is not valid/, /device=foo is not valid/, /steps=abc is not valid/, /distillLoss=bogus is not valid/, /teacherSteps=0 is not valid/, /frobnicate=1 is not known/]],
+        ['?toy=moons&fakeWarmup=2', [/toy=moons is not valid.*use one of ring8/]],
+        // WebGPU asked for in a browser without it: named, and the page runs on WebAssembly
+        ['?device=webgpu&fakeWarmup=2', []],
+      ];
+      for (const [query, want] of cases) {
+        await open(page, query);
+        const problems = (await page.textContent('#url-error')) ?? '';
+        for (const re of want) assert.match(problems, re, query);
+        assert.equal(await page.isVisible('#url-error'), want.length > 0, query);
+        if (query.includes('device=webgpu')) assert.match((await page.textContent('#notice')) ?? '', /asked for WebGPU.*not available.*WebAssembly/);
+        assert.equal(await page.getAttribute('#device', 'data-backend'), 'wasm');
+        assert.equal(await page.inputValue('#toy'), 'ring8', `${query}: the default teacher`);
+        assert.match((await page.textContent('#status')) ?? '', /^Ready/);
+        // the other sections mounted too
+        await page.waitForSelector('#distill-start', { timeout: 30_000 });
+        await page.waitForSelector('#gallery-missing', { timeout: 30_000 });
+        assert.deepEqual(await page.evaluate(() => (window as any).__diPlayground.sectionErrors), []);
+        // …and the 2-D run starts, and Reset works
+        await page.click('#start');
+        await page.waitForFunction(() => (window as any).__diPlayground.history.some((p: any) => p.genStep >= 1), null, { timeout: 60_000, polling: 100 });
+        await page.click('#reset');
+        await page.waitForFunction(() => (window as any).__diPlayground.running && (window as any).__diPlayground.runs === 2, null, { timeout: 60_000, polling: 100 });
+        await page.click('#start');
+        await page.waitForFunction(() => /Paused at/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
+        assert.equal(await page.evaluate(() => (window as any).__diPlayground.error), '');
+      }
+      await page.screenshot({ path: join(ARTIFACTS, 'bad-url.png'), fullPage: true });
+      assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('layout: scatter and charts in view at 1280×800; nothing wider than a 390 px phone', async () => {
     process.env.DI_MODELS_DIR = join(tmp, 'models');
     const { browser, page, logs } = await launch([]);

@@ -4,7 +4,8 @@ import { initDevice } from '../../src/index.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { liveBuffers, trackBuffers } from '../../src/train/live-buffers.ts';
-import { playgroundConfig, ToySession } from '../src/toy-session.ts';
+import { ToySession } from '../src/toy-session.ts';
+import { playgroundConfig } from '../src/toy-config.ts';
 
 const small = { batch: 64, mlpWidth: 32, fakeWarmup: 6, fakeSteps: 2 } as const;
 
