@@ -22,6 +22,14 @@ export interface PageState {
   /** URL settings that were not used, one line each. */
   urlProblems: string[];
   running: boolean;
+  /** What the user last asked the 2-D run to do (true: run), which `running` follows once queued actions are done. */
+  want: boolean;
+  /** The 2-D section's queued actions not yet done (0: settled). */
+  pending: number;
+  /** The 2-D run's mode coverage at its last scoring, for toys with discrete modes. */
+  modes: { genStep: number; covered: number; total: number } | null;
+  /** Set when the 2-D run was stopped as diverged. */
+  diverged: { genStep: number; why: string } | null;
   /** Runs built so far (each Reset or new teacher starts one). */
   runs: number;
   /** The current run's teacher, e.g. 'toy:ring8'. */
@@ -43,6 +51,10 @@ export const pageState: PageState = {
   sectionErrors: [],
   urlProblems: [],
   running: false,
+  want: false,
+  pending: 0,
+  modes: null,
+  diverged: null,
   runs: 0,
   teacher: '',
   history: [],
