@@ -482,13 +482,23 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
     process.env.DI_MODELS_DIR = join(tmp, 'models');
     const { browser, page, logs } = await launch([]);
     try {
+      await page.addInitScript(observeLongTasks);
       await open(page, `?device=wasm&distillSteps=${DISTILL_STEPS}&distillEvery=${DISTILL_STEPS}&distillEvalN=${DISTILL_EVAL_N}`);
       const t0 = Date.now();
+      const from = await page.evaluate(() => performance.now());
       await page.click('#distill-start');
       await page.waitForFunction(() => ['done', 'error'].includes((window as any).__diPlayground.distill.status), null, { timeout: 480_000, polling: 500 });
       const d = await page.evaluate(() => (window as any).__diPlayground.distill);
       const trainMs = Date.now() - t0;
+      // the main thread during the whole distillation (fetch, compile, steps, evaluations: all in a worker)
+      const lt = await page.evaluate((t0) => {
+        const tasks = (window as any).__longTasks.filter((e: any) => e.start >= t0);
+        return { tasks: tasks.length, maxMs: Math.max(0, ...tasks.map((e: any) => e.ms)), busyMs: tasks.reduce((a: number, e: any) => a + e.ms, 0) };
+      }, from);
+      summary.distillLongTasks = { ...lt, seconds: trainMs / 1000, firstFdMs: d.firstMetricMs, note: 'Wasm (2 threads), in-tab distillation in a worker: long tasks = main-thread tasks over 50 ms; firstFdMs = Start to the first FD number' };
+      t.diagnostic(`main thread during in-tab distillation: ${JSON.stringify(summary.distillLongTasks)}`);
       assert.equal(d.status, 'done', (await page.textContent('#distill-error')) ?? '');
+      assert.ok(lt.maxMs <= LONGTASK_LIMIT_MS, `longest main-thread task ${lt.maxMs} ms during the in-tab distillation`);
       assert.equal(d.genSteps, DISTILL_STEPS);
       assert.equal(d.metrics.length, 2, 'evaluated at step 0 and at the end');
       const [m0, m1] = d.metrics;
