@@ -43,7 +43,8 @@ export interface DistillMetricsPoint {
 
 export function mountImageDistill(root: HTMLElement): void {
   const { page } = urlSettings();
-  const base = page.models.endsWith('/') ? page.models : `${page.models}/`;
+  // absolute: the worker would resolve a relative URL against its own script's folder
+  const base = new URL(page.models.endsWith('/') ? page.models : `${page.models}/`, location.href).href;
   const preset = pageState.backend === 'webgpu' ? gpuPreset : cpuPreset;
   const batch0 = page.distillBatch ?? preset.batch;
   const lossSel = select('distill-loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l]?.[0] ?? l]), page.distillLoss ?? preset.loss);
@@ -53,10 +54,10 @@ export function mountImageDistill(root: HTMLElement): void {
   const stepsIn = numberInput('distill-steps', page.distillSteps ?? Math.ceil((preset.duration * 1000) / batch0), { min: 1, step: 1 });
   const everyIn = numberInput('distill-every', page.distillEvery ?? Math.max(1, Math.round((preset.tick * 1000) / batch0)), { min: 1, step: 1 });
   const evalNIn = numberInput('distill-evalN', page.distillEvalN ?? Math.min(preset.evalN, 200), { min: 2, step: 1 });
-  const startBtn = h('button', { id: 'distill-start', class: 'primary' }, 'Start');
-  const resetBtn = h('button', { id: 'distill-reset', disabled: true }, 'Reset');
+  const startBtn = h('button', { id: 'distill-start', class: 'primary' }, 'Start distilling');
+  const resetBtn = h('button', { id: 'distill-reset', disabled: true }, 'Reset distillation');
   const downloadBtn = h('button', { id: 'distill-download', disabled: true, title: 'The EMA generator as a .safetensors file: diff-instruct sample --network <file>' }, 'Download');
-  const status = h('div', { id: 'distill-status', class: 'status' }, 'Idle: press Start to fetch the teacher (2.5 MB) and the metric network, and distill.');
+  const status = h('div', { id: 'distill-status', class: 'status', role: 'status' }, 'Idle: press Start distilling to fetch the teacher (2.5 MB) and the metric network, and distill.');
   const settingsNote = h('div', { id: 'distill-settings-note', class: 'hint', hidden: true }, 'Changed settings apply at the next Reset.');
   const errorBox = h('div', { id: 'distill-error', class: 'error', hidden: true });
   const read = {
@@ -67,10 +68,10 @@ export function mountImageDistill(root: HTMLElement): void {
     fd: h('span', { id: 'distill-stat-fd' }, '–'),
     acc: h('span', { id: 'distill-stat-acc' }, '–'),
   };
-  const firstGrid = h('canvas', { id: 'distill-grid-initial', class: 'grid' });
-  const liveGrid = h('canvas', { id: 'distill-grid', class: 'grid' });
+  const firstGrid = h('canvas', { id: 'distill-grid-initial', class: 'grid', role: 'img', 'aria-label': 'Initial generator samples (step 0): not drawn yet' });
+  const liveGrid = h('canvas', { id: 'distill-grid', class: 'grid', role: 'img', 'aria-label': 'Current generator samples: not drawn yet' });
   const liveCaption = h('figcaption', {}, 'Now (EMA generator)');
-  const chart = h('canvas', { id: 'distill-chart' });
+  const chart = h('canvas', { id: 'distill-chart', role: 'img' });
   const CH_W = 360, CH_H = 150;
   const cc = setupCanvas(chart, CH_W, CH_H);
 
@@ -161,6 +162,7 @@ export function mountImageDistill(root: HTMLElement): void {
     const seeds = gridSeeds();
     const x = await worker.call<Float32Array>('images', { seeds, classes: gridClasses(seeds) });
     drawImageGrid(canvas, x, seeds.length, session.shape, Math.max(1, session.labelDim), SCALE);
+    canvas.setAttribute('aria-label', `${seeds.length} generator samples at step ${session.genSteps}: ${PER_CLASS} fixed seeds for each of the ${Math.max(1, session.labelDim)} classes, one class per column`);
   };
   const drawChart = () => {
     const xs = metrics.map((m) => m.genSteps);
@@ -244,7 +246,7 @@ export function mountImageDistill(root: HTMLElement): void {
   const showState = () => {
     const s = session;
     const busy = loop !== null;
-    startBtn.textContent = want ? 'Pause' : s && s.genSteps > 0 ? (s.genSteps >= budget() ? 'Run on' : 'Resume') : 'Start';
+    startBtn.textContent = `${want ? 'Pause' : s && s.genSteps > 0 ? (s.genSteps >= budget() ? 'Run on' : 'Resume') : 'Start'} distilling`;
     // a Pause asked for is acknowledged and waits for the step in progress
     startBtn.disabled = broken || (busy && !want);
     resetBtn.disabled = busy || !s;
@@ -315,7 +317,7 @@ export function mountImageDistill(root: HTMLElement): void {
     Object.assign(pageState.distill, { status: 'idle', genSteps: 0, kimg: 0, imagesPerSec: 0, fileBytes: 0 });
     settingsNote.hidden = true;
     errorBox.hidden = true;
-    status.textContent = 'Reset: press Start to distill with the settings above.';
+    status.textContent = 'Reset: press Start distilling to distill with the settings above.';
     try {
       await worker.call('dispose');
     } catch (e) {

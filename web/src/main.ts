@@ -70,8 +70,17 @@ async function main(): Promise<void> {
       // Measured here: Chromium's SwiftShader ran the 2-D toy ~3.5× slower than 2-thread Wasm.
       device.append(' — a software GPU: correct but slow; ', Object.assign(document.createElement('a'), { href: '?device=wasm', textContent: 'WebAssembly may be faster' }));
     }
-    if (text) {
-      notice.textContent = text;
+    const notes = [text];
+    if (info.backend === 'wasm' && !globalThis.crossOriginIsolated) {
+      // without COOP/COEP the browser withholds SharedArrayBuffer, so jax-js runs Wasm on one thread
+      notes.push(
+        'This page is not cross-origin isolated (its server sends no Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp headers), ' +
+          'so WebAssembly runs on 1 thread: training is slower, and the page stays responsive (it trains in workers). README says which headers to serve.',
+      );
+    }
+    pageState.isolated = globalThis.crossOriginIsolated === true;
+    if (notes.some(Boolean)) {
+      notice.textContent = notes.filter(Boolean).join(' ');
       notice.hidden = false;
     }
   } catch (e) {

@@ -52,7 +52,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
   const seed = numberInput('seed', cfg.seed, { min: 0, step: 1 });
   const startBtn = h('button', { id: 'start', class: 'primary' }, 'Start');
   const resetBtn = h('button', { id: 'reset' }, 'Reset');
-  const status = h('div', { id: 'status', class: 'status' }, 'Building the models…');
+  const status = h('div', { id: 'status', class: 'status', role: 'status' }, 'Building the models…');
   const error = h('div', { id: 'settings-error', class: 'error', hidden: true });
   const resetHint = h('div', { id: 'reset-hint', class: 'notice small', hidden: true });
 
@@ -64,10 +64,10 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
     mmd: h('span', { id: 'stat-mmd' }, '–'),
     modes: h('span', { id: 'stat-modes' }, '–'),
   };
-  const scatterCanvas = h('canvas', { id: 'scatter' });
-  const lossCanvas = h('canvas', { id: 'loss-chart' });
-  const genCanvas = h('canvas', { id: 'gen-chart' });
-  const mmdCanvas = h('canvas', { id: 'mmd-chart' });
+  const scatterCanvas = h('canvas', { id: 'scatter', role: 'img', 'aria-label': 'Scatter of teacher and generator points: building' });
+  const lossCanvas = h('canvas', { id: 'loss-chart', role: 'img', 'aria-label': 'Fake-score loss chart: no data yet' });
+  const genCanvas = h('canvas', { id: 'gen-chart', role: 'img', 'aria-label': 'Generator loss chart: no data yet' });
+  const mmdCanvas = h('canvas', { id: 'mmd-chart', role: 'img', 'aria-label': 'MMD² to the teacher chart: no data yet' });
   const sc = setupCanvas(scatterCanvas, SCATTER, SCATTER);
   const CH_W = 420, CH_H = 140;
   const lc = setupCanvas(lossCanvas, CH_W, CH_H);
@@ -97,28 +97,37 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
       h(
         'div',
         { class: 'controls' },
-        row('Teacher', toySel),
-        row('Loss', lossSel, lossHint),
-        row('w(σ)', weightSel, weightHint),
-        row('σ distribution', sigmaSel, sigmaHint),
-        sigmaBox,
-        row('Generator lr', lrGen),
-        row('Fake-score lr', lrFake),
-        row('Fake : generator steps', ratio),
-        row('Seed', seed),
-        h('div', { class: 'buttons' }, startBtn, resetBtn),
-        error,
-        resetHint,
-        status,
+        // the run's buttons, status and numbers first: in view at 1280×800, and beside the plot on a phone
         h(
-          'table',
-          { class: 'stats' },
-          h('tr', {}, h('th', {}, 'generator steps'), h('td', {}, read.steps)),
-          h('tr', {}, h('th', {}, 'steps / s'), h('td', {}, read.sps)),
-          h('tr', {}, h('th', {}, 'fake-score loss'), h('td', {}, read.fake)),
-          h('tr', { title: 'The surrogate whose gradient is the method’s update; its value is not a distance.' }, h('th', {}, 'generator loss'), h('td', {}, read.gen)),
-          h('tr', {}, h('th', {}, 'MMD² to teacher'), h('td', {}, read.mmd)),
-          h('tr', { title: 'Modes with at least a quarter of their fair share of samples within 3 std (src/metrics/toy2d.ts)' }, h('th', {}, 'modes covered'), h('td', {}, read.modes)),
+          'div',
+          { class: 'run' },
+          h('div', { class: 'buttons' }, startBtn, resetBtn),
+          error,
+          resetHint,
+          status,
+          h(
+            'table',
+            { class: 'stats' },
+            h('tr', {}, h('th', {}, 'generator steps'), h('td', {}, read.steps)),
+            h('tr', {}, h('th', {}, 'steps / s'), h('td', {}, read.sps)),
+            h('tr', {}, h('th', {}, 'fake-score loss'), h('td', {}, read.fake)),
+            h('tr', { title: 'The surrogate whose gradient is the method’s update; its value is not a distance.' }, h('th', {}, 'generator loss'), h('td', {}, read.gen)),
+            h('tr', {}, h('th', {}, 'MMD² to teacher'), h('td', {}, read.mmd)),
+            h('tr', { title: 'Modes with at least a quarter of their fair share of samples within 3 std (src/metrics/toy2d.ts)' }, h('th', {}, 'modes covered'), h('td', {}, read.modes)),
+          ),
+        ),
+        h(
+          'div',
+          { class: 'settings' },
+          row('Teacher', toySel),
+          row('Loss', lossSel, lossHint),
+          row('w(σ)', weightSel, weightHint),
+          row('σ distribution', sigmaSel, sigmaHint),
+          sigmaBox,
+          row('Generator lr', lrGen),
+          row('Fake-score lr', lrFake),
+          row('Fake : generator steps', ratio),
+          row('Seed', seed),
         ),
       ),
       h(
@@ -196,6 +205,13 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
     drawLines(lc, CH_W, CH_H, 'fake-score loss (EDM denoising)', [{ xs: fx, ys: hist.map((p) => p.fakeLoss), color: '#1f77b4', label: 'fake' }], { xLabel: 'fake steps' });
     const g = hist.filter((p) => Number.isFinite(p.genLoss));
     drawLines(gc, CH_W, CH_H, `generator loss (${cfg.loss.toUpperCase()} surrogate)`, [{ xs: g.map((p) => p.genStep), ys: g.map((p) => p.genLoss), color: '#d62728', label: 'gen' }]);
+    // text alternatives: what each picture shows, with its latest numbers
+    const last = hist.at(-1);
+    const lastMmd = pageState.mmd.at(-1);
+    scatterCanvas.setAttribute('aria-label', `Scatter of 600 teacher points (grey) and 600 generator points (red) on ${cfg.teacher.slice(4)} at generator step ${genSteps}${lastMmd ? `: MMD² ${fmt(lastMmd.mmd)}` : ''}${pageState.modes ? `, ${pageState.modes.covered} of ${pageState.modes.total} modes covered` : ''}`);
+    lossCanvas.setAttribute('aria-label', last ? `Fake-score loss over ${last.fakeStep} fake steps: latest ${fmt(last.fakeLoss)}` : 'Fake-score loss chart: no data yet');
+    genCanvas.setAttribute('aria-label', g.length ? `Generator loss over ${g.at(-1)!.genStep} generator steps: latest ${fmt(g.at(-1)!.genLoss)}` : 'Generator loss chart: no data yet');
+    mmdCanvas.setAttribute('aria-label', lastMmd ? `MMD² to the teacher by generator step: ${pageState.mmd.length} scores, first ${fmt(pageState.mmd[0].mmd)}, latest ${fmt(lastMmd.mmd)}` : 'MMD² chart: no data yet');
     drawLines(mc, CH_W, CH_H, 'MMD² to the teacher (log scale)', [{ xs: pageState.mmd.map((p) => p.genStep), ys: pageState.mmd.map((p) => Math.max(p.mmd, 1e-5)), color: '#2ca02c', label: 'MMD²' }], { log: true });
   };
 
@@ -282,6 +298,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
 
   const runLoop = async () => {
     rate = { t: performance.now(), steps: genSteps };
+    pageState.sharing = false;
     let lastPlot = 0;
     let fakeDone = pageState.history.at(-1)?.fakeStep ?? 0;
     while (running) {
@@ -304,6 +321,12 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
       read.fake.textContent = fmt(r.fakeLoss);
       if (Number.isFinite(r.genLoss)) read.gen.textContent = fmt(r.genLoss);
       const now = performance.now();
+      // the image distillation below shares the same cores (or GPU): say why the steps/s fell
+      const shared = ['loading', 'running'].includes(pageState.distill.status);
+      if (shared !== pageState.sharing) {
+        pageState.sharing = shared;
+        say(shared ? `Training… slower while the image distillation below runs too: both share the ${pageState.backend === 'webgpu' ? 'GPU' : 'CPU'}.` : 'Training…');
+      }
       if (now - rate.t > 1000) {
         // steps/s over the last second or so: generator steps (each with `fakeSteps` fake steps).
         const g = genSteps - rate.steps;

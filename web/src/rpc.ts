@@ -61,16 +61,19 @@ export class WorkerClient {
   }
 }
 
-/** The worker's side: answers calls with `handlers`, one at a time, in the order they came. */
-export function serveWorker(handlers: Record<string, Handler>): void {
+/**
+ * The worker's side: answers calls with `handlers`, one at a time, in the order they came; `immediate`
+ * ones (e.g. cancel) run as soon as they arrive, between the awaits of the call in progress.
+ */
+export function serveWorker(handlers: Record<string, Handler>, immediate: Record<string, Handler> = {}): void {
   const scope = globalThis as unknown as { onmessage: ((e: MessageEvent) => void) | null; postMessage: (m: unknown, t?: Transferable[]) => void };
   let chain: Promise<void> = Promise.resolve();
   const progress = (p: unknown) => scope.postMessage({ progress: p });
   scope.onmessage = (e: MessageEvent<{ id: number; op: string; args: unknown }>) => {
     const { id, op, args } = e.data;
-    chain = chain.then(async () => {
+    const answer = async () => {
       try {
-        const h = handlers[op];
+        const h = handlers[op] ?? immediate[op];
         if (!h) throw new Error(`unknown worker call '${op}'`);
         const value = await h(args, progress);
         // copied, not transferred: a handler may return arrays it keeps (the teacher's points)
@@ -79,7 +82,9 @@ export function serveWorker(handlers: Record<string, Handler>): void {
         console.error(err);
         scope.postMessage({ id, ok: false, error: (err as Error).message ?? String(err) });
       }
-    });
+    };
+    if (op in immediate) void answer();
+    else chain = chain.then(answer);
   };
 }
 

@@ -15,6 +15,8 @@ export interface PageState {
   backend: string;
   deviceName: string;
   deviceMs: number;
+  /** Whether the page is cross-origin isolated (SharedArrayBuffer, so multithreaded Wasm). */
+  isolated: boolean;
   ready: boolean;
   error: string;
   /** Sections that stopped with an error while mounting ('name: message'); the others still mount. */
@@ -26,6 +28,8 @@ export interface PageState {
   want: boolean;
   /** The 2-D section's queued actions not yet done (0: settled). */
   pending: number;
+  /** Whether the 2-D status says it shares the device with a running image distillation. */
+  sharing: boolean;
   /** The 2-D run's mode coverage at its last scoring, for toys with discrete modes. */
   modes: { genStep: number; covered: number; total: number } | null;
   /** Set when the 2-D run was stopped as diverged. */
@@ -46,6 +50,7 @@ export const pageState: PageState = {
   backend: '',
   deviceName: '',
   deviceMs: 0,
+  isolated: false,
   ready: false,
   error: '',
   sectionErrors: [],
@@ -53,6 +58,7 @@ export const pageState: PageState = {
   running: false,
   want: false,
   pending: 0,
+  sharing: false,
   modes: null,
   diverged: null,
   runs: 0,

@@ -20,6 +20,8 @@ import { build, preview, type PreviewServer } from 'vite';
 
 const WEB = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ARTIFACTS = join(WEB, 'test', 'artifacts');
+/** axe-core, injected into the page for the accessibility check. */
+const AXE = join(WEB, '..', 'node_modules', 'axe-core', 'axe.min.js');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Without the background-networking flags Chromium keeps dialling out, which this machine refuses.
 const BASE_FLAGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--disable-dev-shm-usage'];
@@ -59,6 +61,8 @@ const LONGTASK_S = Number(process.env.DI_LONGTASK_S ?? 15);
  * 50 ms); the bound leaves room for a CI machine whose 2 cores also run other test files.
  */
 const LONGTASK_LIMIT_MS = 120;
+/** Seconds both sections train at once in the no-isolation test. */
+const NO_ISOLATION_S = 15;
 /** Rounds of each control race (seed-then-Pause, ArrowDown ×4). */
 const RACE_REPEATS = 3;
 
@@ -99,9 +103,9 @@ async function launch(flags: string[]): Promise<{ browser: Browser; page: Page; 
 }
 
 /** Loads the page and waits until the device is up and the playground is built; returns timings (ms). */
-async function open(page: Page, query: string): Promise<{ readyMs: number; loadEventMs: number; deviceMs: number }> {
+async function open(page: Page, query: string, absolute = false): Promise<{ readyMs: number; loadEventMs: number; deviceMs: number }> {
   const t0 = Date.now();
-  await page.goto(url + query);
+  await page.goto(absolute ? query : url + query);
   await page.waitForFunction(() => (window as any).__diPlayground?.ready || (window as any).__diPlayground?.error, null, { timeout: 120_000 });
   const readyMs = Date.now() - t0;
   const { loadEventMs, deviceMs, error } = await page.evaluate(() => {
@@ -111,6 +115,28 @@ async function open(page: Page, query: string): Promise<{ readyMs: number; loadE
   });
   assert.equal(error, '', `page error: ${error}`);
   return { readyMs, loadEventMs, deviceMs };
+}
+
+/** A static file server that sends no cross-origin isolation headers (as most static hosts): `dist` at /, `models` at /models/. */
+async function plainServer(dist: string, models: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const { readFile } = await import('node:fs/promises');
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const file = path.startsWith('/models/') ? join(models, path.slice(8)) : join(dist, path === '/' ? 'index.html' : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'Content-Type': types[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 /** Generator steps per second over a run's history, from its first generator step to its last frame. */
@@ -321,7 +347,7 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       await page.waitForFunction(() => /Paused at/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
       summary.wasmRun = { teacher: 'grid25', loss: 'sid', sigmaDist: 'karras', stepsPerSec: stepsPerSec(await page.evaluate(() => (window as any).__diPlayground.history)) };
       await page.waitForSelector('#gallery-missing', { timeout: 60_000 });
-      assert.match((await page.textContent('#gallery-missing')) ?? '', /model file not found: models\/fmnist-cond-onestep\.safetensors/);
+      assert.match((await page.textContent('#gallery-missing')) ?? '', /model file not found: \S*models\/fmnist-cond-onestep\.safetensors/);
       await page.screenshot({ path: join(ARTIFACTS, 'wasm-page.png'), fullPage: true });
       assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
     } finally {
@@ -453,13 +479,53 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
     }
   });
 
+  test('served without cross-origin isolation: the page says so, counts 1 thread, and stays responsive with both sections training', { skip: distillable() ? false : 'needs the shipped fmnist-cond teacher, classifier and reference statistics' }, async (t) => {
+    // a plain static server: no COOP/COEP headers, as most static hosts
+    const plain = await plainServer(join(tmp, 'dist'), join(tmp, 'models'));
+    const { browser, page, logs } = await launch([]);
+    try {
+      await page.addInitScript(observeLongTasks);
+      await open(page, plain.url + '?device=wasm&fakeWarmup=20&distillEvalN=20', true);
+      assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+      assert.match((await page.textContent('#notice')) ?? '', /not cross-origin isolated.*1 thread.*README says which headers/);
+      assert.match((await page.textContent('#device')) ?? '', /WebAssembly \(CPU, 1 thread\)/);
+      // both sections at once: the 2-D run says why it slowed down; the main thread stays free
+      await page.click('#start');
+      await page.waitForFunction(() => (window as any).__diPlayground.history.some((p: any) => p.genStep >= 1), null, { timeout: 60_000, polling: 100 });
+      const from = await page.evaluate(() => performance.now());
+      await page.click('#distill-start');
+      await page.waitForFunction(() => (window as any).__diPlayground.sharing || (window as any).__diPlayground.distill.status === 'error', null, { timeout: 30_000, polling: 100 });
+      assert.match((await page.textContent('#status')) ?? '', /slower while the image distillation below runs too: both share the CPU/, `distillation: ${await page.textContent('#distill-status')} ${await page.textContent('#distill-error')}`);
+      await page.waitForTimeout(NO_ISOLATION_S * 1000);
+      // Pause is taken at once in both sections (the distillation's after its step in progress)
+      const t0 = Date.now();
+      await page.click('#distill-start');
+      assert.match((await page.textContent('#distill-status')) ?? '', /Pausing after this step/);
+      await page.click('#start');
+      await page.waitForFunction(() => { const s = (window as any).__diPlayground; return s.pending === 0 && !s.running; }, null, { timeout: 10_000, polling: 50 });
+      const pauseMs = Date.now() - t0;
+      const lt = await page.evaluate((t0) => {
+        const tasks = (window as any).__longTasks.filter((e: any) => e.start >= t0);
+        return { tasks: tasks.length, maxMs: Math.max(0, ...tasks.map((e: any) => e.ms)), busyMs: tasks.reduce((a: number, e: any) => a + e.ms, 0), seconds: (performance.now() - t0) / 1000 };
+      }, from);
+      summary.noIsolation = { ...lt, pauseMs, distill: await page.evaluate(() => (window as any).__diPlayground.distill.status), note: 'plain static server (no COOP/COEP), Wasm on 1 thread, 2-D run and in-tab distillation (fetch + compile) at once; long tasks = main-thread tasks over 50 ms' };
+      t.diagnostic(`no cross-origin isolation: ${JSON.stringify(summary.noIsolation)}`);
+      assert.ok(lt.maxMs <= LONGTASK_LIMIT_MS, `longest main-thread task ${lt.maxMs} ms without isolation`);
+      assert.ok(pauseMs < 3000, `the 2-D Pause took ${pauseMs} ms`);
+      assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
+    } finally {
+      await browser.close();
+      await plain.close();
+    }
+  });
+
   test('layout: scatter and charts in view at 1280×800; nothing wider than a 390 px phone', async () => {
     process.env.DI_MODELS_DIR = join(tmp, 'models');
     const { browser, page, logs } = await launch([]);
     try {
       await page.setViewportSize({ width: 1280, height: 800 });
       await open(page, '?device=wasm');
-      for (const id of ['#scatter', '#loss-chart', '#gen-chart', '#mmd-chart', '#start']) {
+      for (const id of ['#scatter', '#loss-chart', '#gen-chart', '#mmd-chart', '#start', '#stat-modes']) {
         const b = (await page.locator(id).boundingBox())!;
         assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 1280 && b.y + b.height <= 800, `${id} at 1280×800 is in view without scrolling: ${JSON.stringify(b)}`);
       }
@@ -471,7 +537,36 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
         const b = await page.locator(id).boundingBox();
         if (b) assert.ok(b.x >= 0 && b.x + b.width <= 390 + 0.5, `${id} fits in 390 px: ${JSON.stringify(b)}`);
       }
+      // on a phone, Start and the whole scatter fit on one screen
+      await page.locator('#start').scrollIntoViewIfNeeded();
+      await page.evaluate(() => document.getElementById('start')!.scrollIntoView({ block: 'start' }));
+      const sb = (await page.locator('#start').boundingBox())!, pb = (await page.locator('#scatter').boundingBox())!;
+      assert.ok(sb.y >= -1 && pb.y >= 0 && pb.y + pb.height <= 844, `Start (${JSON.stringify(sb)}) and the scatter (${JSON.stringify(pb)}) on one 390×844 screen`);
       await page.screenshot({ path: join(ARTIFACTS, 'layout-390.png'), fullPage: true });
+      // accessibility: axe-core (WCAG 2 A/AA rules) finds nothing serious or critical, before and after a run
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.addScriptTag({ path: AXE });
+      const audit = async () => {
+        const r = await page.evaluate(async () => {
+          const res = await (window as any).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+          return res.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, target: v.nodes[0]?.target }));
+        });
+        return { bad: r.filter((v: any) => v.impact === 'serious' || v.impact === 'critical'), all: r };
+      };
+      const a0 = await audit();
+      await page.click('#start');
+      await page.waitForFunction(() => (window as any).__diPlayground.history.some((p: any) => p.genStep >= 1), null, { timeout: 60_000, polling: 100 });
+      await page.click('#start');
+      await page.waitForFunction(() => { const s = (window as any).__diPlayground; return s.pending === 0 && !s.running; }, null, { timeout: 60_000, polling: 100 });
+      const a1 = await audit();
+      summary.axe = { idle: a0.all, afterRun: a1.all };
+      assert.deepEqual(a0.bad, [], `axe-core, idle page: ${JSON.stringify(a0.bad)}`);
+      assert.deepEqual(a1.bad, [], `axe-core, after a run: ${JSON.stringify(a1.bad)}`);
+      // every canvas has a text alternative, and button names are distinct
+      const unlabelled = await page.$$eval('canvas', (cs) => cs.filter((c) => !c.getAttribute('aria-label')).map((c) => c.id));
+      assert.deepEqual(unlabelled, []);
+      const names = await page.$$eval('button:not([hidden])', (bs) => bs.map((b) => b.textContent?.trim()));
+      assert.equal(new Set(names).size, names.length, `button names: ${names.join(', ')}`);
       assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
     } finally {
       await browser.close();
