@@ -28,6 +28,8 @@ import { urlSettings } from './url-settings.js';
 /** Grid: two seeds per class, one column per class (the CLI's grids put a class per row). */
 const PER_CLASS = 2;
 const SCALE = 2;
+/** Images in the first, rough evaluation (one per class): a number within seconds of Start. */
+const QUICK_EVAL_N = 10;
 
 
 export interface DistillMetricsPoint {
@@ -122,7 +124,7 @@ export function mountImageDistill(root: HTMLElement): void {
         h('div', { class: 'di-chart' }, chart, h(
           'p',
           { class: 'explain small' },
-          'FD-FMNIST (blue, left) compares the statistics of the generator’s images with real test images, lower is better; class accuracy (orange) is the share of images that look like the class they were asked for. ' +
+          'FD-FMNIST (blue) compares the statistics of the generator’s images with real test images, lower is better; class accuracy (orange) is the share of images that look like the class they were asked for. ' +
             'Both are measured on a few hundred images at most, so they are noisy: the CLI’s `eval` on 10,000 images is the number to quote.',
         )),
       ),
@@ -181,11 +183,22 @@ export function mountImageDistill(root: HTMLElement): void {
     const m = await worker.call<Omit<DistillMetricsPoint, 'genSteps' | 'kimg'>>('evaluate', { n });
     evalMsPerImage = (performance.now() - t0) / n;
     metrics.push({ ...m, genSteps: session.genSteps, kimg: session.kimg });
-    if (metrics.length === 1) pageState.distill.firstMetricMs = performance.now() - startedAt;
     const first = metrics[0];
     read.fd.textContent = metrics.length > 1 ? `${fmt(first.fd)} → ${fmt(m.fd)}` : fmt(m.fd);
     read.acc.textContent = metrics.length > 1 ? `${(first.classAcc * 100).toFixed(1)}% → ${(m.classAcc * 100).toFixed(1)}%` : `${(m.classAcc * 100).toFixed(1)}%`;
     drawChart();
+  };
+  /**
+   * A first number within seconds: FD and class accuracy of QUICK_EVAL_N images at step 0, shown as
+   * rough until the full evaluation replaces it (FD on so few images is biased high; not charted).
+   */
+  const quickLook = async () => {
+    if (!session) return;
+    status.textContent = `A first look: scoring ${QUICK_EVAL_N} images…`;
+    const m = await worker.call<Omit<DistillMetricsPoint, 'genSteps' | 'kimg'>>('evaluate', { n: QUICK_EVAL_N });
+    pageState.distill.quick = { n: m.n, fd: m.fd, classAcc: m.classAcc, ms: performance.now() - startedAt };
+    read.fd.textContent = `${fmt(m.fd)} (rough: ${m.n} images)`;
+    read.acc.textContent = `${(m.classAcc * 100).toFixed(0)}% (rough: ${m.n} images)`;
   };
   const budget = () => Math.max(1, Math.floor(stepsIn.valueAsNumber) || 1);
   const every = () => Math.max(1, Math.floor(everyIn.valueAsNumber) || 1);
@@ -214,6 +227,7 @@ export function mountImageDistill(root: HTMLElement): void {
     liveGrid.width = firstGrid.width;
     liveGrid.height = firstGrid.height;
     liveGrid.getContext('2d')!.drawImage(firstGrid, 0, 0);
+    await quickLook();
     await evaluate();
   };
 

@@ -74,13 +74,20 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
   const gc = setupCanvas(genCanvas, CH_W, CH_H);
   const mc = setupCanvas(mmdCanvas, CH_W, CH_H);
 
+  // one σ_min/σ_max pair of rows, shown for both distributions that use them (a control has one label)
+  const minMaxRows = [row('σ_min', sMin), row('σ_max', sMax)];
   const sigmaRows = {
     lognormal: [row('P_mean', pMean), row('P_std', pStd)],
-    loguniform: [row('σ_min', sMin), row('σ_max', sMax)],
-    karras: [row('σ_min', sMin), row('σ_max', sMax)],
+    loguniform: minMaxRows,
+    karras: minMaxRows,
     fixed: [row('σ', sFixed)],
   } as Record<string, HTMLElement[]>;
   const sigmaBox = h('div', { class: 'sigma-params' });
+  const lrFakeRow = row('Fake-score lr', lrFake);
+  const ratioRow = row('Fake : generator steps', ratio);
+  const fakeStatRow = h('tr', {}, h('th', {}, 'fake-score loss'), h('td', {}, read.fake));
+  /** What only a fake score has: hidden for SDS. */
+  const fakeOnly: HTMLElement[] = [lrFakeRow, ratioRow, fakeStatRow, lossCanvas];
 
   root.append(
     h('h2', {}, 'Live distillation of a 2-D teacher'),
@@ -110,7 +117,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
             { class: 'stats' },
             h('tr', {}, h('th', {}, 'generator steps'), h('td', {}, read.steps)),
             h('tr', {}, h('th', {}, 'steps / s'), h('td', {}, read.sps)),
-            h('tr', {}, h('th', {}, 'fake-score loss'), h('td', {}, read.fake)),
+            fakeStatRow,
             h('tr', { title: 'The surrogate whose gradient is the method’s update; its value is not a distance.' }, h('th', {}, 'generator loss'), h('td', {}, read.gen)),
             h('tr', {}, h('th', {}, 'MMD² to teacher'), h('td', {}, read.mmd)),
             h('tr', { title: 'Modes with at least a quarter of their fair share of samples within 3 std (src/metrics/toy2d.ts)' }, h('th', {}, 'modes covered'), h('td', {}, read.modes)),
@@ -125,8 +132,8 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
           row('σ distribution', sigmaSel, sigmaHint),
           sigmaBox,
           row('Generator lr', lrGen),
-          row('Fake-score lr', lrFake),
-          row('Fake : generator steps', ratio),
+          lrFakeRow,
+          ratioRow,
           row('Seed', seed),
         ),
       ),
@@ -155,6 +162,9 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
     lossHint.textContent = LOSS_TEXT[lossSel.value]?.[1] ?? '';
     weightHint.textContent = weightSel.disabled ? 'not used: DMD and SiD normalise per sample' : (WEIGHTING_TEXT[weightSel.value]?.[1] ?? '');
     sigmaHint.textContent = SIGMA_TEXT[sigmaSel.value]?.[1] ?? '';
+    // SDS has no fake score: its settings, number and chart are hidden
+    const sds = lossSel.value === 'sds';
+    for (const el of fakeOnly) el.hidden = sds;
   };
   showSigma();
 

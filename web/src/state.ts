@@ -42,7 +42,7 @@ export interface PageState {
   mmd: { genStep: number; mmd: number }[];
   stepsPerSec: number;
   /** The in-tab image distillation (distill-images.ts); metrics are its evaluations, the first at step 0. */
-  distill: { status: string; genSteps: number; kimg: number; imagesPerSec: number; metrics: { genSteps: number; kimg: number; n: number; fd: number; classAcc: number; precision: number; recall: number; seconds: number }[]; fileBytes: number; firstMetricMs?: number };
+  distill: { status: string; genSteps: number; kimg: number; imagesPerSec: number; metrics: { genSteps: number; kimg: number; n: number; fd: number; classAcc: number; precision: number; recall: number; seconds: number }[]; fileBytes: number; quick?: { n: number; fd: number; classAcc: number; ms: number } };
   gallery: { status: string; generatorMs?: number; teacherMs?: number; batch?: number; label?: number; teacherStepsDone?: number };
 }
 
