@@ -19,7 +19,7 @@ import { LOSS_TEXT, SIGMA_TEXT, WEIGHTING_TEXT } from './labels.js';
 import { pageState } from './state.js';
 import { WorkerClient } from './rpc.js';
 import type { ToyFrame, ToyScores } from './toy-worker.js';
-import { playgroundConfig, RESET_KEYS } from './toy-config.js';
+import { LOSS_DEFAULTS, lossDefaults, playgroundConfig, RESET_KEYS, SDS_NOTE } from './toy-config.js';
 import { urlSettings } from './url-settings.js';
 
 const FRAME_MS = 60;
@@ -55,6 +55,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
   const status = h('div', { id: 'status', class: 'status', role: 'status' }, 'Building the models…');
   const error = h('div', { id: 'settings-error', class: 'error', hidden: true });
   const resetHint = h('div', { id: 'reset-hint', class: 'notice small', hidden: true });
+  const sdsNote = h('div', { id: 'sds-note', class: 'notice small', hidden: cfg.loss !== 'sds' }, SDS_NOTE);
 
   const read = {
     steps: h('span', { id: 'stat-steps' }, '0'),
@@ -111,6 +112,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
           h('div', { class: 'buttons' }, startBtn, resetBtn),
           error,
           resetHint,
+          sdsNote,
           status,
           h(
             'table',
@@ -185,6 +187,17 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
       fakeSteps: ratio.valueAsNumber,
       seed: seed.valueAsNumber,
     });
+
+  /** Puts `values` into the form's inputs (a loss's defaults). */
+  const setForm = (values: Partial<DistillConfig>) => {
+    const inputs: [HTMLInputElement | HTMLSelectElement, keyof DistillConfig][] = [
+      [weightSel, 'weighting'], [sigmaSel, 'sigmaDist'], [pMean, 'pMean'], [pStd, 'pStd'], [sMin, 'sigmaMin'], [sMax, 'sigmaMax'],
+      [sFixed, 'sigmaFixed'], [lrGen, 'lrGen'], [lrFake, 'lrFake'], [ratio, 'fakeSteps'],
+    ];
+    const full = playgroundConfig({ ...values, teacher: `toy:${toySel.value}`, seed: seed.valueAsNumber });
+    for (const [el, k] of inputs) el.value = String(full[k]);
+    showSigma();
+  };
 
   // ---- state ----
   // The training runs in a worker (toy-worker.ts); this thread keeps one state machine: `want` is what the
@@ -435,11 +448,20 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
     }
     const id = (e.target as HTMLElement).id;
     const key = id === 'toy' ? 'teacher' : id;
-    if (id === 'loss' && genSteps > 0 && next.loss !== cfg.loss) {
-      resetHint.textContent = `Loss switched to ${LOSS_TEXT[next.loss]?.[0] ?? next.loss} at step ${genSteps}: the generator goes on from where ${LOSS_TEXT[cfg.loss]?.[0] ?? cfg.loss} left it. Press Reset to see the new loss from the start.`;
+    if (id === 'loss' && next.loss !== cfg.loss) {
+      // each loss comes with the defaults it trains with (toy-config.ts, LOSS_DEFAULTS)
+      setForm(lossDefaults(next.loss));
+      next = formConfig();
+      const own = Object.entries(LOSS_DEFAULTS[next.loss] ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+      const name = LOSS_TEXT[next.loss]?.[0] ?? next.loss;
+      const restart = RESET_KEYS.some((k) => next[k] !== cfg[k]);
+      resetHint.textContent =
+        `Loss switched to ${name}${own ? ` with its defaults (${own})` : ' with the page defaults'}` +
+        (restart ? ': they need new models, so the run starts again.' : genSteps > 0 ? `, at step ${genSteps}: the generator goes on from where ${LOSS_TEXT[cfg.loss]?.[0] ?? cfg.loss} left it. Press Reset to see the new loss from the start.` : '.');
       resetHint.hidden = false;
+      sdsNote.hidden = next.loss !== 'sds';
     }
-    if ((RESET_KEYS as readonly string[]).includes(key)) {
+    if ((RESET_KEYS as readonly string[]).includes(key) || RESET_KEYS.some((k) => next[k] !== cfg[k])) {
       rebuild(`${key === 'teacher' ? `Teacher ${next.teacher.slice(4)}` : `${key} ${String(next[key as keyof DistillConfig])}`}: building new models…`);
       return;
     }

@@ -27,7 +27,7 @@ export interface RunResult {
 }
 
 /** Settings whose change needs new jitted phases but keeps the current params (the rest need a reset). */
-const LIVE_KEYS = ['loss', 'weighting', 'sigmaDist', 'pMean', 'pStd', 'sigmaMin', 'sigmaMax', 'sigmaFixed', 'karrasTMax', 'sidAlpha', 'lrGen', 'lrFake', 'fakeSteps', 'batch', 'beta1', 'beta2'] as const;
+const LIVE_KEYS = ['loss', 'weighting', 'sigmaDist', 'pMean', 'pStd', 'sigmaMin', 'sigmaMax', 'sigmaFixed', 'karrasTMax', 'sidAlpha', 'lrGen', 'lrFake', 'fakeSteps', 'batch', 'beta1', 'beta2', 'clipGen', 'clipFake'] as const;
 
 export class ToySession {
   cfg: DistillConfig;

@@ -61,6 +61,8 @@ const LONGTASK_S = Number(process.env.DI_LONGTASK_S ?? 15);
  * 50 ms); the bound leaves room for a CI machine whose 2 cores also run other test files.
  */
 const LONGTASK_LIMIT_MS = 120;
+/** Generator steps each loss trains in the loss-defaults test (1,000 in toy-config.ts's measurements). */
+const LOSS_STEPS = 1000;
 /** Seconds both sections train at once in the no-isolation test. */
 const NO_ISOLATION_S = 15;
 /** Rounds of each control race (seed-then-Pause, ArrowDown ×4). */
@@ -311,12 +313,13 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       await page.dispatchEvent('#lrGen', 'change');
       await page.selectOption('#loss', 'sid');
       // switching the loss mid-run says that the generator carries on, and that Reset starts afresh
-      assert.match((await page.textContent('#reset-hint')) ?? '', /Loss switched to SiD at step 5.*Press Reset/);
+      // SiD's defaults include a wider latent, so the run restarts, and says so
+      assert.match((await page.textContent('#reset-hint')) ?? '', /Loss switched to SiD with its defaults \(.*latentStd 8.*\): they need new models, so the run starts again/);
       assert.match((await page.textContent('#loss-hint')) ?? '', /score identity/);
       await page.selectOption('#sigmaDist', 'karras');
       assert.equal(await page.isVisible('#sigmaMax'), true);
       await page.click('#start');
-      await page.waitForFunction(() => (window as any).__diPlayground.history.at(-1).genStep >= 8, null, { timeout: 120_000, polling: 250 });
+      await page.waitForFunction(() => ((window as any).__diPlayground.history.at(-1)?.genStep ?? 0) >= 8, null, { timeout: 120_000, polling: 250 });
       const runs = await page.evaluate(() => (window as any).__diPlayground.runs);
       await page.selectOption('#toy', 'grid25');
       await page.waitForFunction((r) => {
@@ -516,6 +519,41 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
     } finally {
       await browser.close();
       await plain.close();
+    }
+  });
+
+  test('each loss trains ring8 with its defaults: SiD and DMD cover its modes without diverging; SDS says it collapses', async (t) => {
+    process.env.DI_MODELS_DIR = join(tmp, 'no-models');
+    const { browser, page, logs } = await launch(['--disable-features=WebGPU']);
+    try {
+      const results: Record<string, unknown> = {};
+      for (const [loss, steps] of [['sid', LOSS_STEPS], ['dmd', LOSS_STEPS], ['sds', 300]] as const) {
+        await open(page, `?loss=${loss}&steps=${steps}`);
+        assert.equal(await page.isVisible('#sds-note'), loss === 'sds');
+        const t0 = Date.now();
+        await page.click('#start');
+        await page.waitForFunction(() => { const s = (window as any).__diPlayground; return s.error || s.diverged || (s.pending === 0 && !s.want && s.history.length > 0); }, null, { timeout: 300_000, polling: 250 });
+        const s = await page.evaluate(() => { const s = (window as any).__diPlayground; return { error: s.error, diverged: s.diverged, modes: s.modes, mmd: s.mmd.at(-1).mmd, genStep: s.history.at(-1).genStep, sps: s.stepsPerSec }; });
+        results[loss] = { ...s, seconds: (Date.now() - t0) / 1000 };
+        t.diagnostic(`${loss}: ${JSON.stringify(results[loss])}`);
+        assert.equal(s.error, '');
+        assert.equal(s.diverged, null, `${loss} diverged with its defaults`);
+        assert.equal(s.genStep, steps);
+        if (loss !== 'sds') assert.ok(s.modes.covered >= 5, `${loss} covers ${s.modes.covered} of 8 modes after ${steps} steps`);
+      }
+      // a run that blows up is stopped and named, not left "Training…"
+      await open(page, '?lrGen=5&fakeWarmup=5&steps=400');
+      await page.click('#start');
+      await page.waitForFunction(() => { const s = (window as any).__diPlayground; return s.error || s.diverged || (s.pending === 0 && !s.want && s.history.length > 0); }, null, { timeout: 120_000, polling: 250 });
+      const div = await page.evaluate(() => (window as any).__diPlayground.diverged);
+      assert.ok(div, 'generator lr 5 diverges within 400 steps');
+      assert.match((await page.textContent('#status')) ?? '', /^Diverged at step \d+: .*Lower the learning rates and press Reset/);
+      assert.equal(await page.textContent('#start'), 'Resume');
+      results.divergedAt = div;
+      summary.lossDefaults = { ...results, note: `ring8, each loss's page defaults (web/src/toy-config.ts), Wasm 2 threads, seed 0; modes = modes covered of 8 (src/metrics/toy2d.ts) on the 600 plotted points` };
+      assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
+    } finally {
+      await browser.close();
     }
   });
 
