@@ -258,17 +258,19 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
     status.textContent = text;
   };
 
+  /** An error in an action or the loop: the run stops and says why (never a silent "Training…"). */
+  const stopWith = (e: unknown) => {
+    want = false;
+    running = false;
+    say(`Stopped by an error: ${(e as Error).message}`);
+    pageState.error = (e as Error).message;
+    console.error(e);
+    setButtons();
+  };
   /** Queues an action after the ones before it; an error stops the run and is shown, never left pending. */
   const enqueue = (fn: () => Promise<void>) => {
     pageState.pending++;
-    queue = queue.then(fn).finally(() => pageState.pending--).catch((e) => {
-      want = false;
-      running = false;
-      say(`Stopped by an error: ${(e as Error).message}`);
-      pageState.error = (e as Error).message;
-      console.error(e);
-      setButtons();
-    });
+    queue = queue.then(fn).finally(() => pageState.pending--).catch(stopWith);
     return queue;
   };
 
@@ -396,14 +398,7 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
       running = true;
       say('Training…');
       setButtons();
-      loop = runLoop().catch((e) => {
-        want = false;
-        running = false;
-        say(`Stopped by an error: ${(e as Error).message}`);
-        pageState.error = (e as Error).message;
-        console.error(e);
-        setButtons();
-      });
+      loop = runLoop().catch(stopWith);
     } else if (!want && running) {
       await stopLoop();
       if (!pageState.diverged) say(`Paused at ${genSteps} generator steps.`);
