@@ -194,7 +194,7 @@ export function mountImageDistill(root: HTMLElement): void {
    */
   const quickLook = async () => {
     if (!session) return;
-    status.textContent = `A first look: scoring ${QUICK_EVAL_N} images…`;
+    status.textContent = `A first look: scoring ${QUICK_EVAL_N} images (the first call compiles the network)…`;
     const m = await worker.call<Omit<DistillMetricsPoint, 'genSteps' | 'kimg'>>('evaluate', { n: QUICK_EVAL_N });
     pageState.distill.quick = { n: m.n, fd: m.fd, classAcc: m.classAcc, ms: performance.now() - startedAt };
     read.fd.textContent = `${fmt(m.fd)} (rough: ${m.n} images)`;
@@ -222,12 +222,13 @@ export function mountImageDistill(root: HTMLElement): void {
     const r = await worker.call<{ labelDim: number; shape: number[]; genSteps: number; kimg: number; skipped: number }>('build', { base, cfg });
     session = { ...r, batch: cfg.batch };
     settingsNote.hidden = true;
-    status.textContent = 'Drawing the initial generator (the first call compiles the network)…';
+    // the first number before the grid: the grid's 20 images would delay it by twice the quick look's 10
+    await quickLook();
+    status.textContent = 'Drawing the initial generator…';
     await drawGridOf(firstGrid);
     liveGrid.width = firstGrid.width;
     liveGrid.height = firstGrid.height;
     liveGrid.getContext('2d')!.drawImage(firstGrid, 0, 0);
-    await quickLook();
     await evaluate();
   };
 

@@ -55,7 +55,7 @@ const DISTILL_STEPS = 4;
 const DISTILL_EVAL_N = 50;
 
 /** Seconds of 2-D training watched for long main-thread tasks (DI_LONGTASK_S; docs record a 60 s run). */
-const LONGTASK_S = Number(process.env.DI_LONGTASK_S ?? 15);
+const LONGTASK_S = Number(process.env.DI_LONGTASK_S ?? 10);
 /**
  * The most a main-thread task may take while the page trains. The goal is 50 ms (a long task is one over
  * 50 ms); the bound leaves room for a CI machine whose 2 cores also run other test files.
@@ -64,7 +64,7 @@ const LONGTASK_LIMIT_MS = 120;
 /** Generator steps each loss trains in the loss-defaults test (1,000 in toy-config.ts's measurements). */
 const LOSS_STEPS = 1000;
 /** Seconds both sections train at once in the no-isolation test. */
-const NO_ISOLATION_S = 15;
+const NO_ISOLATION_S = 8;
 /** Rounds of each control race (seed-then-Pause, ArrowDown ×4). */
 const RACE_REPEATS = 3;
 
@@ -164,7 +164,8 @@ function canvasStats(page: Page, selector: string): Promise<{ w: number; h: numb
   });
 }
 
-describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false, timeout: 600_000 }, () => {
+// 15 min: the file took 11 min on the 2-core machine while two other full test suites shared it (2026-12-07)
+describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false, timeout: 900_000 }, () => {
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     tmp = mkdtempSync(join(tmpdir(), 'di-web-'));
