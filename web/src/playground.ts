@@ -357,7 +357,9 @@ export async function mountPlayground(root: HTMLElement): Promise<void> {
         const g = genSteps - rate.steps;
         if (g > 0) {
           pageState.stepsPerSec = (g * 1000) / (now - rate.t);
-          read.sps.textContent = `${pageState.stepsPerSec.toFixed(1)} (×${cfg.fakeSteps} fake)`;
+          // with a step budget (?steps), the time it still needs at this rate
+          const eta = stopAt > genSteps ? ` · about ${Math.ceil((stopAt - genSteps) / pageState.stepsPerSec)} s to step ${stopAt}` : '';
+          read.sps.textContent = `${pageState.stepsPerSec.toFixed(1)}${cfg.loss === 'sds' ? '' : ` (×${cfg.fakeSteps} fake)`}${eta}`;
         }
         rate = { t: now, steps: genSteps };
       }
