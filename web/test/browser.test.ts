@@ -57,10 +57,14 @@ const DISTILL_EVAL_N = 50;
 /** Seconds of 2-D training watched for long main-thread tasks (DI_LONGTASK_S; docs record a 60 s run). */
 const LONGTASK_S = Number(process.env.DI_LONGTASK_S ?? 10);
 /**
- * The most a main-thread task may take while the page trains. The goal is 50 ms (a long task is one over
- * 50 ms); the bound leaves room for a CI machine whose 2 cores also run other test files.
+ * The most a main-thread task may take, and the most of the window long tasks may fill, while the page
+ * trains. The goal is no task over 50 ms, met on a quiet machine (docs/web-page.md); a long task's
+ * duration is wall time, and with 2 cores shared by two workers, other test files and other jobs a
+ * 20 ms task was measured at up to 299 ms. The bounds still fail the page as it was before its
+ * workers: distillation compiles blocked it 3.5–8.4 s, and the 2-D loop filled 80 % of it.
  */
-const LONGTASK_LIMIT_MS = 120;
+const LONGTASK_LIMIT_MS = 500;
+const LONGTASK_BUSY_MAX = 0.1;
 /** Generator steps each loss trains in the loss-defaults test (1,000 in toy-config.ts's measurements). */
 const LOSS_STEPS = 1000;
 /** Seconds both sections train at once in the no-isolation test. */
@@ -430,6 +434,7 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       t.diagnostic(`main thread during ${LONGTASK_S} s of 2-D training: ${JSON.stringify(lt)}`);
       assert.ok(lt.genSteps > 0, 'it trained meanwhile');
       assert.ok(lt.maxMs <= LONGTASK_LIMIT_MS, `longest main-thread task ${lt.maxMs} ms during 2-D training`);
+      assert.ok(lt.busyMs <= LONGTASK_BUSY_MAX * lt.seconds * 1000, `long tasks filled ${lt.busyMs} ms of ${lt.seconds} s of 2-D training`);
 
       // A seed typed while running, then Pause (the click blurs the input, so its change comes first): the
       // run is rebuilt once for the new seed and stays paused; Resume and Pause then do just that.
@@ -515,6 +520,7 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       summary.noIsolation = { ...lt, pauseMs, distill: await page.evaluate(() => (window as any).__diPlayground.distill.status), note: 'plain static server (no COOP/COEP), Wasm on 1 thread, 2-D run and in-tab distillation (fetch + compile) at once; long tasks = main-thread tasks over 50 ms' };
       t.diagnostic(`no cross-origin isolation: ${JSON.stringify(summary.noIsolation)}`);
       assert.ok(lt.maxMs <= LONGTASK_LIMIT_MS, `longest main-thread task ${lt.maxMs} ms without isolation`);
+      assert.ok(lt.busyMs <= LONGTASK_BUSY_MAX * lt.seconds * 1000, `long tasks filled ${lt.busyMs} ms of ${lt.seconds} s without isolation`);
       assert.ok(pauseMs < 3000, `the 2-D Pause took ${pauseMs} ms`);
       assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
     } finally {
@@ -633,6 +639,7 @@ describe('browser playground', { skip: missingBrowser ? `no Chromium at ${CHROMI
       t.diagnostic(`main thread during in-tab distillation: ${JSON.stringify(summary.distillLongTasks)}`);
       assert.equal(d.status, 'done', (await page.textContent('#distill-error')) ?? '');
       assert.ok(lt.maxMs <= LONGTASK_LIMIT_MS, `longest main-thread task ${lt.maxMs} ms during the in-tab distillation`);
+      assert.ok(lt.busyMs <= LONGTASK_BUSY_MAX * trainMs, `long tasks filled ${lt.busyMs} ms of ${trainMs} ms of distillation`);
       assert.ok(d.quick && d.quick.n === 10 && Number.isFinite(d.quick.fd), `a first rough FD: ${JSON.stringify(d.quick)}`);
       assert.equal(d.genSteps, DISTILL_STEPS);
       assert.equal(d.metrics.length, 2, 'evaluated at step 0 and at the end');
