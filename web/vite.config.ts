@@ -91,6 +91,8 @@ export default defineConfig({
   // Relative asset URLs: the static build works from any folder of any static host.
   base: './',
   plugins: [nodeFree(), models()],
+  // The training and sampling workers (web/src/*-worker.ts) import the library as the page does.
+  worker: { format: 'es', plugins: () => [nodeFree()] },
   build: {
     outDir: join(webDir, 'dist'),
     emptyOutDir: true,

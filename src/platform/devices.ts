@@ -149,7 +149,8 @@ export function probeGpu({ software = true }: { software?: boolean } = {}): Prom
 
 function wasmInfo(): DeviceInfo {
   // threads: jax-js's Wasm worker pool (node-worker.ts in Node, DI_WASM_THREADS); 1 = main thread only
-  const threads = isNode ? wasmThreads : Number((globalThis as any).navigator?.hardwareConcurrency) || 1;
+  // in a page, jax-js starts its pool only with SharedArrayBuffer (a cross-origin isolated page): else 1
+  const threads = isNode ? wasmThreads : typeof SharedArrayBuffer === 'undefined' ? 1 : Number((globalThis as any).navigator?.hardwareConcurrency) || 1;
   return { backend: 'wasm', name: `WebAssembly (CPU, ${threads} thread${threads === 1 ? '' : 's'})`, software: false, features: [] };
 }
 

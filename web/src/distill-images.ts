@@ -4,28 +4,32 @@
  * with a grid of fixed-seed samples, FD-FMNIST and class accuracy on a small sample set, img/s, and the
  * trained generator as a safetensors file that `diff-instruct sample --network <file>` reads.
  *
+ * The teacher, the session and the metrics live in a Web Worker (distill-worker.ts): compiling and
+ * running a step, drawing the grids' images and evaluating never block this thread, which draws and
+ * takes clicks (Pause is acknowledged at once and taken after the step in progress). A failed step
+ * leaves only Reset.
+ *
  * Defaults are the CLI's quick-start presets (configs/quickstart-fmnist-{cpu,gpu}.json: WebAssembly takes
  * the CPU one, a hardware WebGPU adapter the GPU one); the teacher, classifier and reference statistics
  * are fetched on the first Start. URL parameters (for links and tests): distillSteps (stop after N
  * generator steps; default the preset's duration), distillEvery (evaluate every N steps), distillEvalN
  * (images per evaluation), distillBatch, distillLoss, distillLrGen, distillLrFake.
  */
-import { DistillConfig, GENERATOR_LOSSES, classifier, imageMetrics, referenceStats, safetensors } from 'diff-instruct';
+import { DistillConfig, GENERATOR_LOSSES } from 'diff-instruct';
 import cpuPreset from '../../configs/quickstart-fmnist-cpu.json';
 import gpuPreset from '../../configs/quickstart-fmnist-gpu.json';
-import { fetchBytes, fetchCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { fmt, h, numberInput, row, select } from './dom.js';
 import { drawImageGrid, drawLines, setupCanvas } from './plot.js';
 import { LOSS_TEXT } from './labels.js';
 import { pageState } from './state.js';
-import { ImageSession } from './image-session.js';
+import { WorkerClient } from './rpc.js';
+import { urlSettings } from './url-settings.js';
 
-const TEACHER_FILE = 'fmnist-cond.safetensors';
-const CLASSIFIER_FILE = 'classifier-fmnist.safetensors';
-const REFERENCE_FILE = 'ref-fmnist-test.safetensors';
 /** Grid: two seeds per class, one column per class (the CLI's grids put a class per row). */
 const PER_CLASS = 2;
 const SCALE = 2;
+/** Images in the first, rough evaluation (one per class): a number within seconds of Start. */
+const QUICK_EVAL_N = 10;
 
 
 export interface DistillMetricsPoint {
@@ -39,42 +43,25 @@ export interface DistillMetricsPoint {
   seconds: number;
 }
 
-/** The metric network and its reference statistics, checked against each other (sha256), as `diff-instruct eval` does. */
-async function loadEvaluator(base: string): Promise<imageMetrics.ImageEvaluator> {
-  const [c, r] = await Promise.all([fetchBytes(base + CLASSIFIER_FILE), fetchBytes(base + REFERENCE_FILE)]);
-  if ('missing' in c || 'missing' in r) throw new Error([c, r].flatMap((x) => ('missing' in x ? [x.missing] : [])).join('; '));
-  const clf = await classifier.classifierFromBytes(c.bytes, base + CLASSIFIER_FILE);
-  const ref = referenceStats.referenceStatsFromSafetensors(safetensors.parseSafetensors(r.bytes, base + REFERENCE_FILE), base + REFERENCE_FILE, { classifier: clf, dataset: 'fashion-mnist' });
-  return new imageMetrics.ImageEvaluator('fashion-mnist', clf, ref);
-}
-
-const nextFrame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
-
 export function mountImageDistill(root: HTMLElement): void {
-  const q = new URLSearchParams(location.search);
-  const prefix = q.get('models') ?? 'models/';
-  const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const { page } = urlSettings();
+  // absolute: the worker would resolve a relative URL against its own script's folder
+  const base = new URL(page.models.endsWith('/') ? page.models : `${page.models}/`, location.href).href;
   const preset = pageState.backend === 'webgpu' ? gpuPreset : cpuPreset;
-  const int = (k: string) => (q.get(k) !== null && Number.isInteger(Number(q.get(k))) && Number(q.get(k)) > 0 ? Number(q.get(k)) : null);
-  const num = (k: string) => (q.get(k) !== null && Number.isFinite(Number(q.get(k))) ? Number(q.get(k)) : null);
-  const problems: string[] = [];
-  for (const k of ['distillSteps', 'distillEvery', 'distillEvalN', 'distillBatch']) if (q.get(k) !== null && int(k) === null) problems.push(`URL setting ${k}=${q.get(k)} is not a positive integer: ignored`);
-  for (const k of ['distillLrGen', 'distillLrFake']) if (q.get(k) !== null && num(k) === null) problems.push(`URL setting ${k}=${q.get(k)} is not a number: ignored`);
-
-  const batch0 = int('distillBatch') ?? preset.batch;
-  const lossSel = select('distill-loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l]?.[0] ?? l]), (GENERATOR_LOSSES as readonly string[]).includes(q.get('distillLoss') ?? '') ? q.get('distillLoss')! : preset.loss);
+  const batch0 = page.distillBatch ?? preset.batch;
+  const lossSel = select('distill-loss', GENERATOR_LOSSES.map((l) => [l, LOSS_TEXT[l]?.[0] ?? l]), page.distillLoss ?? preset.loss);
   const batchIn = numberInput('distill-batch', batch0, { min: 1, max: 256, step: 1 });
-  const lrGenIn = numberInput('distill-lrGen', num('distillLrGen') ?? preset.lrGen, { min: 0 });
-  const lrFakeIn = numberInput('distill-lrFake', num('distillLrFake') ?? preset.lrFake, { min: 0 });
-  const stepsIn = numberInput('distill-steps', int('distillSteps') ?? Math.ceil((preset.duration * 1000) / batch0), { min: 1, step: 1 });
-  const everyIn = numberInput('distill-every', int('distillEvery') ?? Math.max(1, Math.round((preset.tick * 1000) / batch0)), { min: 1, step: 1 });
-  const evalNIn = numberInput('distill-evalN', int('distillEvalN') ?? Math.min(preset.evalN, 200), { min: 2, step: 1 });
-  const startBtn = h('button', { id: 'distill-start', class: 'primary' }, 'Start');
-  const resetBtn = h('button', { id: 'distill-reset', disabled: true }, 'Reset');
+  const lrGenIn = numberInput('distill-lrGen', page.distillLrGen ?? preset.lrGen, { min: 0 });
+  const lrFakeIn = numberInput('distill-lrFake', page.distillLrFake ?? preset.lrFake, { min: 0 });
+  const stepsIn = numberInput('distill-steps', page.distillSteps ?? Math.ceil((preset.duration * 1000) / batch0), { min: 1, step: 1 });
+  const everyIn = numberInput('distill-every', page.distillEvery ?? Math.max(1, Math.round((preset.tick * 1000) / batch0)), { min: 1, step: 1 });
+  const evalNIn = numberInput('distill-evalN', page.distillEvalN ?? Math.min(preset.evalN, 200), { min: 2, step: 1 });
+  const startBtn = h('button', { id: 'distill-start', class: 'primary' }, 'Start distilling');
+  const resetBtn = h('button', { id: 'distill-reset', disabled: true }, 'Reset distillation');
   const downloadBtn = h('button', { id: 'distill-download', disabled: true, title: 'The EMA generator as a .safetensors file: diff-instruct sample --network <file>' }, 'Download');
-  const status = h('div', { id: 'distill-status', class: 'status' }, 'Idle: press Start to fetch the teacher (2.5 MB) and the metric network, and distill.');
+  const status = h('div', { id: 'distill-status', class: 'status', role: 'status' }, 'Idle: press Start distilling to fetch the teacher (2.5 MB) and the metric network, and distill.');
   const settingsNote = h('div', { id: 'distill-settings-note', class: 'hint', hidden: true }, 'Changed settings apply at the next Reset.');
-  const errorBox = h('div', { id: 'distill-error', class: 'error', hidden: problems.length === 0 }, problems.join('; '));
+  const errorBox = h('div', { id: 'distill-error', class: 'error', hidden: true });
   const read = {
     steps: h('span', { id: 'distill-stat-steps' }, '0'),
     ips: h('span', { id: 'distill-stat-ips' }, '–'),
@@ -83,10 +70,10 @@ export function mountImageDistill(root: HTMLElement): void {
     fd: h('span', { id: 'distill-stat-fd' }, '–'),
     acc: h('span', { id: 'distill-stat-acc' }, '–'),
   };
-  const firstGrid = h('canvas', { id: 'distill-grid-initial', class: 'grid' });
-  const liveGrid = h('canvas', { id: 'distill-grid', class: 'grid' });
+  const firstGrid = h('canvas', { id: 'distill-grid-initial', class: 'grid', role: 'img', 'aria-label': 'Initial generator samples (step 0): not drawn yet' });
+  const liveGrid = h('canvas', { id: 'distill-grid', class: 'grid', role: 'img', 'aria-label': 'Current generator samples: not drawn yet' });
   const liveCaption = h('figcaption', {}, 'Now (EMA generator)');
-  const chart = h('canvas', { id: 'distill-chart' });
+  const chart = h('canvas', { id: 'distill-chart', role: 'img' });
   const CH_W = 360, CH_H = 150;
   const cc = setupCanvas(chart, CH_W, CH_H);
 
@@ -137,19 +124,23 @@ export function mountImageDistill(root: HTMLElement): void {
         h('div', { class: 'di-chart' }, chart, h(
           'p',
           { class: 'explain small' },
-          'FD-FMNIST (blue, left) compares the statistics of the generator’s images with real test images, lower is better; class accuracy (orange) is the share of images that look like the class they were asked for. ' +
+          'FD-FMNIST (blue) compares the statistics of the generator’s images with real test images, lower is better; class accuracy (orange) is the share of images that look like the class they were asked for. ' +
             'Both are measured on a few hundred images at most, so they are noisy: the CLI’s `eval` on 10,000 images is the number to quote.',
         )),
       ),
     ),
   );
 
-  let session: ImageSession | null = null;
-  let teacher: LoadedCheckpoint | null = null;
-  let evaluator: imageMetrics.ImageEvaluator | null = null;
-  let running = false;
+  // The session lives in a worker (distill-worker.ts); this thread keeps what it shows and one state
+  // machine: `want` is what the user asked for, `loop` the training in progress; a broken session (a
+  // failed step) can only be Reset.
+  const worker = new WorkerClient(new Worker(new URL('./distill-worker.ts', import.meta.url), { type: 'module' }));
+  const ready = worker.call('init', { device: pageState.backend });
+  let session: { genSteps: number; kimg: number; skipped: number; labelDim: number; shape: number[]; batch: number } | null = null;
+  let broken = false;
+  let want = false;
   let loop: Promise<void> | null = null;
-  let stepMs = 0, stepImages = 0;
+  let stepMs = 0, stepImages = 0, evalMsPerImage = 0;
   const metrics: DistillMetricsPoint[] = [];
   pageState.distill = { status: 'idle', genSteps: 0, kimg: 0, imagesPerSec: 0, metrics, fileBytes: 0 };
 
@@ -171,8 +162,9 @@ export function mountImageDistill(root: HTMLElement): void {
   const drawGridOf = async (canvas: HTMLCanvasElement) => {
     if (!session) return;
     const seeds = gridSeeds();
-    const x = await session.images(seeds, gridClasses(seeds));
+    const x = await worker.call<Float32Array>('images', { seeds, classes: gridClasses(seeds) });
     drawImageGrid(canvas, x, seeds.length, session.shape, Math.max(1, session.labelDim), SCALE);
+    canvas.setAttribute('aria-label', `${seeds.length} generator samples at step ${session.genSteps}: ${PER_CLASS} fixed seeds for each of the ${Math.max(1, session.labelDim)} classes, one class per column`);
   };
   const drawChart = () => {
     const xs = metrics.map((m) => m.genSteps);
@@ -180,32 +172,59 @@ export function mountImageDistill(root: HTMLElement): void {
       { xs, ys: metrics.map((m) => m.fd), color: '#1f77b4', label: 'FD-FMNIST' },
       { xs, ys: metrics.map((m) => Math.max(1e-3, m.classAcc) * 100), color: '#ff7f0e', label: 'class acc %' },
     ], { log: true });
+    chart.setAttribute('aria-label', metrics.length ? `FD-FMNIST and class accuracy by generator step: ${metrics.map((m) => `step ${m.genSteps}: FD ${fmt(m.fd)}, ${(m.classAcc * 100).toFixed(1)}%`).join('; ')}` : 'FD-FMNIST and class accuracy by generator step: no evaluation yet');
   };
   const evaluate = async () => {
-    if (!session || !evaluator) return;
+    if (!session) return;
     const n = Math.max(2, Math.floor(evalNIn.valueAsNumber) || 100);
-    status.textContent = `Evaluating on ${n} images at step ${session.genSteps}…`;
-    const m = await session.evaluate(evaluator, n);
-    metrics.push({ genSteps: session.genSteps, kimg: session.kimg, n: m.n, fd: m.fd, classAcc: m.classAcc ?? NaN, precision: m.precision, recall: m.recall, seconds: m.seconds });
+    const eta = evalMsPerImage > 0 ? `, about ${Math.ceil((evalMsPerImage * n) / 1000)} s` : '';
+    status.textContent = `Evaluating on ${n} images at step ${session.genSteps}${eta}…`;
+    const t0 = performance.now();
+    const m = await worker.call<Omit<DistillMetricsPoint, 'genSteps' | 'kimg'>>('evaluate', { n });
+    evalMsPerImage = (performance.now() - t0) / n;
+    metrics.push({ ...m, genSteps: session.genSteps, kimg: session.kimg });
     const first = metrics[0];
     read.fd.textContent = metrics.length > 1 ? `${fmt(first.fd)} → ${fmt(m.fd)}` : fmt(m.fd);
-    read.acc.textContent = metrics.length > 1 ? `${(first.classAcc * 100).toFixed(1)}% → ${((m.classAcc ?? NaN) * 100).toFixed(1)}%` : `${((m.classAcc ?? NaN) * 100).toFixed(1)}%`;
+    read.acc.textContent = metrics.length > 1 ? `${(first.classAcc * 100).toFixed(1)}% → ${(m.classAcc * 100).toFixed(1)}%` : `${(m.classAcc * 100).toFixed(1)}%`;
     drawChart();
   };
+  /**
+   * A first number within seconds: FD and class accuracy of QUICK_EVAL_N images at step 0, shown as
+   * rough until the full evaluation replaces it (FD on so few images is biased high; not charted).
+   */
+  const quickLook = async () => {
+    if (!session) return;
+    status.textContent = `A first look: scoring ${QUICK_EVAL_N} images (the first call compiles the network)…`;
+    const m = await worker.call<Omit<DistillMetricsPoint, 'genSteps' | 'kimg'>>('evaluate', { n: QUICK_EVAL_N });
+    pageState.distill.quick = { n: m.n, fd: m.fd, classAcc: m.classAcc, ms: performance.now() - startedAt };
+    read.fd.textContent = `${fmt(m.fd)} (rough: ${m.n} images)`;
+    read.acc.textContent = `${(m.classAcc * 100).toFixed(0)}% (rough: ${m.n} images)`;
+  };
   const budget = () => Math.max(1, Math.floor(stepsIn.valueAsNumber) || 1);
+  const every = () => Math.max(1, Math.floor(everyIn.valueAsNumber) || 1);
+  let startedAt = 0;
+
+  /** What is left of the run, from the measured step and evaluation times. */
+  const etaText = () => {
+    if (!session || stepMs === 0) return '';
+    const left = budget() - session.genSteps;
+    const evals = Math.floor(budget() / every()) - Math.floor(session.genSteps / every());
+    const n = Math.max(2, Math.floor(evalNIn.valueAsNumber) || 100);
+    const sec = (left * stepMs) / Math.max(1, stepImages / session.batch) / 1000 + (evals * evalMsPerImage * n) / 1000;
+    return sec > 0 ? ` About ${sec < 90 ? `${Math.ceil(sec)} s` : `${Math.ceil(sec / 60)} min`} left.` : '';
+  };
 
   const build = async () => {
     set('loading');
     status.textContent = 'Fetching the teacher and the metric network…';
-    teacher ??= await (async () => {
-      const r = await fetchCheckpoint(base + TEACHER_FILE, 'teacher');
-      if (r.status === 'missing') throw new Error(r.message);
-      return r.ckpt;
-    })();
-    evaluator ??= await loadEvaluator(base);
-    session = new ImageSession(teacher, formConfig());
+    await ready;
+    const cfg = formConfig();
+    const r = await worker.call<{ labelDim: number; shape: number[]; genSteps: number; kimg: number; skipped: number }>('build', { base, cfg });
+    session = { ...r, batch: cfg.batch };
     settingsNote.hidden = true;
-    status.textContent = 'Drawing the initial generator (the first call compiles the network)…';
+    // the first number before the grid: the grid's 20 images would delay it by twice the quick look's 10
+    await quickLook();
+    status.textContent = 'Drawing the initial generator…';
     await drawGridOf(firstGrid);
     liveGrid.width = firstGrid.width;
     liveGrid.height = firstGrid.height;
@@ -214,17 +233,18 @@ export function mountImageDistill(root: HTMLElement): void {
   };
 
   const train = async () => {
-    while (running && session && session.genSteps < budget()) {
+    while (want && session && session.genSteps < budget()) {
       const t0 = performance.now();
-      status.textContent = `Step ${session.genSteps + 1} of ${budget()}${session.genSteps === 0 ? ' (compiling the training step first)' : ''}…`;
-      const r = await session.run(1);
+      status.textContent = `Step ${session.genSteps + 1} of ${budget()}${session.genSteps === 0 ? ' (compiling the training step first)' : ''}…${etaText()}`;
+      const r = await worker.call<{ fakeLoss: number; genLoss: number; genSteps: number; kimg: number; skipped: number }>('run', { n: 1 });
       const ms = performance.now() - t0;
+      Object.assign(session, { genSteps: r.genSteps, kimg: r.kimg, skipped: r.skipped });
       if (session.genSteps > 1) {
         // the first step includes compiling; the rate counts the rest
         stepMs += ms;
-        stepImages += session.cfg.batch;
+        stepImages += session.batch;
       }
-      const ips = stepMs > 0 ? (stepImages * 1000) / stepMs : (session.cfg.batch * 1000) / ms;
+      const ips = stepMs > 0 ? (stepImages * 1000) / stepMs : (session.batch * 1000) / ms;
       pageState.distill.genSteps = session.genSteps;
       pageState.distill.kimg = session.kimg;
       pageState.distill.imagesPerSec = ips;
@@ -234,25 +254,26 @@ export function mountImageDistill(root: HTMLElement): void {
       read.gen.textContent = fmt(r.genLoss);
       await drawGridOf(liveGrid);
       liveCaption.textContent = `Now: step ${session.genSteps} (EMA generator)`;
-      const every = Math.max(1, Math.floor(everyIn.valueAsNumber) || 1);
-      if (session.genSteps % every === 0 || session.genSteps >= budget()) await evaluate();
-      await nextFrame();
+      if (session.genSteps % every() === 0 || session.genSteps >= budget()) await evaluate();
     }
   };
 
   const showState = () => {
     const s = session;
-    startBtn.textContent = running ? 'Pause' : s && s.genSteps > 0 ? (s.genSteps >= budget() ? 'Run on' : 'Resume') : 'Start';
-    resetBtn.disabled = running || !s;
-    downloadBtn.disabled = running || !s;
-    if (!running && s) {
+    const busy = loop !== null;
+    startBtn.textContent = `${want ? 'Pause' : s && s.genSteps > 0 ? (s.genSteps >= budget() ? 'Run on' : 'Resume') : 'Start'} distilling`;
+    // a Pause asked for is acknowledged and waits for the step in progress
+    startBtn.disabled = broken || (busy && !want);
+    resetBtn.disabled = busy || !s;
+    downloadBtn.disabled = busy || !s || broken;
+    if (!busy && s && !broken) {
       const last = metrics.at(-1);
       status.textContent = `${s.genSteps >= budget() ? 'Done' : 'Paused'} at step ${s.genSteps} (${s.kimg.toFixed(3)} kimg)${last ? `: FD-FMNIST ${fmt(last.fd)}, class accuracy ${(last.classAcc * 100).toFixed(1)}% on ${last.n} images` : ''}.`;
     }
   };
 
   const fail = (e: unknown) => {
-    running = false;
+    want = false;
     set('error');
     errorBox.hidden = false;
     const msg = (e as Error).message ?? String(e);
@@ -262,23 +283,24 @@ export function mountImageDistill(root: HTMLElement): void {
     errorBox.textContent = lost
       ? `Distillation failed: the browser lost the GPU device during a training step (${msg}). A software GPU can be stopped on a step this large; reload with ?device=wasm to train on the CPU.`
       : `Distillation failed: ${msg}`;
+    // the session's state is unknown after a failed step: only Reset (or a reload) goes on
+    if (session) broken = true;
+    status.textContent = session ? 'Stopped by the error above: press Reset to start again.' : 'Stopped by the error above.';
     console.error(e);
-    showState();
   };
 
   startBtn.addEventListener('click', () => {
-    if (running) {
-      running = false; // the loop stops after the current step
-      startBtn.disabled = true;
+    if (want) {
+      want = false; // the loop stops after the current step
       status.textContent = 'Pausing after this step…';
+      showState();
       return;
     }
-    if (loop) return;
-    if (session && session.genSteps >= budget()) stepsIn.value = String(session.genSteps + Math.max(1, Math.floor(everyIn.valueAsNumber) || 1));
-    running = true;
-    errorBox.hidden = problems.length === 0;
-    errorBox.textContent = problems.join('; ');
-    showState();
+    if (loop || broken) return;
+    if (session && session.genSteps >= budget()) stepsIn.value = String(session.genSteps + every());
+    want = true;
+    startedAt = performance.now();
+    errorBox.hidden = true;
     loop = (async () => {
       try {
         if (!session) await build();
@@ -288,18 +310,19 @@ export function mountImageDistill(root: HTMLElement): void {
       } catch (e) {
         fail(e);
       } finally {
-        running = false;
+        want = false;
         loop = null;
-        startBtn.disabled = false;
         showState();
       }
     })();
+    showState();
   });
 
-  resetBtn.addEventListener('click', () => {
-    if (running || loop) return;
-    session?.dispose();
+  resetBtn.addEventListener('click', async () => {
+    if (loop) return;
+    resetBtn.disabled = true;
     session = null;
+    broken = false;
     metrics.length = 0;
     stepMs = stepImages = 0;
     for (const c of [firstGrid, liveGrid]) c.getContext('2d')?.clearRect(0, 0, c.width, c.height);
@@ -308,7 +331,13 @@ export function mountImageDistill(root: HTMLElement): void {
     drawChart();
     Object.assign(pageState.distill, { status: 'idle', genSteps: 0, kimg: 0, imagesPerSec: 0, fileBytes: 0 });
     settingsNote.hidden = true;
-    status.textContent = 'Reset: press Start to distill with the settings above.';
+    errorBox.hidden = true;
+    status.textContent = 'Reset: press Start distilling to distill with the settings above.';
+    try {
+      await worker.call('dispose');
+    } catch (e) {
+      fail(e);
+    }
     showState();
   });
 
@@ -326,11 +355,11 @@ export function mountImageDistill(root: HTMLElement): void {
   }
 
   downloadBtn.addEventListener('click', async () => {
-    if (!session || running) return;
+    if (!session || loop || broken) return;
     downloadBtn.disabled = true;
     try {
       const last = metrics.at(-1);
-      const bytes = await session.generatorFile(last ? { browserMetrics: { ...last, metric: 'FD-FMNIST' } } : {});
+      const bytes = await worker.call<Uint8Array>('generatorFile', { extra: last ? { browserMetrics: { ...last, metric: 'FD-FMNIST' } } : {} });
       pageState.distill.fileBytes = bytes.length;
       const name = `fmnist-cond-onestep-browser-${session.genSteps}steps.safetensors`;
       const a = h('a', { href: URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' })), download: name });
@@ -342,7 +371,7 @@ export function mountImageDistill(root: HTMLElement): void {
     } catch (e) {
       fail(e);
     } finally {
-      downloadBtn.disabled = running || !session;
+      downloadBtn.disabled = !!loop || !session || broken;
     }
   });
   drawChart();

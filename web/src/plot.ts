@@ -95,8 +95,9 @@ export function drawLines(ctx: CanvasRenderingContext2D, w: number, hgt: number,
   ctx.fillStyle = '#333';
   ctx.font = '12px system-ui, sans-serif';
   ctx.fillText(title, pad.l, 13);
-  if (all.length < 2 || xsAll.length < 2) {
-    ctx.fillStyle = '#999';
+  // one point is drawn too (a marker): the first evaluation shows at once
+  if (all.length === 0) {
+    ctx.fillStyle = '#666';
     ctx.fillText('waiting for data…', pad.l, hgt / 2);
     return;
   }
@@ -139,6 +140,17 @@ export function drawLines(ctx: CanvasRenderingContext2D, w: number, hgt: number,
       pen = true;
     }
     ctx.stroke();
+    // markers where points are few, so a lone point (or a gap between two) is seen
+    if (s.xs.length <= 40) {
+      ctx.fillStyle = s.color;
+      for (let i = 0; i < s.xs.length; i++) {
+        const y = tf(s.ys[i]);
+        if (!Number.isFinite(y)) continue;
+        ctx.beginPath();
+        ctx.arc(X(s.xs[i]), Y(y), 2.5, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+    }
     ctx.font = '11px system-ui, sans-serif';
     lx -= ctx.measureText(s.label).width + 14;
     ctx.fillStyle = s.color;

@@ -15,9 +15,25 @@ export interface PageState {
   backend: string;
   deviceName: string;
   deviceMs: number;
+  /** Whether the page is cross-origin isolated (SharedArrayBuffer, so multithreaded Wasm). */
+  isolated: boolean;
   ready: boolean;
   error: string;
+  /** Sections that stopped with an error while mounting ('name: message'); the others still mount. */
+  sectionErrors: string[];
+  /** URL settings that were not used, one line each. */
+  urlProblems: string[];
   running: boolean;
+  /** What the user last asked the 2-D run to do (true: run), which `running` follows once queued actions are done. */
+  want: boolean;
+  /** The 2-D section's queued actions not yet done (0: settled). */
+  pending: number;
+  /** Whether the 2-D status says it shares the device with a running image distillation. */
+  sharing: boolean;
+  /** The 2-D run's mode coverage at its last scoring, for toys with discrete modes. */
+  modes: { genStep: number; covered: number; total: number } | null;
+  /** Set when the 2-D run was stopped as diverged. */
+  diverged: { genStep: number; why: string } | null;
   /** Runs built so far (each Reset or new teacher starts one). */
   runs: number;
   /** The current run's teacher, e.g. 'toy:ring8'. */
@@ -26,7 +42,7 @@ export interface PageState {
   mmd: { genStep: number; mmd: number }[];
   stepsPerSec: number;
   /** The in-tab image distillation (distill-images.ts); metrics are its evaluations, the first at step 0. */
-  distill: { status: string; genSteps: number; kimg: number; imagesPerSec: number; metrics: { genSteps: number; kimg: number; n: number; fd: number; classAcc: number; precision: number; recall: number; seconds: number }[]; fileBytes: number };
+  distill: { status: string; genSteps: number; kimg: number; imagesPerSec: number; metrics: { genSteps: number; kimg: number; n: number; fd: number; classAcc: number; precision: number; recall: number; seconds: number }[]; fileBytes: number; quick?: { n: number; fd: number; classAcc: number; ms: number } };
   gallery: { status: string; generatorMs?: number; teacherMs?: number; batch?: number; label?: number; teacherStepsDone?: number };
 }
 
@@ -34,9 +50,17 @@ export const pageState: PageState = {
   backend: '',
   deviceName: '',
   deviceMs: 0,
+  isolated: false,
   ready: false,
   error: '',
+  sectionErrors: [],
+  urlProblems: [],
   running: false,
+  want: false,
+  pending: 0,
+  sharing: false,
+  modes: null,
+  diverged: null,
   runs: 0,
   teacher: '',
   history: [],
