@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { FIT_PROBE_ENV, FitProbeDone, isFitProbe } from '../train/loop.js';
 import { checkDeviceChoice, DEVICE_CHOICES, initDevice, type DeviceInfo } from '../platform/devices.js';
 
@@ -39,23 +39,69 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
   };
 }
 
+/** Exit codes of a run stopped by a signal (128 + the signal's number, as a shell reports it). */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+let received: StopSignal | null = null;
+
+/** True once a stop signal arrived: a closed terminal (SIGHUP) must not end the process mid-write (main.ts). */
+export const isStopping = (): boolean => received !== null;
+
 /**
- * Runs a training loop with Ctrl-C wired to an AbortSignal: the first SIGINT asks the loop to finish its
- * step and write a snapshot and training state (so the run can `--resume`) instead of dying mid-write.
+ * Runs a training loop with SIGINT (Ctrl-C), SIGTERM (kill, a job scheduler) and SIGHUP (the terminal
+ * closed) wired to an AbortSignal: the first asks the loop to finish its step and write a snapshot and
+ * training state (so the run can `--resume`) instead of dying mid-write; a second one exits at once,
+ * leaving the latest state written (states are written atomically, on a schedule: `stateMinutes`).
  */
 export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const onSig = () => {
-    process.stderr.write('\ninterrupted: finishing the step, writing a snapshot and the training state...\n');
+  const onSig = (sig: StopSignal) => {
+    if (received) {
+      process.stderr.write(`\n${sig} again: stopping now, without a final snapshot; --resume <run folder> continues from its latest training state\n`);
+      process.exit(STOP_SIGNALS[sig]);
+    }
+    received = sig;
+    process.stderr.write(`\n${sig}: finishing the step, then writing a snapshot and the training state (${sig} again stops at once)\n`);
     ac.abort();
   };
-  process.once('SIGINT', onSig);
+  const handlers = Object.keys(STOP_SIGNALS).map((sig) => [sig, () => onSig(sig as StopSignal)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
   try {
     return await fn(ac.signal);
   } finally {
-    process.off('SIGINT', onSig);
+    for (const [sig, h] of handlers) process.off(sig, h);
   }
 }
+
+/**
+ * After a training command: a run stopped by a signal exits non-zero (128 + the signal) and, like one
+ * stopped by its wall-clock budget, prints the exact command that continues it.
+ */
+export function reportStop(r: { runDir: string; stopReason: '' | 'max-minutes' | 'interrupted'; steps: number }, command: string | null, device?: string): void {
+  if (!r.stopReason) return;
+  const sig = received ?? 'SIGINT';
+  if (r.stopReason === 'interrupted') process.exitCode = STOP_SIGNALS[sig];
+  const why = r.stopReason === 'interrupted' ? `stopped by ${sig}` : 'stopped at its wall-clock budget (--max-minutes)';
+  if (command === null) {
+    process.stderr.write(`diff-instruct: ${why}; this command has no --resume: its snapshots are in ${r.runDir}\n`);
+    return;
+  }
+  if (r.steps === 0) {
+    process.stderr.write(`diff-instruct: ${why} before its first step: nothing to resume; run the command again\n`);
+    return;
+  }
+  const args = [command, '--resume', r.runDir, ...(device ? ['--device', device] : [])];
+  process.stderr.write(`diff-instruct: ${why}; continue it with:\n  ${invocation()} ${args.map(shellQuote).join(' ')}\n`);
+}
+
+/** How this program was started, as a command to type again: `node bin/diff-instruct.mjs` (relative to the current folder). */
+export function invocation(): string {
+  const script = process.argv[1] ?? 'diff-instruct';
+  const rel = relative(process.cwd(), script);
+  return `node ${shellQuote(rel && !rel.startsWith('..') ? rel : script)}`;
+}
+
+const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /**
  * `--dry-run`: checks, before any compute, what a real run would check first (the device name; `checks`

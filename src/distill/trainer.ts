@@ -9,6 +9,7 @@
  */
 import { numpy as np, tree } from '@jax-js/jax';
 import { basename } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
@@ -21,7 +22,7 @@ import type { DistillSetup } from './setup.js';
 import { stepKey, stepOptionsOf } from './options.js';
 import { distillIteration, type DistillState } from './iteration.js';
 import { writeRunCurves } from '../metrics/curves.js';
-import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, type TickInfo, kimgText, rateText } from '../train/loop.js';
+import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, type LoopPosition, type StopReason, type TickInfo, kimgText, rateText } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
 
 export const STATE_PREFIX = 'training-state';
@@ -38,6 +39,8 @@ export interface DistillResult {
   metrics: Record<string, number>[];
   seconds: number;
   stoppedEarly: boolean;
+  /** Why it stopped early ('' when it ran to `duration`). */
+  stopReason: StopReason;
 }
 
 /** Reads an array of scalar stats (consuming them) into numbers. */
@@ -53,7 +56,7 @@ const col = (v: number[][], i: number) => v.map((r) => r[i]);
 export const resolveResume = (resume: string) => resolveRunResume(resume, STATE_PREFIX);
 
 /** Config keys a resumed run may change (length, logging, evaluation); every other key is the run's own. */
-export const MUTABLE_ON_RESUME = ['duration', 'maxMinutes', 'tick', 'snap', 'evalN', 'gridSeeds', 'outdir', 'desc', 'resume'] as const;
+export const MUTABLE_ON_RESUME = ['duration', 'maxMinutes', 'stateMinutes', 'tick', 'snap', 'evalN', 'gridSeeds', 'outdir', 'desc', 'resume'] as const;
 
 /**
  * The config of a resumed run: the one saved in its training state, with the values the user gave
@@ -95,6 +98,9 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   let step = 0; // generator steps done
   let fakeDone = 0; // fake steps done (incl. warm-up)
   let skipped = 0;
+  let startPosition: LoopPosition | undefined; // a resumed run's place in its tick
+  let partial: { f: number[][]; g: number[][] } = { f: [], g: [] }; // step scalars of that tick's steps so far
+  let snapshotAtStart = false;
   const meta = { kind: 'distill', teacher: setup.teacherName, device: opts.device ?? '' };
   if (cfg.resume) {
     const { runPath, statePath } = resolveResume(cfg.resume);
@@ -111,6 +117,10 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     step = m.step;
     fakeDone = m.fakeDone;
     skipped = m.skipped;
+    if (m.loop) startPosition = m.loop;
+    // JSON has no NaN: a skipped step's non-finite loss was saved as null
+    if (m.partialTick) partial = { f: m.partialTick.f.map(nanRow), g: m.partialTick.g.map(nanRow) };
+    snapshotAtStart = existsSync(run.file(snapshotName(SNAPSHOT_PREFIX, (step * cfg.batch) / 1000)));
     run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
     if (moved) run.log(moved);
@@ -126,6 +136,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   await trackBuffers().catch(() => undefined);
 
   const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
+  if (cfg.resume && step >= totalSteps) run.log(`nothing to run: the run is at ${kimgText((step * cfg.batch) / 1000)} kimg, duration ${cfg.duration} kimg (give a longer --duration to go on)`);
   const stepsPerTick = Math.max(1, Math.round((cfg.tick * 1000) / cfg.batch));
   const snapshots: string[] = [];
   const metrics: Record<string, number>[] = [];
@@ -136,7 +147,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   // unread results also hold their buffers, so the window stays small (and is 0 on Wasm: stepsInFlight).
   const IN_FLIGHT = stepsInFlight();
   const inflight: { phase: 'f' | 'g'; st: StepStats }[] = [];
-  const host = { f: [] as number[][], g: [] as number[][] };
+  const host = { f: partial.f, g: partial.g };
   const drain = async (keep: number) => {
     while (inflight.length > keep) {
       const { phase, st } = inflight.shift()!;
@@ -148,7 +159,9 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     await drain(IN_FLIGHT);
   };
 
-  const saveState = async () => {
+  // `pos` and the tick's step scalars so far let a run resumed mid-tick close that tick as if never stopped
+  const saveState = async (pos: LoopPosition) => {
+    await drain(0);
     const tensors: Params = {};
     const put = (prefix: string, t: Params) => Object.entries(t).forEach(([k, v]) => (tensors[prefix + k] = v));
     put('theta.', gen.theta);
@@ -157,11 +170,18 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     put('gopt.', adamStateToTensors(gen.opt));
     put('fopt.', adamStateToTensors(fake.opt));
     const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));
-    await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg });
+    await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg, loop: pos, partialTick: { f: host.f, g: host.g } });
     return path;
   };
+  // Timed states (every cfg.stateMinutes) replace each other: only the latest one between snapshots is kept.
+  let timedState = '';
+  const saveTimedState = async (pos: LoopPosition) => {
+    const path = await saveState(pos);
+    if (timedState && timedState !== path) rmSync(timedState, { force: true });
+    timedState = path;
+  };
 
-  const snapshot = async () => {
+  const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
     const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
     await saveParams(path, gen.ema, { ...setup.generatorMeta, kimg, step, lossKind: cfg.loss, config: cfg, device: opts.device ?? '' });
@@ -175,7 +195,9 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) if (typeof v === 'number') run.tb.scalar(`Metrics/${k}`, v, kimg * 1000);
     }
-    await saveState();
+    const state = await saveState(pos);
+    if (timedState && timedState !== state) rmSync(timedState, { force: true });
+    timedState = '';
     return path;
   };
 
@@ -216,6 +238,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     writeRunCurves(run.path);
   }
 
+  let stopReason: StopReason = '';
   const oneStep = async (s: number) => {
     const state: DistillState = { gen, fake, fakeDone };
     try {
@@ -227,19 +250,23 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   };
   try {
     // fake-score warm-up (analytic teachers: the fake score starts untrained)
+    const warm = usesFake && fakeDone < cfg.fakeWarmup;
     while (fakeDone < cfg.fakeWarmup && usesFake) {
       const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), np.array(1));
       fake = next;
       fakeDone++;
       await push('f', st);
     }
-    await drain(0);
-    if (cfg.fakeWarmup > 0 && host.f.length) run.log(`fake-score warm-up: ${cfg.fakeWarmup} steps, final loss ${mean(col(host.f.slice(-20), 0)).toPrecision(4)}`);
-    host.f = [];
+    if (warm) {
+      await drain(0);
+      run.log(`fake-score warm-up: ${cfg.fakeWarmup} steps, final loss ${mean(col(host.f.slice(-20), 0)).toPrecision(4)}`);
+      host.f = [];
+    }
     const r = await trainingLoop(
-      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
-      { step: oneStep, finishTick, snapshot: async () => void (await snapshot()), pending: () => host.g.length > 0 || inflight.length > 0, status: () => [host.g.at(-1) && `gen ${host.g.at(-1)![0].toPrecision(4)}`, host.f.at(-1) && `fake ${host.f.at(-1)![0].toPrecision(4)}`].filter(Boolean).join(' ') },
+      { startStep: step, startPosition, snapshotAtStart, stateMinutes: cfg.stateMinutes, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
+      { step: oneStep, finishTick, snapshot: async (pos) => void (await snapshot(pos)), saveState: saveTimedState, pending: () => host.g.length > 0 || inflight.length > 0, status: () => [host.g.at(-1) && `gen ${host.g.at(-1)![0].toPrecision(4)}`, host.f.at(-1) && `fake ${host.f.at(-1)![0].toPrecision(4)}`].filter(Boolean).join(' ') },
     );
+    stopReason = r.stoppedEarly;
     stoppedEarly = r.stoppedEarly !== '';
   } catch (e) {
     run.log(stoppedBy(e));
@@ -250,9 +277,11 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     tree.dispose(gen);
     tree.dispose(fake);
   }
-  const result: DistillResult = { runDir: run.path, kimg: (step * cfg.batch) / 1000, genSteps: step, skipped, snapshots, metrics, seconds: (Date.now() - t0) / 1000, stoppedEarly };
+  const result: DistillResult = { runDir: run.path, kimg: (step * cfg.batch) / 1000, genSteps: step, skipped, snapshots, metrics, seconds: (Date.now() - t0) / 1000, stoppedEarly, stopReason };
   return result;
 }
+
+const nanRow = (r: (number | null)[]) => r.map((x) => (x === null ? NaN : x));
 
 /** Frees the teacher params a setup holds (runDistill has already taken theta0 and phi0). */
 export function disposeSetup(setup: DistillSetup): void {

@@ -6,7 +6,7 @@ import { DistillConfig } from '../../distill/config.js';
 import type { DistillSetup } from '../../distill/setup.js';
 import { buildSetup } from '../../distill/build.js';
 import { disposeSetup, resumeDistillConfig, runDistill, type DistillResult } from '../../distill/trainer.js';
-import { action, addDeviceOption, dryRun, useDevice, withInterrupt, withTrainingBatchThatFits } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, reportStop, withInterrupt, withTrainingBatchThatFits } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -22,16 +22,18 @@ export function register(program: Command): void {
         dryRun(cfg, opts.device, [() => cfg.teacher.startsWith('toy:') || checkDenoiserFile(cfg.teacher, ['teacher'])]);
         return;
       }
-      await runDistillCommand(cfg, opts.device as string | undefined, () => buildSetup(cfg));
+      await runDistillCommand(cfg, opts.device as string | undefined, () => buildSetup(cfg), 'distill');
     }),
   );
 }
 
 /**
  * The body shared by `distill` and `refine`: build the setup on the chosen device, run the trainer with
- * Ctrl-C wired to a clean stop, print where the run went, free the teacher, and return the result.
+ * Ctrl-C (SIGTERM, SIGHUP) wired to a clean stop, print where the run went and, when it stopped early, the
+ * command that continues it (`command --resume <run folder>`; none for a command without --resume), free
+ * the teacher, and return the result.
  */
-export async function runDistillCommand(cfg: DistillConfig, device: string | undefined, makeSetup: () => Promise<DistillSetup>): Promise<DistillResult> {
+export async function runDistillCommand(cfg: DistillConfig, device: string | undefined, makeSetup: () => Promise<DistillSetup>, command: string | null): Promise<DistillResult> {
   const dev = await useDevice(device);
   const setup = await makeSetup();
   let result: DistillResult | undefined;
@@ -42,6 +44,7 @@ export async function runDistillCommand(cfg: DistillConfig, device: string | und
       console.log(`run folder: ${r.runDir}`);
       console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
       if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
+      reportStop({ runDir: r.runDir, stopReason: r.stopReason, steps: r.genSteps }, command, device);
       result = r;
     }, { resumed: !!cfg.resume });
     return result!;

@@ -31,7 +31,7 @@ export function register(program: Command): void {
         dryRun(cfg, opts.device, [() => checkDenoiserFile(cfg.teacher, ['teacher']), () => resolveNetworkPath(cfg.generator)]);
         return;
       }
-      await runDistillCommand(cfg, opts.device as string | undefined, () => setupRefine(cfg));
+      await runDistillCommand(cfg, opts.device as string | undefined, () => setupRefine(cfg), null);
     }),
   );
 }
