@@ -91,7 +91,7 @@ test('SIGTERM, SIGHUP or kill -9 after the first timed state, then --resume: the
       assert.deepEqual(keys, [...new Set(keys)], `${sig}: no stats row twice`);
       if (sig === 'SIGKILL') {
         // resumed from a timed state mid-tick: every tick row is the uninterrupted run's (losses to the last bit)
-        const ticks = (rs: Record<string, number>[]) => rs.filter((x) => x.kind === 'tick').map((x) => [x.tick, x.step, x.fakeLoss, x.genLoss]);
+        const ticks = (rs: Record<string, number | string>[]) => rs.filter((x) => x.kind === 'tick').map((x) => [x.tick, x.step, x.fakeLoss, x.genLoss]);
         assert.deepEqual(ticks(rows(run)), ticks(rows(runOf(refOut))));
       }
     }));

@@ -22,7 +22,7 @@ import type { DistillSetup } from './setup.js';
 import { stepKey, stepOptionsOf } from './options.js';
 import { distillIteration, type DistillState } from './iteration.js';
 import { writeRunCurves } from '../metrics/curves.js';
-import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, type LoopPosition, type StopReason, type TickInfo, kimgText, rateText } from '../train/loop.js';
+import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, rowsFromJson, stateRotation, type LoopPosition, type StopReason, type TickInfo, kimgText, rateText } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
 
 export const STATE_PREFIX = 'training-state';
@@ -118,8 +118,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     fakeDone = m.fakeDone;
     skipped = m.skipped;
     if (m.loop) startPosition = m.loop;
-    // JSON has no NaN: a skipped step's non-finite loss was saved as null
-    if (m.partialTick) partial = { f: m.partialTick.f.map(nanRow), g: m.partialTick.g.map(nanRow) };
+    if (m.partialTick) partial = { f: rowsFromJson(m.partialTick.f), g: rowsFromJson(m.partialTick.g) };
     snapshotAtStart = existsSync(run.file(snapshotName(SNAPSHOT_PREFIX, (step * cfg.batch) / 1000)));
     run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
@@ -173,13 +172,8 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg, loop: pos, partialTick: { f: host.f, g: host.g } });
     return path;
   };
-  // Timed states (every cfg.stateMinutes) replace each other: only the latest one between snapshots is kept.
-  let timedState = '';
-  const saveTimedState = async (pos: LoopPosition) => {
-    const path = await saveState(pos);
-    if (timedState && timedState !== path) rmSync(timedState, { force: true });
-    timedState = path;
-  };
+  const states = stateRotation((p) => rmSync(p, { force: true }));
+  const saveTimedState = async (pos: LoopPosition) => states.timed(await saveState(pos));
 
   const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
@@ -195,9 +189,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) if (typeof v === 'number') run.tb.scalar(`Metrics/${k}`, v, kimg * 1000);
     }
-    const state = await saveState(pos);
-    if (timedState && timedState !== state) rmSync(timedState, { force: true });
-    timedState = '';
+    states.snapshot(await saveState(pos));
     return path;
   };
 
@@ -280,8 +272,6 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   const result: DistillResult = { runDir: run.path, kimg: (step * cfg.batch) / 1000, genSteps: step, skipped, snapshots, metrics, seconds: (Date.now() - t0) / 1000, stoppedEarly, stopReason };
   return result;
 }
-
-const nanRow = (r: (number | null)[]) => r.map((x) => (x === null ? NaN : x));
 
 /** Frees the teacher params a setup holds (runDistill has already taken theta0 and phi0). */
 export function disposeSetup(setup: DistillSetup): void {

@@ -16,11 +16,12 @@ import type { Params } from '../distill/generator.js';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { keyForSeed, parseSeeds, splitKeyList } from '../random/seeds.js';
 import { createRunDir, openRunDir, snapshotName, type RunDir, gridName } from '../run/run-dir.js';
+import { existsSync, rmSync } from 'node:fs';
 import { resolveResume } from '../teacher/trainer.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { fmtMetrics, fmtTime, mean, stoppedBy, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
+import { fmtMetrics, fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { parseConfig } from '../config/config.js';
 import { dcganConfigFor, GAN_FROZEN_ON_RESUME, GanConfig } from './config.js';
 import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from './dcgan.js';
@@ -107,6 +108,9 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   let step = 0;
   let skipped = 0;
   let trainSecondsBefore = 0;
+  let startPosition: LoopPosition | undefined; // a resumed run's place in its tick, and that tick's rows so far
+  let partialRows: number[][] = [];
+  let snapshotAtStart = false;
 
   if (cfg.resume) {
     const { runPath, statePath } = resolveResume(cfg.resume);
@@ -126,7 +130,10 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     step = meta.step;
     skipped = meta.skipped;
     trainSecondsBefore = meta.trainSeconds ?? 0;
+    startPosition = meta.loop;
+    partialRows = rowsFromJson(meta.partialTick);
     run = openRunDir(runPath, { echo: opts.echo });
+    snapshotAtStart = existsSync(run.file(snapshotName(SNAPSHOT_PREFIX, (step * cfg.batch) / 1000)));
     run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
     if (moved) run.log(moved);
@@ -164,7 +171,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   // Step scalars are read a few steps late (src/distill/trainer.ts has the measurement).
   const IN_FLIGHT = stepsInFlight();
   const inflight: { d: DStats; g: GStats; r1Step: boolean }[] = [];
-  const rows: number[][] = [];
+  const rows: number[][] = partialRows;
   const drain = async (keep: number) => {
     while (inflight.length > keep) {
       const { d, g, r1Step } = inflight.shift()!;
@@ -185,7 +192,9 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     await writeGrid(model, tree.ref(gs.ema), gridSeeds, run, gridName(kimg), 'Samples/generator', kimg, cfg.batch);
   };
 
-  const saveState = async () => {
+  // `pos` and the tick's rows so far let a run resumed mid-tick close that tick as if never stopped
+  const saveState = async (pos: LoopPosition) => {
+    await drain(0);
     const tensors: Params = {};
     const put = (prefix: string, t: Params) => Object.entries(t).forEach(([k, v]) => (tensors[prefix + k] = v));
     put('g.', gs.g);
@@ -207,20 +216,24 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
         trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000,
         config: cfg,
         netConfig: netCfg,
+        loop: pos,
+        partialTick: rows,
       });
     } finally {
       tree.dispose(gopt);
       tree.dispose(dopt);
     }
     statePath = path;
+    return path;
   };
+  const states = stateRotation((p) => rmSync(p, { force: true }));
 
-  const snapshot = async () => {
+  const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
     const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
     await saveParams(path, gs.ema, genMeta(kimg));
     snapshots.push(path);
-    await saveState();
+    states.snapshot(await saveState(pos));
     run.log(`snapshot ${path}`);
     if (evaluate) {
       const m = await evaluate(tree.ref(gs.ema), cfg.evalN);
@@ -282,8 +295,8 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   try {
     if (step === 0) await drawGrid(0);
     ({ stoppedEarly } = await trainingLoop(
-      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
-      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0, status: () => (rows.length ? `D ${rows.at(-1)![0].toPrecision(4)} G ${rows.at(-1)![6].toPrecision(4)}` : '') },
+      { startStep: step, startPosition, snapshotAtStart, stateMinutes: cfg.stateMinutes, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
+      { step: oneStep, finishTick, snapshot, saveState: async (pos) => states.timed(await saveState(pos)), pending: () => inflight.length > 0 || rows.length > 0, status: () => (rows.length ? `D ${rows.at(-1)![0].toPrecision(4)} G ${rows.at(-1)![6].toPrecision(4)}` : '') },
     ));
   } catch (e) {
     run.log(stoppedBy(e));

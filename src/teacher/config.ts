@@ -40,6 +40,7 @@ export const TeacherConfig = z.object({
   gridSteps: z.number().int().positive().default(18).describe('Heun steps of the sample grid (2·steps−1 network evaluations)'),
   seed: z.number().int().min(0).default(0).describe('seed of the initial weights, data order and noise'),
   maxMinutes: z.number().min(0).default(0).describe('wall-clock budget: stop cleanly with a final snapshot after this many minutes (0: none)'),
+  stateMinutes: z.number().min(0).default(2).describe('minutes between training states written between snapshots, so kill -9 or a power cut loses at most this much (0: only with snapshots)'),
   outdir: z.string().default('runs').describe('parent folder of run folders'),
   desc: z.string().default('').describe('run folder suffix (default: built from dataset, cond and arch)'),
   resume: z.string().default('').describe('run folder or training-state file to continue exactly'),

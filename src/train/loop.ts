@@ -152,8 +152,9 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
       lastState = Date.now();
     }
   }
-  // stopped before its first step: nothing changed since the start (or the state it resumed from)
-  if (stoppedEarly && step === o.startStep) {
+  // interrupted before its first step (e.g. during the initial evaluation): nothing changed since the
+  // start (or the state it resumed from), so nothing is written; a budget stop still writes its snapshot
+  if (stoppedEarly === 'interrupted' && step === o.startStep) {
     bar?.done(stoppedEarly);
     o.log?.(`${stopCause(stoppedEarly)} before the first step: nothing to write`);
     return { step, stoppedEarly };
@@ -169,6 +170,30 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
   bar?.done();
   return { step, stoppedEarly };
 }
+
+/**
+ * Keeps one timed training state between snapshots: each timed state replaces the one before, and the
+ * state written with a snapshot replaces the last timed one (a file of the same kimg is the same state).
+ */
+export function stateRotation(remove: (path: string) => void): { timed(path: string): void; snapshot(path: string): void } {
+  let last = '';
+  const replace = (path: string) => {
+    if (last && last !== path) remove(last);
+  };
+  return {
+    timed(path) {
+      replace(path);
+      last = path;
+    },
+    snapshot(path) {
+      replace(path);
+      last = '';
+    },
+  };
+}
+
+/** A tick's step scalars as a training state saved them: JSON has no NaN, so a skipped step's loss came back as null. */
+export const rowsFromJson = (rows: (number | null)[][] | undefined): number[][] => (rows ?? []).map((r) => r.map((x) => (x === null ? NaN : x)));
 
 /** What a stopped loop still does before it returns (a stop can take a while: a tick's grid, metrics). */
 function stopLine(why: StopReason, snapshotted: boolean, partialTick: boolean): string {
