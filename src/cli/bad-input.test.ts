@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serializeSafetensors } from '../io/safetensors.js';
+import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 
 const bin = fileURLToPath(new URL('../../bin/diff-instruct.mjs', import.meta.url));
 /** Runs the CLI; resolves with its exit code and stderr. */
@@ -89,6 +89,16 @@ test('bad input: corrupt safetensors files, wrong kinds, bad configs, seeds and 
     fails(['sample', '--device', 'tpu', '--network', 'fmnist-cond-onestep', '--seeds', '0', '--outdir', join(dir, 'out')], /unknown device 'tpu'/);
     // a failed start leaves no run folder behind
     const runs = join(dir, 'runs');
+    // the shipped teacher with one NaN in a bias: refused when loaded, naming the tensor
+    const teacher = readSafetensors(fileURLToPath(new URL('../../models/fmnist-cond.safetensors', import.meta.url)));
+    const bias = Object.keys(teacher.tensors).find((k) => k.endsWith('.bias'))!;
+    const t = teacher.tensors[bias];
+    if (t.dtype === 'F16') (t.data as Uint16Array)[0] = 0x7e00; // an f16 NaN
+    else (t.data as Float32Array)[0] = NaN;
+    const nanTeacher = file('nan-teacher.safetensors', serializeSafetensors(teacher.tensors, teacher.metadata));
+    const biasRe = new RegExp(`nan-teacher\\.safetensors': tensor '${bias.replace(/\./g, '\\.')}' holds 1 non-finite value \\(NaN or ±Inf\\)`);
+    fails(['distill', '--teacher', nanTeacher, '--outdir', runs, '--device', 'wasm'], biasRe);
+    fails(['sample', '--network', nanTeacher, '--seeds', '0', '--outdir', join(runs, 'samples'), '--device', 'wasm'], biasRe);
     fails(['train-teacher', '--init', 'classifier-fmnist', '--outdir', runs, '--device', 'wasm'], /holds a classifier checkpoint/);
     // three processes at a time: each spends most of its ~2 s loading the CLI
     const queue = [...cases];

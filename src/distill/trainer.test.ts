@@ -148,3 +148,14 @@ test('distill: one metrics row per evaluated kimg: a stop that lands on a snapsh
   assert.match(readFileSync(join(done.runDir, 'log.txt'), 'utf8'), /nothing to run: the run is at 0\.512 kimg, duration 0\.256 kimg/);
   once(done.runDir);
 });
+
+test('distill: a tick whose every generator step was skipped (non-finite) stops the run with the reason', { timeout: 600_000 }, async () => {
+  await initDevice('wasm');
+  const out = mkdtempSync(join(tmpdir(), 'di-skip-'));
+  // lrGen 1e38: the first update sends the generator's weights to ±Inf, so every later loss is NaN
+  const cfg = { teacher: 'toy:ring8', batch: 32, tick: 0.064, snap: 1000, evalN: 0, mlpWidth: 16, mlpDepth: 2, fakeWarmup: 3, lrGen: 1e38, lrFake: 1e-3, sigmaData: 1, dropout: false, outdir: out, emaHalfLife: 0.1, gridSeeds: '0-3', duration: 0.512 };
+  await assert.rejects(distill(cfg), /^Error: tick 1: every generator step \(2 of 2\) was skipped, its loss was NaN or ±Inf every time: training cannot go on/);
+  const run = join(out, readdirSync(out)[0]);
+  assert.equal(ticks(run).length, 2, 'the skipped tick is logged, then the run stops');
+  assert.match(readFileSync(join(run, 'log.txt'), 'utf8'), /Stopped by an error: tick 1: every generator step/);
+});

@@ -22,7 +22,7 @@ import type { DistillSetup } from './setup.js';
 import { stepKey, stepOptionsOf } from './options.js';
 import { distillIteration, type DistillState } from './iteration.js';
 import { writeRunCurves } from '../metrics/curves.js';
-import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, rowsFromJson, stateRotation, type LoopPosition, type StopReason, type TickInfo, kimgText, rateText } from '../train/loop.js';
+import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, kimgText, rateText } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
 
 export const STATE_PREFIX = 'training-state';
@@ -213,6 +213,8 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${rateText(imgPerSec).padEnd(6)} ` +
         `fake ${f.length ? fLoss.toPrecision(4) : '-'} gen ${gLoss.toPrecision(4)} |g| ${gNorm.toPrecision(3)} skipped ${skipped}`,
     );
+    const applied = (r: number[]) => !!r[2];
+    stopIfAllSkipped(tick, [{ name: 'generator', rows: g, finite: applied, loss: (r) => r[0] }, { name: 'fake-score', rows: f, finite: applied, loss: (r) => r[0] }]);
     const tb = run.tb;
     for (const [k, v] of Object.entries({ 'Loss/fake': fLoss, 'Loss/generator': gLoss, 'GradNorm/fake': fNorm, 'GradNorm/generator': gNorm, 'Timing/images_per_sec': imgPerSec, 'Health/skipped_steps': skipped })) {
       if (Number.isFinite(v)) tb.scalar(k, v, Math.round(kimg * 1000));

@@ -21,7 +21,7 @@ import { resolveResume } from '../teacher/trainer.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { fmtMetrics, fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
+import { fmtMetrics, fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { parseConfig } from '../config/config.js';
 import { dcganConfigFor, GAN_FROZEN_ON_RESUME, GanConfig } from './config.js';
 import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from './dcgan.js';
@@ -266,6 +266,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
       `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${rateText(imagesPerSec).padEnd(6)} ` +
         `D ${t.dLoss.toPrecision(4)} G ${t.gLoss.toPrecision(4)} R1 ${t.r1.toPrecision(3)} D(real) ${c(2).toPrecision(3)} D(fake) ${c(3).toPrecision(3)} skipped ${skipped}`,
     );
+    stopIfAllSkipped(tick, [{ name: 'discriminator', rows: r, finite: (x) => !!x[5], loss: (x) => x[0] }, { name: 'generator', rows: r, finite: (x) => !!x[8], loss: (x) => x[6] }]);
     const img = Math.round(kimg * 1000);
     const scalars = { 'Loss/D': t.dLoss, 'Loss/G': t.gLoss, 'Loss/R1': t.r1, 'Logits/real': c(2), 'Logits/fake': c(3), 'GradNorm/D': c(4), 'GradNorm/G': c(7), 'Timing/images_per_sec': imagesPerSec, 'Health/skipped_steps': skipped, 'Health/live_buffers': live };
     for (const [k, v] of Object.entries(scalars)) if (Number.isFinite(v)) run.tb.scalar(k, v, img);

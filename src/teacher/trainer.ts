@@ -27,7 +27,7 @@ import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdate, type Ad
 import { emaBeta, emaUpdate } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { globalNorm } from '../train/tree.js';
-import { fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
+import { fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
 import { loadDenoiser, TEACHER_FORMAT } from './load.js';
@@ -387,6 +387,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
       `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} ` +
         `img/s ${rateText(imagesPerSec).padEnd(6)} loss ${loss.toPrecision(4)} |g| ${gradNorm.toPrecision(3)} skipped ${skipped} buffers ${live}`,
     );
+    stopIfAllSkipped(tick, [{ name: 'training', rows, finite: (r) => !!r[2], loss: (r) => r[0] }]);
     const img = Math.round(kimg * 1000);
     for (const [k, v] of Object.entries({ 'Loss/loss': loss, 'Loss/grad_norm': gradNorm, 'Timing/images_per_sec': imagesPerSec, 'Timing/sec_per_tick': secs, 'Health/skipped_steps': skipped, 'Health/live_buffers': live })) {
       if (Number.isFinite(v)) run.tb.scalar(k, v, img);

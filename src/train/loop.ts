@@ -203,6 +203,19 @@ function stopLine(why: StopReason, snapshotted: boolean, partialTick: boolean): 
 
 const stopCause = (why: StopReason) => (why === 'interrupted' ? 'interrupted' : 'wall-clock budget (maxMinutes) reached');
 
+/**
+ * Stops a run (throws a one-line error) when the non-finite guard skipped every step of a phase in the
+ * tick just closed: the weights can no longer move, so going on would only burn time. `rows` are the
+ * tick's step scalars; `finite` says whether a row's step was applied; `loss` gives its loss.
+ */
+export function stopIfAllSkipped(tick: number, phases: { name: string; rows: number[][]; finite: (r: number[]) => boolean; loss: (r: number[]) => number }[]): void {
+  for (const { name, rows, finite, loss } of phases) {
+    if (!rows.length || rows.some(finite)) continue;
+    const cause = rows.every((r) => !Number.isFinite(loss(r))) ? 'its loss was NaN or ±Inf every time' : 'its gradients were NaN or ±Inf';
+    throw new Error(`tick ${tick}: every ${name} step (${rows.length} of ${rows.length}) was skipped, ${cause}: training cannot go on (a learning rate too large, or a network with NaN weights, is the usual cause)`);
+  }
+}
+
 /** Images as kimg for the live line: 0.256k, 12.8k, 1024k. */
 function fmtKimg(images: number): string {
   return `${kimgText(images / 1000)}k`;
