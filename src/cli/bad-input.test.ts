@@ -78,8 +78,8 @@ test('bad input: corrupt safetensors files, wrong kinds, bad configs, seeds and 
     fails(['distill', '--dry-run', '--config', wrongType], /config key 'batch'/);
     fails(['distill', '--dry-run', '--config', join(dir, 'nope.json')], /cannot be read/);
     fails(['distill', '--dry-run', '--batch', 'abc'], /--batch: expected a number, got 'abc'/);
-    fails(['distill', '--dry-run', '--batch', '0'], /config key 'batch'/);
-    fails(['distill', '--dry-run', '--loss', 'kl'], /config key 'loss'/);
+    fails(['distill', '--dry-run', '--batch', '0'], /^diff-instruct: error: --batch: /);
+    fails(['distill', '--dry-run', '--loss', 'kl'], /^diff-instruct: error: --loss: /);
     // seeds
     fails(['sample', '--dry-run', '--seeds', '5-1'], /seed/);
     fails(['sample', '--dry-run', '--seeds', 'abc'], /seed/);

@@ -4,6 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import type { z } from 'zod';
+import { configFromOptions, defaultsNotGiven, describeValues, type Schema } from '../config/config.js';
+import { WASM_IMAGE_DEFAULTS } from '../distill/config.js';
 import { FIT_PROBE_ENV, FitProbeDone, isFitProbe } from '../train/loop.js';
 import { checkDeviceChoice, DEVICE_CHOICES, initDevice, type DeviceInfo } from '../platform/devices.js';
 
@@ -32,11 +35,28 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
           : String(e);
       process.stderr.write(`diff-instruct: error: ${msg.split('\n')[0]}\n`);
       if (process.env.DI_DEBUG) console.error(e);
-      process.exitCode = 1;
+      // 1, or 128 + a signal for a run that a signal stopped
+      const code = typeof (e as { exitCode?: unknown })?.exitCode === 'number' ? (e as { exitCode: number }).exitCode : 1;
+      process.exitCode = code;
       // Dawn keeps the event loop alive; leave promptly once the error is printed.
-      setTimeout(() => process.exit(1), 50).unref();
+      setTimeout(() => process.exit(code), 50).unref();
     }
   };
+}
+
+/**
+ * A distill-style config (distill, refine) from the command line, with WASM_IMAGE_DEFAULTS in place of
+ * the schema's defaults when the device is Wasm and the teacher an image model: the device is
+ * initialised (quietly) first, and the defaults it brings are said on stderr (so also by --dry-run).
+ */
+export async function distillConfigFor<S extends Schema>(schema: S, opts: Record<string, unknown>): Promise<{ cfg: z.infer<S>; note: string }> {
+  const plain = configFromOptions(schema, opts); // checks the file and flags first
+  const dev = await useDevice(opts.device as string | undefined, true);
+  if (dev.backend !== 'wasm' || String(plain.teacher).startsWith('toy:')) return { cfg: plain, note: '' };
+  const under = defaultsNotGiven(schema, opts, WASM_IMAGE_DEFAULTS);
+  if (!Object.keys(under).length) return { cfg: plain, note: '' };
+  const note = `defaults on WebAssembly (CPU): ${describeValues(under)} (batch 128 does not fit in its 4 GiB and 200 kimg would take days; a flag or --config value overrides each)`;
+  return { cfg: configFromOptions(schema, opts, under), note };
 }
 
 /** Exit codes of a run stopped by a signal (128 + the signal's number, as a shell reports it). */
@@ -108,9 +128,10 @@ const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${
  * for input files: they exist and hold the right kind of network), then prints the resolved config as
  * plain JSON, which `--config` reads back as it is (each key's reason is in `--help`).
  */
-export function dryRun(cfg: object, device: unknown, checks: (() => unknown)[] = []): void {
+export function dryRun(cfg: object, device: unknown, checks: (() => unknown)[] = [], note = ''): void {
   if (typeof device === 'string') checkDeviceChoice(device);
   for (const check of checks) check();
+  if (note) process.stderr.write(note + '\n'); // what the config holds beyond the user's values (e.g. a device's defaults)
   console.log(JSON.stringify(cfg, null, 2));
 }
 
@@ -163,7 +184,7 @@ export async function withTrainingBatchThatFits(batch: number, run: () => Promis
       process.exit(0);
     }
     if (!isWasmOutOfMemory(e) || isFitProbe()) throw e;
-    const fits = opts.resumed ? null : largestBatchThatFits(batch, tryTrainingStep(batch));
+    const fits = opts.resumed ? null : withProbeSignals((stopped) => largestBatchThatFits(batch, tryTrainingStep(batch, stopped)));
     if (fits === null) throw new Error(`batch ${batch} does not fit in WebAssembly's 4 GiB memory${opts.resumed ? ' (a resumed run keeps its batch)' : ''}: use --device webgpu${opts.resumed ? '' : ', or a smaller --batch'}`);
     if (fits === 0) throw new Error(`not even batch 1 fits in WebAssembly's 4 GiB memory for this network: use --device webgpu`);
     throw new Error(`batch ${batch} does not fit in WebAssembly's 4 GiB memory; batch ${fits} does (one step measured in a fresh process): run again with --batch ${fits}, or use --device webgpu`);
@@ -182,8 +203,24 @@ export function largestBatchThatFits(batch: number, tryBatch: (b: number) => Fit
   return 0;
 }
 
+/**
+ * Runs the batch probe with SIGINT/SIGTERM/SIGHUP caught: a signal that lands while a probe process runs
+ * (spawnSync blocks, so the handler runs when it returns) ends the probe after its scratch folder is
+ * removed, with a one-line error and exit code 128 + the signal.
+ */
+function withProbeSignals<T>(fn: (stopped: () => StopSignal | null) => T): T {
+  let got: StopSignal | null = null;
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, () => (got ??= sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
+  try {
+    return fn(() => got);
+  } finally {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  }
+}
+
 /** One training step of this command line at batch b, in a fresh process and a scratch run folder (see FIT_PROBE_ENV). */
-function tryTrainingStep(batch: number): (b: number) => FitResult {
+function tryTrainingStep(batch: number, stopped: () => StopSignal | null = () => null): (b: number) => FitResult {
   const base = withoutFlag(withoutFlag(process.argv.slice(2), '--batch'), '--outdir');
   return (b) => {
     process.stderr.write(`diff-instruct: batch ${batch} does not fit in WebAssembly's 4 GiB memory; trying one step at batch ${b} in a fresh process…\n`);
@@ -194,6 +231,11 @@ function tryTrainingStep(batch: number): (b: number) => FitResult {
         stdio: ['ignore', 'ignore', 'pipe'],
         env: { ...process.env, [FIT_PROBE_ENV]: '1' },
       });
+      const sig = stopped() ?? (r.signal === 'SIGINT' || r.signal === 'SIGTERM' || r.signal === 'SIGHUP' ? r.signal : null);
+      if (sig) {
+        rmSync(scratch, { recursive: true, force: true });
+        throw Object.assign(new Error(`stopped by ${sig} while trying batch ${b} in a fresh process (nothing was written)`), { exitCode: STOP_SIGNALS[sig] });
+      }
       if (r.status === 0) return 'fits';
       return /out of WebAssembly memory|4 GiB memory32 limit/.test(r.stderr ?? '') ? 'out-of-memory' : 'failed';
     } finally {

@@ -57,3 +57,13 @@ export const DistillConfig = z.object({
 });
 
 export type DistillConfig = z.infer<typeof DistillConfig>;
+
+/**
+ * Defaults on WebAssembly (a CPU) for image teachers, used where the user gives no value: the reference
+ * run's batch 128 does not fit in Wasm's 4 GiB (batch 8 does, 16 not: benchmarks/cpu-runs/oom-probe/) and
+ * 200 kimg at ~1 image/s would take days. These are the measured CPU quick start's (configs/quickstart-
+ * fmnist-cpu.json: 64 generator steps of batch 4 and FD on 200 samples before and after, 5 min 27 s on
+ * 2 cores, benchmarks/cpu-runs/quickstart-fmnist-cpu/). That preset also raises both learning rates to
+ * 1e-4, which is a choice of method, not of device, so it is not applied here.
+ */
+export const WASM_IMAGE_DEFAULTS = { batch: 4, duration: 0.256, tick: 0.128, snap: 100, evalN: 200 } as const;

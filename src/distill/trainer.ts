@@ -66,7 +66,7 @@ export function resumeDistillConfig(resume: string, explicit: Record<string, unk
   const { statePath } = resolveResume(resume);
   const { meta } = readMeta(statePath);
   if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a distillation training state`);
-  const merged = parseConfig(DistillConfigSchema, { ...meta.config, ...explicit, resume }, statePath);
+  const merged = parseConfig(DistillConfigSchema, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
   for (const k of Object.keys(merged) as (keyof DistillConfig)[]) {
     if ((MUTABLE_ON_RESUME as readonly string[]).includes(k)) continue;
     if (JSON.stringify(merged[k]) !== JSON.stringify(meta.config[k])) {
@@ -222,16 +222,6 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     if (setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, kimg);
   };
 
-  if (step === 0 && setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, 0);
-  // The starting point of every FD-versus-kimg curve: the generator before its first step.
-  if (step === 0 && setup.evaluate && cfg.evalN > 0 && !isFitProbe()) {
-    const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
-    metrics.push({ kimg: 0, step: 0, ...m });
-    run.log(`metrics @ 0 kimg (initial generator): ${fmtMetrics(m)}`);
-    run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
-    writeRunCurves(run.path);
-  }
-
   let stopReason: StopReason = '';
   const oneStep = async (s: number) => {
     const state: DistillState = { gen, fake, fakeDone };
@@ -242,7 +232,17 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     }
     step = s + 1;
   };
+  let failed = false;
   try {
+    if (step === 0 && setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, 0);
+    // The starting point of every FD-versus-kimg curve: the generator before its first step.
+    if (step === 0 && setup.evaluate && cfg.evalN > 0 && !isFitProbe()) {
+      const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
+      metrics.push({ kimg: 0, step: 0, ...m });
+      run.log(`metrics @ 0 kimg (initial generator): ${fmtMetrics(m)}`);
+      run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
+      writeRunCurves(run.path);
+    }
     // fake-score warm-up (analytic teachers: the fake score starts untrained)
     const warm = usesFake && fakeDone < cfg.fakeWarmup;
     while (fakeDone < cfg.fakeWarmup && usesFake) {
@@ -264,10 +264,13 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     stoppedEarly = r.stoppedEarly !== '';
   } catch (e) {
     run.log(stoppedBy(e));
+    failed = true;
     throw e;
   } finally {
     run.log(`Done: ${step} generator steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ' (stopped early)' : ''}`);
     run.close();
+    // a new run that failed before its first step leaves no folder behind (the error says what was wrong)
+    if (failed && !cfg.resume && step === 0) run.discard();
     tree.dispose(gen);
     tree.dispose(fake);
   }

@@ -63,7 +63,7 @@ export function ganResumeConfig(resume: string, explicit: Record<string, unknown
   const { statePath } = resolveResume(resume);
   const { meta } = readMeta(statePath);
   if (!meta || meta.format !== GAN_STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a GAN training state`);
-  const merged = parseConfig(GanConfig, { ...meta.config, ...explicit, resume }, statePath);
+  const merged = parseConfig(GanConfig, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
   checkFrozen(merged, meta.config);
   return merged;
 }
@@ -293,6 +293,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     await drain(IN_FLIGHT);
     step = s + 1;
   };
+  let failed = false;
   try {
     if (step === 0) await drawGrid(0);
     ({ stoppedEarly } = await trainingLoop(
@@ -301,10 +302,13 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     ));
   } catch (e) {
     run.log(stoppedBy(e));
+    failed = true;
     throw e;
   } finally {
     run.log(`Done: ${step} steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
     run.close();
+    // a new run that failed before its first step leaves no folder behind (the error says what was wrong)
+    if (failed && !cfg.resume && step === 0) run.discard();
     tree.dispose(gs);
     tree.dispose(dst);
     dStep.dispose();

@@ -9,7 +9,7 @@
  *   <prefix>-<kimg, 6 digits>.safetensors        snapshots, found again by `latestSnapshot`
  * `openRunDir` reopens a folder to resume a run: the logs are appended to, never truncated.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { appendLine, writeFileAtomic } from '../io/atomic.js';
 import { TensorBoardWriter } from '../io/tensorboard.js';
@@ -49,6 +49,8 @@ export interface RunDir {
   rewind(step: number, kimg: number): string;
   /** Flushes and closes what the run folder opened (the TensorBoard file). */
   close(): void;
+  /** Closes and deletes the folder: for a new run that failed before its first step (nothing in it is worth keeping). */
+  discard(): void;
 }
 
 class RunFolder implements RunDir {
@@ -118,6 +120,11 @@ class RunFolder implements RunDir {
 
   close(): void {
     this.tbWriter?.close();
+  }
+
+  discard(): void {
+    this.close();
+    rmSync(this.path, { recursive: true, force: true });
   }
 }
 

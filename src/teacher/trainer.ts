@@ -120,7 +120,7 @@ export function resumeConfig(resume: string, explicit: Record<string, unknown> =
   const { statePath } = resolveResume(resume);
   const { meta } = readMeta(statePath);
   if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a teacher training state`);
-  const merged = parseConfig(TeacherConfig, { ...meta.config, ...explicit, resume }, statePath);
+  const merged = parseConfig(TeacherConfig, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
   for (const k of FROZEN_ON_RESUME) {
     if (JSON.stringify(merged[k]) !== JSON.stringify(meta.config[k])) {
       throw new Error(`resume: '${k}' cannot change when resuming (run has ${JSON.stringify(meta.config[k])}, got ${JSON.stringify(merged[k])})`);
@@ -406,6 +406,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     await drain(IN_FLIGHT);
     step = s + 1;
   };
+  let failed = false;
   try {
     ({ stoppedEarly } = await trainingLoop(
       { startStep: step, startPosition, snapshotAtStart, stateMinutes: cfg.stateMinutes, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
@@ -413,10 +414,13 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     ));
   } catch (e) {
     run.log(stoppedBy(e));
+    failed = true;
     throw e;
   } finally {
     run.log(`Done: ${step} steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
     run.close();
+    // a new run that failed before its first step leaves no folder behind (the error says what was wrong)
+    if (failed && !cfg.resume && step === 0) run.discard();
     tree.dispose(state);
     trainStep.dispose();
   }

@@ -12,7 +12,7 @@ import { tree } from '@jax-js/jax';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
-import { addConfigOptions, configFromOptions } from '../../config/config.js';
+import { addConfigOptions, configFromOptions, defaultsNotGiven, describeValues } from '../../config/config.js';
 import { resolveNetworkPath } from '../../teacher/load.js';
 import { DATASETS } from '../../data/images.js';
 import { appendLine } from '../../io/atomic.js';
@@ -39,6 +39,13 @@ export const EvalSchema = z.object({
   kidSubsetSize: z.number().int().min(2).default(1000).describe('KID subset size (capped by the number of images)'),
 });
 export type EvalConfig = z.infer<typeof EvalSchema>;
+
+/**
+ * `eval --network` defaults on WebAssembly (a CPU), used where the user gives no value: batch 250 does
+ * not fit in Wasm's 4 GiB for the shipped U-Nets (each run respawned twice, down to 63); 64 fits and
+ * 1,000 seeds take minutes (benchmarks/cpu-runs/eval-wasm/).
+ */
+export const WASM_EVAL_DEFAULTS = { batch: 64, seeds: '0-999' } as const;
 
 export const EvalRefSchema = z.object({
   dataset: z.enum(DATASETS).default('fashion-mnist').describe('dataset whose split is summarised'),
@@ -124,12 +131,16 @@ export function register(program: Command): void {
   addDeviceOption(cmd);
   cmd.action(
     action(async (opts: Record<string, unknown>) => {
-      const cfg = configFromOptions(EvalSchema, opts);
+      let cfg = configFromOptions(EvalSchema, opts);
+      const dev = await useDevice(opts.device as string | undefined, !!opts.dryRun);
+      const under = dev.backend === 'wasm' && cfg.network ? defaultsNotGiven(EvalSchema, opts, WASM_EVAL_DEFAULTS) : {};
+      const note = Object.keys(under).length ? `defaults on WebAssembly (CPU): ${describeValues(under)} (batch 250 does not fit in its 4 GiB, and 10,000 images take too long there; a flag or --config value overrides each)` : '';
+      if (note) cfg = configFromOptions(EvalSchema, opts, under);
       if (opts.dryRun) {
-        dryRun(cfg, opts.device, [() => cfg.network && resolveNetworkPath(cfg.network)]);
+        dryRun(cfg, opts.device, [() => cfg.network && resolveNetworkPath(cfg.network)], note);
         return;
       }
-      await useDevice(opts.device as string | undefined);
+      if (note) process.stderr.write(note + '\n');
       const run = async () => console.log(JSON.stringify(await evalCommand(cfg)));
       await (cfg.network ? withBatchThatFits(cfg.batch, run) : run());
     }),
