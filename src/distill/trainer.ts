@@ -24,6 +24,7 @@ import { distillIteration, type DistillState } from './iteration.js';
 import { writeRunCurves } from '../metrics/curves.js';
 import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, kimgText, rateText } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
+import { Progress } from '../run/progress.js';
 
 export const STATE_PREFIX = 'training-state';
 export const STATE_FORMAT = 'diff-instruct/distill-state@1';
@@ -234,10 +235,16 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   };
   let failed = false;
   try {
-    if (step === 0 && setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, 0);
+    // Before the first step the grid and the metrics of the initial generator can take a minute on a
+    // CPU: a line says so, and on a terminal a live line counts the images.
+    const initialEval = step === 0 && setup.evaluate && cfg.evalN > 0 && !isFitProbe();
+    if (step === 0 && setup.drawGrid) {
+      if (setup.models.generator.kind !== 'mlp') run.log(`initial generator: sample grid of ${cfg.gridSeeds} seeds${initialEval ? `, then metrics on ${cfg.evalN} samples` : ''}…`);
+      await withImageProgress('grid', (on) => setup.drawGrid!(tree.ref(gen.ema), run, 0, on));
+    }
     // The starting point of every FD-versus-kimg curve: the generator before its first step.
-    if (step === 0 && setup.evaluate && cfg.evalN > 0 && !isFitProbe()) {
-      const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
+    if (initialEval) {
+      const m = await withImageProgress('initial metrics', (on) => setup.evaluate!(tree.ref(gen.ema), cfg.evalN, on));
       metrics.push({ kimg: 0, step: 0, ...m });
       run.log(`metrics @ 0 kimg (initial generator): ${fmtMetrics(m)}`);
       run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
@@ -276,6 +283,28 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   }
   const result: DistillResult = { runDir: run.path, kimg: (step * cfg.batch) / 1000, genSteps: step, skipped, snapshots, metrics, seconds: (Date.now() - t0) / 1000, stoppedEarly, stopReason };
   return result;
+}
+
+/**
+ * Runs `fn` with a live line on a terminal (stderr) counting the images it generates (`on(done, total)`),
+ * redrawn at least once a second (elapsed time) while the images are scored; erased when it ends.
+ */
+async function withImageProgress<T>(label: string, fn: (on: (done: number, total: number) => void) => Promise<T>): Promise<T> {
+  let bar: Progress | null = null;
+  let shown = 0;
+  const on = (done: number, total: number) => {
+    bar ??= new Progress(total, label, { minIntervalMs: 1000, rateUnit: ' img/s' });
+    bar.tick(done - shown);
+    shown = done;
+  };
+  const timer = setInterval(() => bar?.tick(0), 1000);
+  timer.unref?.();
+  try {
+    return await fn(on);
+  } finally {
+    clearInterval(timer);
+    (bar as Progress | null)?.clear();
+  }
 }
 
 /** Frees the teacher params a setup holds (runDistill has already taken theta0 and phi0). */
