@@ -100,12 +100,29 @@ test('bad input: corrupt safetensors files, wrong kinds, bad configs, seeds and 
     fails(['distill', '--teacher', nanTeacher, '--outdir', runs, '--device', 'wasm'], biasRe);
     fails(['sample', '--network', nanTeacher, '--seeds', '0', '--outdir', join(runs, 'samples'), '--device', 'wasm'], biasRe);
     fails(['train-teacher', '--init', 'classifier-fmnist', '--outdir', runs, '--device', 'wasm'], /holds a classifier checkpoint/);
+    // error texts (issue 28): each names the problem, as the user typed it, before any compute
+    const nullCfg = file('null.json', 'null');
+    const arrayCfg = file('array.json', '[1, 2]');
+    const aFile = file('not-a-folder', 'x');
+    fails(['distill', '--dry-run', '--config', nullCfg], /null\.json' must hold a JSON object of config keys, not null$/);
+    fails(['distill', '--dry-run', '--config', arrayCfg], /array\.json' must hold a JSON object of config keys, not an array$/);
+    fails(['distill', '--resume', dir, '--config', unknownKey], /unknown\.json: unknown config key 'learningRate'$/); // the file, not a training state
+    fails(['distill', '--dry-run', '--lr-fake', '-1'], /^diff-instruct: error: --lr-fake: /);
+    fails(['distill', '--dry-run', '--teacher', 'toy:ring8', '--grid-seeds', 'abc'], /^diff-instruct: error: --grid-seeds: expected seeds as N or A-B/);
+    fails(['sample', '--network', 'fmnist-cond-onestep', '--seeds', '0', '--outdir', aFile, '--device', 'wasm'], /--outdir '.*not-a-folder' is a file, not a folder$/);
+    if (existsSync('/proc/self')) fails(['distill', '--teacher', 'toy:ring8', '--duration', '0.1', '--outdir', '/proc/di-x', '--device', 'wasm'], /cannot create folder '\/proc\/di-x': ENOENT$/); // Node's recursive mkdir spins forever there
     // three processes at a time: each spends most of its ~2 s loading the CLI
     const queue = [...cases];
     await Promise.all([0, 1, 2].map(async () => {
       for (let c = queue.shift(); c; c = queue.shift()) await check(...c);
     }));
     assert.ok(!existsSync(runs) || readdirSync(runs).length === 0, 'no empty run folder');
+    // commander's own errors carry the same prefix (then its usage hint)
+    for (const [args, message] of [[['distill', '--bogus'], /^diff-instruct: error: unknown option '--bogus'$/], [['distll'], /^diff-instruct: error: unknown command 'distll'$/]] as const) {
+      const r = await cli([...args]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr.split('\n')[0], message);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

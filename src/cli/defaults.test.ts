@@ -39,3 +39,11 @@ test('Wasm defaults: distill of an image teacher and eval --network fit the devi
   const e = JSON.parse(ev.stdout);
   assert.deepEqual([e.batch, e.seeds], [64, '0-999']);
 });
+
+test('eval: scoring a network against another dataset than its own is said, before any compute', { timeout: 60_000 }, async () => {
+  const r = await cli(['eval', '--network', 'fmnist-cond-onestep', '--dataset', 'mnist', '--device', 'wasm', '--dry-run']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^diff-instruct: warning: 'fmnist-cond-onestep' was trained on fashion-mnist; scoring it against mnist measures how far apart the datasets are, not its quality$/m);
+  const same = await cli(['eval', '--network', 'fmnist-cond-onestep', '--dataset', 'fashion-mnist', '--device', 'wasm', '--dry-run']);
+  assert.doesNotMatch(same.stderr, /warning/);
+});

@@ -35,7 +35,10 @@ for (const stream of [process.stdout, process.stderr]) {
 const program = new Command('diff-instruct')
   .description('Diff-Instruct: distill diffusion models into one-step generators (WebGPU / Wasm)')
   .version(pkg.version)
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // commander's own errors (unknown option, missing value) read like ours: `diff-instruct: error: …`;
+  // subcommands inherit this, as they are added below
+  .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'diff-instruct: error: ')) });
 
 for (const load of commands) (await load()).register(program);
 

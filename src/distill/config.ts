@@ -4,6 +4,7 @@
  * both nets, batch 128, one fake step per generator step, lognormal σ (−1.2, 1.2), EMA half-life 0.5
  * Mimg, fp32) except where a field says why it differs.
  */
+import { seedListField } from '../config/fields.js';
 import { z } from 'zod';
 import { GENERATOR_LOSSES, WEIGHTINGS } from './losses.js';
 
@@ -42,7 +43,7 @@ export const DistillConfig = z.object({
   tick: z.number().positive().default(10).describe('kimg between progress lines, stats and grids'),
   snap: z.number().int().positive().default(5).describe('ticks between snapshots (with metrics)'),
   evalN: z.number().int().min(0).default(10000).describe('samples for FD/KID/precision/recall at each snapshot (0: no metrics)'),
-  gridSeeds: z.string().default('0-99').describe('image seeds of the fixed sample grid (one row per class for conditional models)'),
+  gridSeeds: seedListField('0-99', 'image seeds of the fixed sample grid (one row per class for conditional models)'),
   seed: z.number().int().min(0).default(0).describe('training seed (keys for latents, labels, σ and noise)'),
   maxMinutes: z.number().min(0).default(0).describe('wall-clock budget: stop cleanly with a snapshot after this many minutes (0: none)'),
   stateMinutes: z.number().min(0).default(2).describe('minutes between training states written between snapshots, so kill -9 or a power cut loses at most this much (0: only with snapshots); a state is ~7× the generator\'s size and is written in well under a second on a CPU'),

@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { appendLine, writeFileAtomic } from '../io/atomic.js';
+import { appendLine, makeDirs, writeFileAtomic } from '../io/atomic.js';
 import { TensorBoardWriter } from '../io/tensorboard.js';
 
 export const OPTIONS_FILE = 'training_options.json';
@@ -149,11 +149,7 @@ function existingIds(outdir: string): number[] {
  */
 export function createRunDir(outdir: string, desc: string, config: object, meta: object = {}, opts: RunDirOptions = {}): RunDir {
   if (!DESC_RE.test(desc)) throw new Error(`run description '${desc}' may only contain letters, digits and . _ + = - (and must start with a letter or digit)`);
-  try {
-    mkdirSync(outdir, { recursive: true });
-  } catch (e) {
-    throw new Error(`cannot create output folder '${outdir}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  makeDirs(outdir);
   let id = Math.max(-1, ...existingIds(outdir)) + 1;
   let path: string;
   for (;;) {

@@ -7,6 +7,7 @@
  * `diff-instruct eval ref`: recomputes a dataset split's reference statistics
  * (models/ref-<fmnist|mnist>-<split>.safetensors) with the current classifier.
  */
+import { readMeta } from '../../io/params.js';
 import type { Command } from 'commander';
 import { tree } from '@jax-js/jax';
 import { join } from 'node:path';
@@ -136,6 +137,9 @@ export function register(program: Command): void {
       const under = dev.backend === 'wasm' && cfg.network ? defaultsNotGiven(EvalSchema, opts, WASM_EVAL_DEFAULTS) : {};
       const note = Object.keys(under).length ? `defaults on WebAssembly (CPU): ${describeValues(under)} (batch 250 does not fit in its 4 GiB, and 10,000 images take too long there; a flag or --config value overrides each)` : '';
       if (note) cfg = configFromOptions(EvalSchema, opts, under);
+      // allowed (a cross-dataset score can be wanted), but never silently: said before any compute
+      const own = cfg.network && cfg.dataset ? readMeta(resolveNetworkPath(cfg.network)).meta?.dataset : undefined;
+      if (typeof own === 'string' && own !== cfg.dataset) process.stderr.write(`diff-instruct: warning: '${cfg.network}' was trained on ${own}; scoring it against ${cfg.dataset} measures how far apart the datasets are, not its quality\n`);
       if (opts.dryRun) {
         dryRun(cfg, opts.device, [() => cfg.network && resolveNetworkPath(cfg.network)], note);
         return;

@@ -11,9 +11,9 @@
  * stopped quick start (as `distill --resume`) and ends with the same summary, from the run's first metrics.
  */
 import type { Command } from 'commander';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { configsDir } from '../../io/models-dir.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { configFromOptions } from '../../config/config.js';
 import { checkDenoiserFile } from '../../teacher/load.js';
 import { DistillConfig } from '../../distill/config.js';
@@ -23,7 +23,6 @@ import { resumeDistillConfig } from '../../distill/trainer.js';
 import { runDistillCommand } from './distill.js';
 
 const PRESETS = ['auto', 'gpu', 'cpu'] as const;
-const CONFIG_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'configs');
 
 /** "fd 288.6 → 120.3, classAcc 0.415 → 0.62" for the keys both rows have. */
 function change(first: Record<string, number>, last: Record<string, number>, keys: string[]): string {
@@ -61,7 +60,7 @@ export function register(program: Command): void {
       if (!(PRESETS as readonly string[]).includes(opts.preset)) throw new Error(`unknown preset '${opts.preset}' (known: ${PRESETS.join(', ')})`);
       const dev = await useDevice(opts.device, true); // said once, below and by distill
       const preset = opts.preset !== 'auto' ? opts.preset : dev.backend === 'webgpu' && !dev.software ? 'gpu' : 'cpu';
-      const file = opts.config ?? join(CONFIG_DIR, `quickstart-fmnist-${preset}.json`);
+      const file = opts.config ?? join(configsDir(), `quickstart-fmnist-${preset}.json`);
       const cfg = opts.resume !== undefined ? resumeDistillConfig(opts.resume) : configFromOptions(DistillConfig, { config: file, outdir: opts.outdir });
       // on stderr with --dry-run, whose stdout is the config alone (as JSON for --config)
       const what = opts.resume !== undefined ? `resuming ${opts.resume}` : `${opts.config ? 'config' : `preset '${preset}'`} (${file})`;
