@@ -43,10 +43,12 @@ export type EvalConfig = z.infer<typeof EvalSchema>;
 
 /**
  * `eval --network` defaults on WebAssembly (a CPU), used where the user gives no value: batch 250 does
- * not fit in Wasm's 4 GiB for the shipped U-Nets (each run respawned twice, down to 63); 64 fits and
- * 1,000 seeds take minutes (benchmarks/cpu-runs/eval-wasm/).
+ * not fit in Wasm's 4 GiB for the shipped U-Nets (every CPU eval respawned twice, down to 63); batch 64
+ * fits (3.4 GB). 200 seeds, as the CPU quick start and distill's Wasm defaults score: 1,000 one-step
+ * images took 1,648 s on the shared 2-core machine at load 16 (benchmarks/cpu-runs/eval-wasm/), so 200
+ * take about a fifth of that there, less on an idle machine.
  */
-export const WASM_EVAL_DEFAULTS = { batch: 64, seeds: '0-999' } as const;
+export const WASM_EVAL_DEFAULTS = { batch: 64, seeds: '0-199' } as const;
 
 export const EvalRefSchema = z.object({
   dataset: z.enum(DATASETS).default('fashion-mnist').describe('dataset whose split is summarised'),
@@ -135,7 +137,7 @@ export function register(program: Command): void {
       let cfg = configFromOptions(EvalSchema, opts);
       const dev = await useDevice(opts.device as string | undefined, !!opts.dryRun);
       const under = dev.backend === 'wasm' && cfg.network ? defaultsNotGiven(EvalSchema, opts, WASM_EVAL_DEFAULTS) : {};
-      const note = Object.keys(under).length ? `defaults on WebAssembly (CPU): ${describeValues(under)} (batch 250 does not fit in its 4 GiB, and 10,000 images take too long there; a flag or --config value overrides each)` : '';
+      const note = Object.keys(under).length ? `defaults on WebAssembly (CPU): ${describeValues(under)} (batch 250 does not fit in its 4 GiB, and 10,000 images take hours there; a flag or --config value overrides each)` : '';
       if (note) cfg = configFromOptions(EvalSchema, opts, under);
       // allowed (a cross-dataset score can be wanted), but never silently: said before any compute
       const own = cfg.network && cfg.dataset ? readMeta(resolveNetworkPath(cfg.network)).meta?.dataset : undefined;
