@@ -13,27 +13,36 @@ import { basename, dirname, join, resolve } from 'node:path';
 let tmpCounter = 0;
 
 /**
- * Checks, without creating anything, that `dir` is a folder or could be made one: its first existing
- * ancestor (or itself) must be a folder. For output flags, checked before any compute; `what` names the
- * flag in the error (`--outdir 'x' is a file, not a folder`).
+ * Walks up from `dir` to its first existing ancestor (or itself): returns the missing folders, deepest
+ * first, and throws `<prefix>: '<path>' is a file, not a folder` (or the stat error's code) on the way.
  */
-export function checkFolderTarget(dir: string, what: string): void {
-  let d = resolve(dir);
-  for (;;) {
+function missingFolders(dir: string, prefix: string): string[] {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; ) {
     let st;
     try {
       st = statSync(d);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw new Error(`${what} '${dir}': ${code ?? (e as Error).message}`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${prefix}: ${code ?? (e as Error).message} at '${d}'`);
+      missing.push(d);
       const up = dirname(d);
-      if (up === d) return;
+      if (up === d) return missing;
       d = up;
       continue;
     }
-    if (!st.isDirectory()) throw new Error(d === resolve(dir) ? `${what} '${dir}' is a file, not a folder` : `${what} '${dir}': '${d}' is a file, not a folder`);
-    return;
+    if (!st.isDirectory()) throw new Error(`${prefix}: '${d}' is a file, not a folder`);
+    return missing;
   }
+}
+
+/**
+ * Checks, without creating anything, that `dir` is a folder or could be made one: its first existing
+ * ancestor (or itself) must be a folder. For output flags, checked before any compute; `what` names the
+ * flag in the error (`--outdir 'x': '/abs/x' is a file, not a folder`).
+ */
+export function checkFolderTarget(dir: string, what: string): void {
+  missingFolders(dir, `${what} '${dir}'`);
 }
 
 /**
@@ -42,25 +51,7 @@ export function checkFolderTarget(dir: string, what: string): void {
  * folder in turn; errors name the folder and the reason (`ENOENT`, `EACCES`, `ENOTDIR`, …).
  */
 export function makeDirs(dir: string): void {
-  const missing: string[] = [];
-  let d = resolve(dir);
-  for (;;) {
-    let st;
-    try {
-      st = statSync(d);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw new Error(`cannot create folder '${dir}': ${code ?? (e as Error).message} at '${d}'`);
-      missing.push(d);
-      const up = dirname(d);
-      if (up === d) break;
-      d = up;
-      continue;
-    }
-    if (!st.isDirectory()) throw new Error(`cannot create folder '${dir}': '${d}' is a file, not a folder`);
-    break;
-  }
-  for (const m of missing.reverse()) {
+  for (const m of missingFolders(dir, `cannot create folder '${dir}'`).reverse()) {
     try {
       mkdirSync(m);
     } catch (e) {
