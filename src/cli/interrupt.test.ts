@@ -3,7 +3,8 @@
  * state every 0.06 s (`--state-minutes 0.001`), is stopped by SIGTERM, SIGHUP or kill -9 once its first
  * timed state exists, and is continued by `--resume`: the final EMA generator is bit-identical to an
  * uninterrupted run's, and stats.jsonl lists no (kind, step) twice. SIGTERM and SIGHUP exit 128 + the
- * signal and print the command that continues the run, which is run as printed.
+ * signal and print the command that continues the run, which is run as printed; the kill -9 run is
+ * continued by `quickstart --resume`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,7 +73,8 @@ test('SIGTERM, SIGHUP or kill -9 after the first timed state, then --resume: the
       let resume: string[];
       if (sig === 'SIGKILL') {
         assert.equal(r.signal, 'SIGKILL');
-        resume = ['distill', '--resume', run, '--device', 'wasm'];
+        resume = ['quickstart', '--resume', run, '--device', 'wasm']; // quickstart --resume continues any distill run
+        assert.match((await cli([...resume, '--preset', 'cpu'])).stderr, /^diff-instruct: error: --resume continues the run's own config and folder: give it without --preset$/m);
       } else {
         assert.equal(r.code, sig === 'SIGTERM' ? 143 : 129, `${sig}: exit code\n${r.stderr}`);
         const m = /continue it with:\n {2}node (\S+) (.+)\n/.exec(r.stderr);
