@@ -108,6 +108,7 @@ test('bad input: corrupt safetensors files, wrong kinds, bad configs, seeds and 
     fails(['distill', '--dry-run', '--config', arrayCfg], /array\.json' must hold a JSON object of config keys, not an array$/);
     fails(['distill', '--resume', dir, '--config', unknownKey], /unknown\.json: unknown config key 'learningRate'$/); // the file, not a training state
     fails(['distill', '--dry-run', '--lr-fake', '-1'], /^diff-instruct: error: --lr-fake: /);
+    fails(['distill', '--teacher', 'toy:ring8', '--eval-n', '1', '--outdir', runs, '--device', 'wasm'], /^diff-instruct: error: --eval-n: expected 0 \(no metrics\) or at least 2 samples/);
     fails(['distill', '--dry-run', '--teacher', 'toy:ring8', '--grid-seeds', 'abc'], /^diff-instruct: error: --grid-seeds: expected seeds as N or A-B/);
     fails(['sample', '--network', 'fmnist-cond-onestep', '--seeds', '0', '--outdir', aFile, '--device', 'wasm'], /--outdir '.*not-a-folder': '.*not-a-folder' is a file, not a folder$/);
     if (existsSync('/proc/self')) fails(['distill', '--teacher', 'toy:ring8', '--duration', '0.1', '--outdir', '/proc/di-x', '--device', 'wasm'], /cannot create folder '\/proc\/di-x': ENOENT$/); // Node's recursive mkdir spins forever there

@@ -18,3 +18,14 @@ export function seedListField(def: string, description: string) {
     }), { message: "expected seeds as N or A-B (A ≤ B) separated by commas, e.g. '0-99' or '1,5,10-19'" })
     .describe(description);
 }
+
+/** A sample count for metrics: 0 (none) or at least 2, as FD needs a covariance (1 fails deep inside the metrics). */
+export function evalCountField(def: number, description: string) {
+  return z
+    .number()
+    .int()
+    .min(0)
+    .refine((n) => n === 0 || n >= 2, { message: 'expected 0 (no metrics) or at least 2 samples (FD needs a covariance)' })
+    .default(def)
+    .describe(description);
+}

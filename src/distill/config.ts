@@ -4,7 +4,7 @@
  * both nets, batch 128, one fake step per generator step, lognormal σ (−1.2, 1.2), EMA half-life 0.5
  * Mimg, fp32) except where a field says why it differs.
  */
-import { seedListField } from '../config/fields.js';
+import { evalCountField, seedListField } from '../config/fields.js';
 import { z } from 'zod';
 import { GENERATOR_LOSSES, WEIGHTINGS } from './losses.js';
 
@@ -42,7 +42,7 @@ export const DistillConfig = z.object({
   emaRampup: z.number().min(0).nullable().default(0.05).describe('EMA ramp-up ratio (half-life ≤ ratio × images so far; EDM 0.05; null: off)'),
   tick: z.number().positive().default(10).describe('kimg between progress lines, stats and grids'),
   snap: z.number().int().positive().default(5).describe('ticks between snapshots (with metrics)'),
-  evalN: z.number().int().min(0).default(10000).describe('samples for FD/KID/precision/recall at each snapshot (0: no metrics)'),
+  evalN: evalCountField(10000, 'samples for FD/KID/precision/recall at each snapshot (0: no metrics)'),
   gridSeeds: seedListField('0-99', 'image seeds of the fixed sample grid (one row per class for conditional models)'),
   seed: z.number().int().min(0).default(0).describe('training seed (keys for latents, labels, σ and noise)'),
   maxMinutes: z.number().min(0).default(0).describe('wall-clock budget: stop cleanly with a snapshot after this many minutes (0: none)'),
