@@ -36,7 +36,7 @@ const HEADER_BYTES = 32;
 
 /** The repository (package) root, also from the bundled CLI (io/models-dir.ts). */
 export function repoRoot(): string {
-  return packageDir();
+  return join(packageDir(), '/'); // with its trailing separator, as a file URL's folder
 }
 
 /** Folder holding `.didata` files: `$DI_DATA_DIR`, else `<repo root>/.cache/datasets`. */
