@@ -39,6 +39,8 @@ cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$stage/node_mo
 cp -r node_modules/webgpu/dist/linux-x64 "$stage/node_modules/webgpu/dist/"
 for dep in debug ms; do [ -d "node_modules/$dep" ] && cp -r "node_modules/$dep" "$stage/node_modules/$dep"; done
 cp package.json "$stage/package.json"
+# the presets quickstart reads (configs/quickstart-fmnist-*.json) and the example configs: a few KiB
+cp -r configs "$stage/configs"
 # PyTorch reference bench (benchmarks/pytorch/bench_edm.py) needs NVlabs/edm's networks.py: not in this
 # repo; EDM_DIR=<checkout with training/networks.py, torch_utils/ and dnnlib/> packs them into edm/.
 if [ -n "${EDM_DIR:-}" ]; then

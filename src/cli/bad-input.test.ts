@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serializeSafetensors } from '../io/safetensors.js';
+import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 
 const bin = fileURLToPath(new URL('../../bin/diff-instruct.mjs', import.meta.url));
 /** Runs the CLI; resolves with its exit code and stderr. */
@@ -78,8 +78,8 @@ test('bad input: corrupt safetensors files, wrong kinds, bad configs, seeds and 
     fails(['distill', '--dry-run', '--config', wrongType], /config key 'batch'/);
     fails(['distill', '--dry-run', '--config', join(dir, 'nope.json')], /cannot be read/);
     fails(['distill', '--dry-run', '--batch', 'abc'], /--batch: expected a number, got 'abc'/);
-    fails(['distill', '--dry-run', '--batch', '0'], /config key 'batch'/);
-    fails(['distill', '--dry-run', '--loss', 'kl'], /config key 'loss'/);
+    fails(['distill', '--dry-run', '--batch', '0'], /^diff-instruct: error: --batch: /);
+    fails(['distill', '--dry-run', '--loss', 'kl'], /^diff-instruct: error: --loss: /);
     // seeds
     fails(['sample', '--dry-run', '--seeds', '5-1'], /seed/);
     fails(['sample', '--dry-run', '--seeds', 'abc'], /seed/);
@@ -89,13 +89,41 @@ test('bad input: corrupt safetensors files, wrong kinds, bad configs, seeds and 
     fails(['sample', '--device', 'tpu', '--network', 'fmnist-cond-onestep', '--seeds', '0', '--outdir', join(dir, 'out')], /unknown device 'tpu'/);
     // a failed start leaves no run folder behind
     const runs = join(dir, 'runs');
+    // the shipped teacher with one NaN in a bias: refused when loaded, naming the tensor
+    const teacher = readSafetensors(fileURLToPath(new URL('../../models/fmnist-cond.safetensors', import.meta.url)));
+    const bias = Object.keys(teacher.tensors).find((k) => k.endsWith('.bias'))!;
+    const t = teacher.tensors[bias];
+    if (t.dtype === 'F16') (t.data as Uint16Array)[0] = 0x7e00; // an f16 NaN
+    else (t.data as Float32Array)[0] = NaN;
+    const nanTeacher = file('nan-teacher.safetensors', serializeSafetensors(teacher.tensors, teacher.metadata));
+    const biasRe = new RegExp(`nan-teacher\\.safetensors': tensor '${bias.replace(/\./g, '\\.')}' holds 1 non-finite value \\(NaN or ±Inf\\)`);
+    fails(['distill', '--teacher', nanTeacher, '--outdir', runs, '--device', 'wasm'], biasRe);
+    fails(['sample', '--network', nanTeacher, '--seeds', '0', '--outdir', join(runs, 'samples'), '--device', 'wasm'], biasRe);
     fails(['train-teacher', '--init', 'classifier-fmnist', '--outdir', runs, '--device', 'wasm'], /holds a classifier checkpoint/);
+    // error texts (issue 28): each names the problem, as the user typed it, before any compute
+    const nullCfg = file('null.json', 'null');
+    const arrayCfg = file('array.json', '[1, 2]');
+    const aFile = file('not-a-folder', 'x');
+    fails(['distill', '--dry-run', '--config', nullCfg], /null\.json' must hold a JSON object of config keys, not null$/);
+    fails(['distill', '--dry-run', '--config', arrayCfg], /array\.json' must hold a JSON object of config keys, not an array$/);
+    fails(['distill', '--resume', dir, '--config', unknownKey], /unknown\.json: unknown config key 'learningRate'$/); // the file, not a training state
+    fails(['distill', '--dry-run', '--lr-fake', '-1'], /^diff-instruct: error: --lr-fake: /);
+    fails(['distill', '--teacher', 'toy:ring8', '--eval-n', '1', '--outdir', runs, '--device', 'wasm'], /^diff-instruct: error: --eval-n: expected 0 \(no metrics\) or at least 2 samples/);
+    fails(['distill', '--dry-run', '--teacher', 'toy:ring8', '--grid-seeds', 'abc'], /^diff-instruct: error: --grid-seeds: expected seeds as N or A-B/);
+    fails(['sample', '--network', 'fmnist-cond-onestep', '--seeds', '0', '--outdir', aFile, '--device', 'wasm'], /--outdir '.*not-a-folder': '.*not-a-folder' is a file, not a folder$/);
+    if (existsSync('/proc/self')) fails(['distill', '--teacher', 'toy:ring8', '--duration', '0.1', '--outdir', '/proc/di-x', '--device', 'wasm'], /cannot create folder '\/proc\/di-x': ENOENT$/); // Node's recursive mkdir spins forever there
     // three processes at a time: each spends most of its ~2 s loading the CLI
     const queue = [...cases];
     await Promise.all([0, 1, 2].map(async () => {
       for (let c = queue.shift(); c; c = queue.shift()) await check(...c);
     }));
     assert.ok(!existsSync(runs) || readdirSync(runs).length === 0, 'no empty run folder');
+    // commander's own errors carry the same prefix (then its usage hint)
+    for (const [args, message] of [[['distill', '--bogus'], /^diff-instruct: error: unknown option '--bogus'$/], [['distll'], /^diff-instruct: error: unknown command 'distll'$/]] as const) {
+      const r = await cli([...args]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr.split('\n')[0], message);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

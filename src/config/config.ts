@@ -20,21 +20,27 @@ function inner(t: z.ZodType): z.ZodType {
   return cur;
 }
 
-function formatIssue(issue: z.core.$ZodIssue, where: string): string {
+function formatIssue(issue: z.core.$ZodIssue, where: string, flags: ReadonlySet<string>): string {
   if (issue.code === 'unrecognized_keys') {
     return `${where}: unknown config key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   }
   const path = issue.path.join('.') || '(root)';
+  // a value the user typed as a flag is named as typed (--lr-fake), one from a file by its key
+  if (flags.has(path)) return `--${toKebab(path)}: ${issue.message}`;
   return `${where}: config key '${path}': ${issue.message}`;
 }
 
 /**
  * Validates `raw` against `schema` and fills defaults. Throws a one-line error naming the first bad key.
- * `where` names the source (a file, "command line") in the message.
+ * `where` names the source (a file, "command line") in the message; keys in `flags` came from
+ * command-line flags and are named as the flag.
  */
-export function parseConfig<S extends Schema>(schema: S, raw: unknown, where = 'config'): z.infer<S> {
+export function parseConfig<S extends Schema>(schema: S, raw: unknown, where = 'config', flags: ReadonlySet<string> = new Set()): z.infer<S> {
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new Error(`${where}: expected a JSON object of config keys, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}`);
+  }
   const r = schema.strict().safeParse(raw ?? {});
-  if (!r.success) throw new Error(formatIssue(r.error.issues[0], where));
+  if (!r.success) throw new Error(formatIssue(r.error.issues[0], where, flags));
   return r.data as z.infer<S>;
 }
 
@@ -92,28 +98,54 @@ export function addConfigOptions(cmd: Command, schema: Schema): Command {
   return cmd;
 }
 
-/** Builds the config from `--config <file>` and the schema flags commander parsed into `opts`. */
-export function configFromOptions<S extends Schema>(schema: S, opts: Record<string, unknown>): z.infer<S> {
-  let raw: Record<string, unknown> = {};
-  if (typeof opts.config === 'string') {
-    let text: string;
-    try {
-      text = readFileSync(opts.config, 'utf8');
-    } catch {
-      throw new Error(`config file '${opts.config}' cannot be read`);
-    }
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`config file '${opts.config}' is not valid JSON: ${(e as Error).message}`);
-    }
-    parseConfig(schema, raw, opts.config); // reject unknown keys in the file before merging
+/** The values of a `--config` file, checked against `schema` on their own (unknown keys, types): errors name the file. */
+function readConfigFile(schema: Schema, path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`config file '${path}' cannot be read${code === 'ENOENT' ? ': no such file' : code === 'EISDIR' ? ': it is a folder' : code ? ` (${code})` : ''}`);
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`config file '${path}' is not valid JSON: ${(e as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new Error(`config file '${path}' must hold a JSON object of config keys, not ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
+  }
+  parseConfig(schema, raw, path); // unknown keys and bad values in the file, named by the file
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * Builds the config from `--config <file>` and the schema flags commander parsed into `opts`; `under`
+ * replaces schema defaults (e.g. a device's: `defaultsNotGiven`) and is itself overridden by the file and flags.
+ */
+export function configFromOptions<S extends Schema>(schema: S, opts: Record<string, unknown>, under: Record<string, unknown> = {}): z.infer<S> {
+  const raw: Record<string, unknown> = typeof opts.config === 'string' ? readConfigFile(schema, opts.config) : {};
+  const flags = new Set<string>();
   for (const [k, t] of Object.entries(schema.shape)) {
     const v = opts[k] ?? opts[toCamel(toKebab(k))];
-    if (typeof v === 'string') raw[k] = coerceCliValue(t as z.ZodType, v, k);
+    if (typeof v === 'string') {
+      raw[k] = coerceCliValue(t as z.ZodType, v, k);
+      flags.add(k);
+    }
   }
-  return parseConfig(schema, raw, 'command line');
+  return parseConfig(schema, { ...under, ...raw }, typeof opts.config === 'string' ? opts.config : 'command line', flags);
+}
+
+/** The entries of `defaults` whose keys the user gave neither in `--config <file>` nor as flags. */
+export function defaultsNotGiven(schema: Schema, opts: Record<string, unknown>, defaults: Record<string, unknown>): Record<string, unknown> {
+  const given = explicitConfigValues(schema, opts);
+  return Object.fromEntries(Object.entries(defaults).filter(([k]) => !(k in given)));
+}
+
+/** `batch 4, duration 0.256` for a note on stderr. */
+export function describeValues(values: Record<string, unknown>): string {
+  return Object.entries(values).map(([k, v]) => `--${toKebab(k)} ${v}`).join(', ');
 }
 
 /**
@@ -121,14 +153,7 @@ export function configFromOptions<S extends Schema>(schema: S, opts: Record<stri
  * what `--resume` lays over the config saved in the run. `resume` itself is dropped.
  */
 export function explicitConfigValues(schema: Schema, opts: Record<string, unknown>): Record<string, unknown> {
-  let raw: Record<string, unknown> = {};
-  if (typeof opts.config === 'string') {
-    try {
-      raw = JSON.parse(readFileSync(opts.config, 'utf8'));
-    } catch (e) {
-      throw new Error(`config file '${opts.config}' cannot be read as JSON: ${(e as Error).message.split('\n')[0]}`);
-    }
-  }
+  const raw: Record<string, unknown> = typeof opts.config === 'string' ? readConfigFile(schema, opts.config) : {};
   for (const [k, t] of Object.entries(schema.shape)) {
     const v = opts[k] ?? opts[toCamel(toKebab(k))];
     if (typeof v === 'string') raw[k] = coerceCliValue(t as z.ZodType, v, k);

@@ -19,11 +19,11 @@
  * `cacheDir()` is `$DI_DATA_DIR`, else `<repo root>/.cache/datasets` (git-ignored). Writes are atomic
  * (temp file + rename) so a killed build never leaves a half-written cache behind.
  */
+import { packageDir } from '../io/models-dir.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { ImageDataset, Split } from './images.js';
@@ -34,9 +34,9 @@ const gunzipAsync = promisify(gunzip);
 export const CACHE_MAGIC = 'DIDATA1\0';
 const HEADER_BYTES = 32;
 
-/** The repository root: two folders above this file (src/data/cache.ts). */
+/** The repository (package) root, also from the bundled CLI (io/models-dir.ts). */
 export function repoRoot(): string {
-  return fileURLToPath(new URL('../../', import.meta.url));
+  return join(packageDir(), '/'); // with its trailing separator, as a file URL's folder
 }
 
 /** Folder holding `.didata` files: `$DI_DATA_DIR`, else `<repo root>/.cache/datasets`. */

@@ -4,6 +4,7 @@
  * both nets, batch 128, one fake step per generator step, lognormal σ (−1.2, 1.2), EMA half-life 0.5
  * Mimg, fp32) except where a field says why it differs.
  */
+import { evalCountField, seedListField } from '../config/fields.js';
 import { z } from 'zod';
 import { GENERATOR_LOSSES, WEIGHTINGS } from './losses.js';
 
@@ -41,10 +42,11 @@ export const DistillConfig = z.object({
   emaRampup: z.number().min(0).nullable().default(0.05).describe('EMA ramp-up ratio (half-life ≤ ratio × images so far; EDM 0.05; null: off)'),
   tick: z.number().positive().default(10).describe('kimg between progress lines, stats and grids'),
   snap: z.number().int().positive().default(5).describe('ticks between snapshots (with metrics)'),
-  evalN: z.number().int().min(0).default(10000).describe('samples for FD/KID/precision/recall at each snapshot (0: no metrics)'),
-  gridSeeds: z.string().default('0-99').describe('image seeds of the fixed sample grid (one row per class for conditional models)'),
+  evalN: evalCountField(10000, 'samples for FD/KID/precision/recall at each snapshot (0: no metrics)'),
+  gridSeeds: seedListField('0-99', 'image seeds of the fixed sample grid (one row per class for conditional models)'),
   seed: z.number().int().min(0).default(0).describe('training seed (keys for latents, labels, σ and noise)'),
   maxMinutes: z.number().min(0).default(0).describe('wall-clock budget: stop cleanly with a snapshot after this many minutes (0: none)'),
+  stateMinutes: z.number().min(0).default(2).describe('minutes between training states written between snapshots, so kill -9 or a power cut loses at most this much (0: only with snapshots); a state holds 7 copies of the network: 34 MB for fmnist-cond, written in 0.2–0.5 s on a 2-core CPU, benchmarks/cpu-runs/state-write/'),
   mlpWidth: z.number().int().positive().default(128).describe('hidden width of the 2-D MLP generator and fake score (toy teachers only)'),
   mlpDepth: z.number().int().positive().default(3).describe('hidden layers of the 2-D MLP generator and fake score (toy teachers only)'),
   latentDim: z.number().int().positive().default(2).describe('latent dimension of the 2-D MLP generator (toy teachers only)'),
@@ -56,3 +58,13 @@ export const DistillConfig = z.object({
 });
 
 export type DistillConfig = z.infer<typeof DistillConfig>;
+
+/**
+ * Defaults on WebAssembly (a CPU) for image teachers, used where the user gives no value: the reference
+ * run's batch 128 does not fit in Wasm's 4 GiB (batch 8 does, 16 not: benchmarks/cpu-runs/oom-probe/) and
+ * 200 kimg at ~1 image/s would take days. These are the measured CPU quick start's (configs/quickstart-
+ * fmnist-cpu.json: 64 generator steps of batch 4 and FD on 200 samples before and after, 5 min 27 s on
+ * 2 cores, benchmarks/cpu-runs/quickstart-fmnist-cpu/). That preset also raises both learning rates to
+ * 1e-4, which is a choice of method, not of device, so it is not applied here.
+ */
+export const WASM_IMAGE_DEFAULTS = { batch: 4, duration: 0.256, tick: 0.128, snap: 100, evalN: 200 } as const;

@@ -25,10 +25,10 @@ export async function setupImageTeacher(cfg: DistillConfig): Promise<DistillSetu
   const dataset = typeof meta.dataset === 'string' ? meta.dataset : undefined;
   // The EMA generator as a `Network`, so snapshots are sampled by the same code as `diff-instruct sample`.
   const asNetwork = (params: Params): Network => ({ kind: 'generator', path: '(training)', denoiser: t.denoiser, params, meta: { ...meta, kind: 'generator', sigmaInit: cfg.sigmaInit }, net: t.net, dataShape, labelDim });
-  const generate = async (params: Params, seeds: number[], classes: Int32Array | null) => {
+  const generate = async (params: Params, seeds: number[], classes: Int32Array | null, onBatch?: (done: number, total: number) => void) => {
     // At the training batch: on Wasm every new buffer size costs memory for good (4 GiB in all), and
     // the training step has already allocated these.
-    const x = await generateImages(asNetwork(params), seeds, { classes: classes ? Array.from(classes) : null, batchSize: cfg.batch });
+    const x = await generateImages(asNetwork(params), seeds, { classes: classes ? Array.from(classes) : null, batchSize: cfg.batch, onBatch });
     tree.dispose(params);
     return (await x.data()) as Float32Array;
   };
@@ -48,16 +48,16 @@ export async function setupImageTeacher(cfg: DistillConfig): Promise<DistillSetu
     generatorMeta: oneStepGeneratorMeta(meta, cfg.teacher, cfg.sigmaInit, dataShape, labelDim),
     evaluate:
       evalMod && dataset
-        ? async (ema, n) => {
+        ? async (ema, n, onImages) => {
             const seeds = Array.from({ length: n }, (_, i) => i);
             const labels = labelDim > 0 ? await classesForSeeds(seeds, labelDim) : null; // per-seed classes, as `sample` draws them
-            const images = await generate(ema, seeds, labels);
+            const images = await generate(ema, seeds, labels, onImages);
             const r: any = await evalMod.evaluateImages(images, { dataset, labels: labels ?? undefined });
             return Object.fromEntries(Object.entries(r).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
           }
         : undefined,
-    drawGrid: async (ema, run, kimg) => {
-      const x = await generate(ema, gridSeeds, gridLabels);
+    drawGrid: async (ema, run, kimg, onImages) => {
+      const x = await generate(ema, gridSeeds, gridLabels, onImages);
       const { png, width, height, channels: c } = encodeGridPng({ data: x, n: gridSeeds.length, c: channels, h: res, w: res }, { cols });
       writeFileAtomic(run.file(gridName(kimg)), png);
       run.tb.image('Samples/generator', png, height, width, c, Math.round(kimg * 1000));

@@ -29,9 +29,10 @@ export interface DistillSetup {
   /** Written into every generator snapshot; enough to rebuild the generator (`loadGenerator`). */
   generatorMeta: Record<string, unknown>;
   /** Metrics of the EMA generator from `n` samples (consumes `ema`). */
-  evaluate?: (ema: Params, n: number) => Promise<Record<string, number>>;
+  /** Metrics of the EMA generator on `n` samples; `onImages` hears how many are generated (for a progress line). */
+  evaluate?: (ema: Params, n: number, onImages?: (done: number, total: number) => void) => Promise<Record<string, number>>;
   /** Writes the fixed-seed picture of the EMA generator for a tick (consumes `ema`). */
-  drawGrid?: (ema: Params, run: RunDir, kimg: number) => Promise<void>;
+  drawGrid?: (ema: Params, run: RunDir, kimg: number, onImages?: (done: number, total: number) => void) => Promise<void>;
   /** Set by the trainer: where setup code may log. */
   log?: (line: string) => void;
 }

@@ -102,3 +102,60 @@ test('distill: an EDM teacher file becomes a one-step generator checkpoint that 
   tree.dispose(gen.params);
   assert.ok(readdirSync(r.runDir).some((f) => f.startsWith('fakes-')), 'a sample grid was written');
 });
+
+test('distill: one metrics row per evaluated kimg: a stop that lands on a snapshot, resuming a finished run, resuming with a shorter duration', { timeout: 600_000 }, async () => {
+  await initDevice('wasm');
+  const out = mkdtempSync(join(tmpdir(), 'di-rows-'));
+  const base = { teacher: 'toy:ring8', batch: 32, tick: 0.064, snap: 2, evalN: 64, mlpWidth: 16, mlpDepth: 2, fakeWarmup: 3, lrGen: 1e-3, lrFake: 1e-3, sigmaData: 1, dropout: false, outdir: out, emaHalfLife: 0.1, gridSeeds: '0-3', duration: 0.512 };
+  const rows = (run: string) => readFileSync(join(run, 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const once = (run: string) => {
+    const keys = rows(run).map((r) => `${r.kind}@${r.step}`);
+    assert.deepEqual(keys, [...new Set(keys)], `no row twice in ${run}/stats.jsonl`);
+  };
+  // 1. the stop (as Ctrl-C) arrives while the snapshot of step 4 evaluates: that snapshot is the last one
+  const ac = new AbortController();
+  const cfg = parseConfig(DistillConfig, { ...base, desc: 'stop' });
+  const setup = await buildSetup(cfg);
+  const evaluate = setup.evaluate!;
+  let calls = 0;
+  setup.evaluate = async (ema, n) => {
+    if (++calls === 2) ac.abort(); // call 1: the initial generator; call 2: the snapshot after tick 1
+    return evaluate(ema, n);
+  };
+  let stopped;
+  try {
+    stopped = await runDistill(cfg, setup, { echo: false, signal: ac.signal });
+  } finally {
+    disposeSetup(setup);
+  }
+  assert.equal(stopped.stopReason, 'interrupted');
+  assert.equal(stopped.genSteps, 4);
+  assert.deepEqual(rows(stopped.runDir).filter((r) => r.kind === 'metrics').map((r) => r.step), [0, 4]);
+  once(stopped.runDir);
+  // 2. resumed to the end, then resumed again although finished: nothing new
+  const done = await distill(resumeDistillConfig(stopped.runDir));
+  assert.equal(done.genSteps, 16);
+  assert.deepEqual(rows(done.runDir).filter((r) => r.kind === 'metrics').map((r) => r.step), [0, 4, 8, 12, 16]);
+  const before = readFileSync(join(done.runDir, 'stats.jsonl'), 'utf8');
+  const again = await distill(resumeDistillConfig(done.runDir));
+  assert.equal(again.genSteps, 16);
+  assert.equal(again.stopReason, '');
+  assert.equal(readFileSync(join(done.runDir, 'stats.jsonl'), 'utf8'), before, 'resuming a finished run appends nothing');
+  // 3. resumed with a shorter duration: nothing new either
+  const shorter = await distill(resumeDistillConfig(done.runDir, { duration: 0.256 }));
+  assert.equal(shorter.genSteps, 16);
+  assert.equal(readFileSync(join(done.runDir, 'stats.jsonl'), 'utf8'), before, 'resuming with a shorter duration appends nothing');
+  assert.match(readFileSync(join(done.runDir, 'log.txt'), 'utf8'), /nothing to run: the run is at 0\.512 kimg, duration 0\.256 kimg/);
+  once(done.runDir);
+});
+
+test('distill: a tick whose every generator step was skipped (non-finite) stops the run with the reason', { timeout: 600_000 }, async () => {
+  await initDevice('wasm');
+  const out = mkdtempSync(join(tmpdir(), 'di-skip-'));
+  // lrGen 1e38: the first update sends the generator's weights to ±Inf, so every later loss is NaN
+  const cfg = { teacher: 'toy:ring8', batch: 32, tick: 0.064, snap: 1000, evalN: 0, mlpWidth: 16, mlpDepth: 2, fakeWarmup: 3, lrGen: 1e38, lrFake: 1e-3, sigmaData: 1, dropout: false, outdir: out, emaHalfLife: 0.1, gridSeeds: '0-3', duration: 0.512 };
+  await assert.rejects(distill(cfg), /^Error: tick 1: every generator step \(2 of 2\) was skipped, its loss was NaN or ±Inf every time: training cannot go on/);
+  const run = join(out, readdirSync(out)[0]);
+  assert.equal(ticks(run).length, 2, 'the skipped tick is logged, then the run stops');
+  assert.match(readFileSync(join(run, 'log.txt'), 'utf8'), /Stopped by an error: tick 1: every generator step/);
+});

@@ -9,6 +9,7 @@
  */
 import { numpy as np, tree } from '@jax-js/jax';
 import { basename } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir } from '../run/run-dir.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
@@ -21,8 +22,9 @@ import type { DistillSetup } from './setup.js';
 import { stepKey, stepOptionsOf } from './options.js';
 import { distillIteration, type DistillState } from './iteration.js';
 import { writeRunCurves } from '../metrics/curves.js';
-import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, type TickInfo, kimgText, rateText } from '../train/loop.js';
+import { fmtMetrics, fmtTime, isFitProbe, mean, stoppedBy, trainingLoop, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, kimgText, rateText } from '../train/loop.js';
 import { stepsInFlight } from '../platform/devices.js';
+import { Progress } from '../run/progress.js';
 
 export const STATE_PREFIX = 'training-state';
 export const STATE_FORMAT = 'diff-instruct/distill-state@1';
@@ -38,6 +40,8 @@ export interface DistillResult {
   metrics: Record<string, number>[];
   seconds: number;
   stoppedEarly: boolean;
+  /** Why it stopped early ('' when it ran to `duration`). */
+  stopReason: StopReason;
 }
 
 /** Reads an array of scalar stats (consuming them) into numbers. */
@@ -53,7 +57,7 @@ const col = (v: number[][], i: number) => v.map((r) => r[i]);
 export const resolveResume = (resume: string) => resolveRunResume(resume, STATE_PREFIX);
 
 /** Config keys a resumed run may change (length, logging, evaluation); every other key is the run's own. */
-export const MUTABLE_ON_RESUME = ['duration', 'maxMinutes', 'tick', 'snap', 'evalN', 'gridSeeds', 'outdir', 'desc', 'resume'] as const;
+export const MUTABLE_ON_RESUME = ['duration', 'maxMinutes', 'stateMinutes', 'tick', 'snap', 'evalN', 'gridSeeds', 'outdir', 'desc', 'resume'] as const;
 
 /**
  * The config of a resumed run: the one saved in its training state, with the values the user gave
@@ -63,7 +67,7 @@ export function resumeDistillConfig(resume: string, explicit: Record<string, unk
   const { statePath } = resolveResume(resume);
   const { meta } = readMeta(statePath);
   if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a distillation training state`);
-  const merged = parseConfig(DistillConfigSchema, { ...meta.config, ...explicit, resume }, statePath);
+  const merged = parseConfig(DistillConfigSchema, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
   for (const k of Object.keys(merged) as (keyof DistillConfig)[]) {
     if ((MUTABLE_ON_RESUME as readonly string[]).includes(k)) continue;
     if (JSON.stringify(merged[k]) !== JSON.stringify(meta.config[k])) {
@@ -95,6 +99,9 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   let step = 0; // generator steps done
   let fakeDone = 0; // fake steps done (incl. warm-up)
   let skipped = 0;
+  let startPosition: LoopPosition | undefined; // a resumed run's place in its tick
+  let partial: { f: number[][]; g: number[][] } = { f: [], g: [] }; // step scalars of that tick's steps so far
+  let snapshotAtStart = false;
   const meta = { kind: 'distill', teacher: setup.teacherName, device: opts.device ?? '' };
   if (cfg.resume) {
     const { runPath, statePath } = resolveResume(cfg.resume);
@@ -111,6 +118,9 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     step = m.step;
     fakeDone = m.fakeDone;
     skipped = m.skipped;
+    if (m.loop) startPosition = m.loop;
+    if (m.partialTick) partial = { f: rowsFromJson(m.partialTick.f), g: rowsFromJson(m.partialTick.g) };
+    snapshotAtStart = existsSync(run.file(snapshotName(SNAPSHOT_PREFIX, (step * cfg.batch) / 1000)));
     run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
     if (moved) run.log(moved);
@@ -126,6 +136,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   await trackBuffers().catch(() => undefined);
 
   const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
+  if (cfg.resume && step >= totalSteps) run.log(`nothing to run: the run is at ${kimgText((step * cfg.batch) / 1000)} kimg, duration ${cfg.duration} kimg (give a longer --duration to go on)`);
   const stepsPerTick = Math.max(1, Math.round((cfg.tick * 1000) / cfg.batch));
   const snapshots: string[] = [];
   const metrics: Record<string, number>[] = [];
@@ -136,7 +147,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   // unread results also hold their buffers, so the window stays small (and is 0 on Wasm: stepsInFlight).
   const IN_FLIGHT = stepsInFlight();
   const inflight: { phase: 'f' | 'g'; st: StepStats }[] = [];
-  const host = { f: [] as number[][], g: [] as number[][] };
+  const host = { f: partial.f, g: partial.g };
   const drain = async (keep: number) => {
     while (inflight.length > keep) {
       const { phase, st } = inflight.shift()!;
@@ -148,7 +159,9 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     await drain(IN_FLIGHT);
   };
 
-  const saveState = async () => {
+  // `pos` and the tick's step scalars so far let a run resumed mid-tick close that tick as if never stopped
+  const saveState = async (pos: LoopPosition) => {
+    await drain(0);
     const tensors: Params = {};
     const put = (prefix: string, t: Params) => Object.entries(t).forEach(([k, v]) => (tensors[prefix + k] = v));
     put('theta.', gen.theta);
@@ -159,14 +172,16 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     put('fopt.', fopt);
     const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));
     try {
-      await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg });
+      await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg, loop: pos, partialTick: { f: host.f, g: host.g } });
     } finally {
       tree.dispose([gopt, fopt]);
     }
     return path;
   };
+  const states = stateRotation((p) => rmSync(p, { force: true }));
+  const saveTimedState = async (pos: LoopPosition) => states.timed(await saveState(pos));
 
-  const snapshot = async () => {
+  const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
     const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
     await saveParams(path, gen.ema, { ...setup.generatorMeta, kimg, step, lossKind: cfg.loss, config: cfg, device: opts.device ?? '' });
@@ -180,7 +195,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       writeRunCurves(run.path);
       for (const [k, v] of Object.entries(m)) if (typeof v === 'number') run.tb.scalar(`Metrics/${k}`, v, kimg * 1000);
     }
-    await saveState();
+    states.snapshot(await saveState(pos));
     return path;
   };
 
@@ -204,6 +219,8 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
       `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${rateText(imgPerSec).padEnd(6)} ` +
         `fake ${f.length ? fLoss.toPrecision(4) : '-'} gen ${gLoss.toPrecision(4)} |g| ${gNorm.toPrecision(3)} skipped ${skipped}`,
     );
+    const applied = (r: number[]) => !!r[2];
+    stopIfAllSkipped(tick, [{ name: 'generator', rows: g, finite: applied, loss: (r) => r[0] }, { name: 'fake-score', rows: f, finite: applied, loss: (r) => r[0] }]);
     const tb = run.tb;
     for (const [k, v] of Object.entries({ 'Loss/fake': fLoss, 'Loss/generator': gLoss, 'GradNorm/fake': fNorm, 'GradNorm/generator': gNorm, 'Timing/images_per_sec': imgPerSec, 'Health/skipped_steps': skipped })) {
       if (Number.isFinite(v)) tb.scalar(k, v, Math.round(kimg * 1000));
@@ -211,16 +228,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     if (setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, kimg);
   };
 
-  if (step === 0 && setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, 0);
-  // The starting point of every FD-versus-kimg curve: the generator before its first step.
-  if (step === 0 && setup.evaluate && cfg.evalN > 0 && !isFitProbe()) {
-    const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
-    metrics.push({ kimg: 0, step: 0, ...m });
-    run.log(`metrics @ 0 kimg (initial generator): ${fmtMetrics(m)}`);
-    run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
-    writeRunCurves(run.path);
-  }
-
+  let stopReason: StopReason = '';
   const oneStep = async (s: number) => {
     const state: DistillState = { gen, fake, fakeDone };
     try {
@@ -230,33 +238,78 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     }
     step = s + 1;
   };
+  let failed = false;
   try {
+    // Before the first step the grid and the metrics of the initial generator can take a minute on a
+    // CPU: a line says so, and on a terminal a live line counts the images.
+    const initialEval = step === 0 && setup.evaluate && cfg.evalN > 0 && !isFitProbe();
+    if (step === 0 && setup.drawGrid) {
+      if (setup.models.generator.kind !== 'mlp') run.log(`initial generator: sample grid of ${cfg.gridSeeds} seeds${initialEval ? `, then metrics on ${cfg.evalN} samples` : ''}…`);
+      await withImageProgress('grid', (on) => setup.drawGrid!(tree.ref(gen.ema), run, 0, on));
+    }
+    // The starting point of every FD-versus-kimg curve: the generator before its first step.
+    if (initialEval) {
+      const m = await withImageProgress('initial metrics', (on) => setup.evaluate!(tree.ref(gen.ema), cfg.evalN, on));
+      metrics.push({ kimg: 0, step: 0, ...m });
+      run.log(`metrics @ 0 kimg (initial generator): ${fmtMetrics(m)}`);
+      run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
+      writeRunCurves(run.path);
+    }
     // fake-score warm-up (analytic teachers: the fake score starts untrained)
+    const warm = usesFake && fakeDone < cfg.fakeWarmup;
     while (fakeDone < cfg.fakeWarmup && usesFake) {
       const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), np.array(1));
       fake = next;
       fakeDone++;
       await push('f', st);
     }
-    await drain(0);
-    if (cfg.fakeWarmup > 0 && host.f.length) run.log(`fake-score warm-up: ${cfg.fakeWarmup} steps, final loss ${mean(col(host.f.slice(-20), 0)).toPrecision(4)}`);
-    host.f = [];
+    if (warm) {
+      await drain(0);
+      run.log(`fake-score warm-up: ${cfg.fakeWarmup} steps, final loss ${mean(col(host.f.slice(-20), 0)).toPrecision(4)}`);
+      host.f = [];
+    }
     const r = await trainingLoop(
-      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
-      { step: oneStep, finishTick, snapshot: async () => void (await snapshot()), pending: () => host.g.length > 0 || inflight.length > 0, status: () => [host.g.at(-1) && `gen ${host.g.at(-1)![0].toPrecision(4)}`, host.f.at(-1) && `fake ${host.f.at(-1)![0].toPrecision(4)}`].filter(Boolean).join(' ') },
+      { startStep: step, startPosition, snapshotAtStart, stateMinutes: cfg.stateMinutes, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
+      { step: oneStep, finishTick, snapshot: async (pos) => void (await snapshot(pos)), saveState: saveTimedState, pending: () => host.g.length > 0 || inflight.length > 0, status: () => [host.g.at(-1) && `gen ${host.g.at(-1)![0].toPrecision(4)}`, host.f.at(-1) && `fake ${host.f.at(-1)![0].toPrecision(4)}`].filter(Boolean).join(' ') },
     );
+    stopReason = r.stoppedEarly;
     stoppedEarly = r.stoppedEarly !== '';
   } catch (e) {
     run.log(stoppedBy(e));
+    failed = true;
     throw e;
   } finally {
     run.log(`Done: ${step} generator steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ' (stopped early)' : ''}`);
     run.close();
+    // a new run that failed before its first step leaves no folder behind (the error says what was wrong)
+    if (failed && !cfg.resume && step === 0) run.discard();
     tree.dispose(gen);
     tree.dispose(fake);
   }
-  const result: DistillResult = { runDir: run.path, kimg: (step * cfg.batch) / 1000, genSteps: step, skipped, snapshots, metrics, seconds: (Date.now() - t0) / 1000, stoppedEarly };
+  const result: DistillResult = { runDir: run.path, kimg: (step * cfg.batch) / 1000, genSteps: step, skipped, snapshots, metrics, seconds: (Date.now() - t0) / 1000, stoppedEarly, stopReason };
   return result;
+}
+
+/**
+ * Runs `fn` with a live line on a terminal (stderr) counting the images it generates (`on(done, total)`),
+ * redrawn at least once a second (elapsed time) while the images are scored; erased when it ends.
+ */
+async function withImageProgress<T>(label: string, fn: (on: (done: number, total: number) => void) => Promise<T>): Promise<T> {
+  let bar: Progress | null = null;
+  let shown = 0;
+  const on = (done: number, total: number) => {
+    bar ??= new Progress(total, label, { minIntervalMs: 1000, rateUnit: ' img/s' });
+    bar.tick(done - shown);
+    shown = done;
+  };
+  const timer = setInterval(() => bar?.tick(0), 1000);
+  timer.unref?.();
+  try {
+    return await fn(on);
+  } finally {
+    clearInterval(timer);
+    (bar as Progress | null)?.clear();
+  }
 }
 
 /** Frees the teacher params a setup holds (runDistill has already taken theta0 and phi0). */

@@ -4,6 +4,7 @@
  * Adam β = (0, 0.99), G's EMA by half-life in kimg with EDM's ramp-up) at DCGAN's learning rate (2e-4:
  * without StyleGAN2's equalised learning rate its 2.5e-3 is too large for plain xavier-initialised convs).
  */
+import { evalCountField, seedListField } from '../config/fields.js';
 import { z } from 'zod';
 import { GAN_NORMS, type DcganConfig } from './dcgan.js';
 
@@ -46,10 +47,11 @@ export const GanConfig = z.object({
   emaRampup: z.number().min(0).nullable().default(0.05).describe('EMA ramp-up ratio: half-life ≤ ratio × images so far (StyleGAN2/EDM 0.05; null: off)'),
   tick: z.number().positive().default(4).describe('kimg between progress lines, stats and sample grids'),
   snap: z.number().int().positive().default(25).describe('ticks between snapshots (EMA generator, metrics, training state)'),
-  evalN: z.number().int().min(0).default(10000).describe('samples for FD/KID/precision/recall at each snapshot (0: none; needs the classifier files)'),
-  gridSeeds: z.string().default('0-99').describe('image seeds of the fixed sample grid ("" for none); one row per class for conditional GANs'),
+  evalN: evalCountField(10000, 'samples for FD/KID/precision/recall at each snapshot (0: none; needs the classifier files)'),
+  gridSeeds: seedListField('0-99', 'image seeds of the fixed sample grid ("" for none); one row per class for conditional GANs'),
   seed: z.number().int().min(0).default(0).describe('seed of the initial weights, data order, latents and labels'),
   maxMinutes: z.number().min(0).default(0).describe('wall-clock budget: stop cleanly with a snapshot after this many minutes (0: none)'),
+  stateMinutes: z.number().min(0).default(2).describe('minutes between training states written between snapshots, so kill -9 or a power cut loses at most this much (0: only with snapshots)'),
   outdir: z.string().default('runs').describe('parent folder of run folders'),
   desc: z.string().default('').describe('run folder suffix (default: built from dataset, cond and arch)'),
   resume: z.string().default('').describe('run folder or training-state file to continue exactly'),

@@ -16,11 +16,12 @@ import type { Params } from '../distill/generator.js';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { keyForSeed, parseSeeds, splitKeyList } from '../random/seeds.js';
 import { createRunDir, openRunDir, snapshotName, type RunDir, gridName } from '../run/run-dir.js';
+import { existsSync, rmSync } from 'node:fs';
 import { resolveResume } from '../teacher/trainer.js';
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { fmtMetrics, fmtTime, mean, stoppedBy, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
+import { fmtMetrics, fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { parseConfig } from '../config/config.js';
 import { dcganConfigFor, GAN_FROZEN_ON_RESUME, GanConfig } from './config.js';
 import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from './dcgan.js';
@@ -62,7 +63,7 @@ export function ganResumeConfig(resume: string, explicit: Record<string, unknown
   const { statePath } = resolveResume(resume);
   const { meta } = readMeta(statePath);
   if (!meta || meta.format !== GAN_STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a GAN training state`);
-  const merged = parseConfig(GanConfig, { ...meta.config, ...explicit, resume }, statePath);
+  const merged = parseConfig(GanConfig, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
   checkFrozen(merged, meta.config);
   return merged;
 }
@@ -107,6 +108,9 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   let step = 0;
   let skipped = 0;
   let trainSecondsBefore = 0;
+  let startPosition: LoopPosition | undefined; // a resumed run's place in its tick, and that tick's rows so far
+  let partialRows: number[][] = [];
+  let snapshotAtStart = false;
 
   if (cfg.resume) {
     const { runPath, statePath } = resolveResume(cfg.resume);
@@ -126,7 +130,10 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     step = meta.step;
     skipped = meta.skipped;
     trainSecondsBefore = meta.trainSeconds ?? 0;
+    startPosition = meta.loop;
+    partialRows = rowsFromJson(meta.partialTick);
     run = openRunDir(runPath, { echo: opts.echo });
+    snapshotAtStart = existsSync(run.file(snapshotName(SNAPSHOT_PREFIX, (step * cfg.batch) / 1000)));
     run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
     if (moved) run.log(moved);
@@ -164,7 +171,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   // Step scalars are read a few steps late (src/distill/trainer.ts has the measurement).
   const IN_FLIGHT = stepsInFlight();
   const inflight: { d: DStats; g: GStats; r1Step: boolean }[] = [];
-  const rows: number[][] = [];
+  const rows: number[][] = partialRows;
   const drain = async (keep: number) => {
     while (inflight.length > keep) {
       const { d, g, r1Step } = inflight.shift()!;
@@ -185,7 +192,9 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     await writeGrid(model, tree.ref(gs.ema), gridSeeds, run, gridName(kimg), 'Samples/generator', kimg, cfg.batch);
   };
 
-  const saveState = async () => {
+  // `pos` and the tick's rows so far let a run resumed mid-tick close that tick as if never stopped
+  const saveState = async (pos: LoopPosition) => {
+    await drain(0);
     const tensors: Params = {};
     const put = (prefix: string, t: Params) => Object.entries(t).forEach(([k, v]) => (tensors[prefix + k] = v));
     put('g.', gs.g);
@@ -207,20 +216,24 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
         trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000,
         config: cfg,
         netConfig: netCfg,
+        loop: pos,
+        partialTick: rows,
       });
     } finally {
       tree.dispose(gopt);
       tree.dispose(dopt);
     }
     statePath = path;
+    return path;
   };
+  const states = stateRotation((p) => rmSync(p, { force: true }));
 
-  const snapshot = async () => {
+  const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
     const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
     await saveParams(path, gs.ema, genMeta(kimg));
     snapshots.push(path);
-    await saveState();
+    states.snapshot(await saveState(pos));
     run.log(`snapshot ${path}`);
     if (evaluate) {
       const m = await evaluate(tree.ref(gs.ema), cfg.evalN);
@@ -253,6 +266,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
       `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} img/s ${rateText(imagesPerSec).padEnd(6)} ` +
         `D ${t.dLoss.toPrecision(4)} G ${t.gLoss.toPrecision(4)} R1 ${t.r1.toPrecision(3)} D(real) ${c(2).toPrecision(3)} D(fake) ${c(3).toPrecision(3)} skipped ${skipped}`,
     );
+    stopIfAllSkipped(tick, [{ name: 'discriminator', rows: r, finite: (x) => !!x[5], loss: (x) => x[0] }, { name: 'generator', rows: r, finite: (x) => !!x[8], loss: (x) => x[6] }]);
     const img = Math.round(kimg * 1000);
     const scalars = { 'Loss/D': t.dLoss, 'Loss/G': t.gLoss, 'Loss/R1': t.r1, 'Logits/real': c(2), 'Logits/fake': c(3), 'GradNorm/D': c(4), 'GradNorm/G': c(7), 'Timing/images_per_sec': imagesPerSec, 'Health/skipped_steps': skipped, 'Health/live_buffers': live };
     for (const [k, v] of Object.entries(scalars)) if (Number.isFinite(v)) run.tb.scalar(k, v, img);
@@ -279,18 +293,22 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     await drain(IN_FLIGHT);
     step = s + 1;
   };
+  let failed = false;
   try {
     if (step === 0) await drawGrid(0);
     ({ stoppedEarly } = await trainingLoop(
-      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
-      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0, status: () => (rows.length ? `D ${rows.at(-1)![0].toPrecision(4)} G ${rows.at(-1)![6].toPrecision(4)}` : '') },
+      { startStep: step, startPosition, snapshotAtStart, stateMinutes: cfg.stateMinutes, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
+      { step: oneStep, finishTick, snapshot, saveState: async (pos) => states.timed(await saveState(pos)), pending: () => inflight.length > 0 || rows.length > 0, status: () => (rows.length ? `D ${rows.at(-1)![0].toPrecision(4)} G ${rows.at(-1)![6].toPrecision(4)}` : '') },
     ));
   } catch (e) {
     run.log(stoppedBy(e));
+    failed = true;
     throw e;
   } finally {
     run.log(`Done: ${step} steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
     run.close();
+    // a new run that failed before its first step leaves no folder behind (the error says what was wrong)
+    if (failed && !cfg.resume && step === 0) run.discard();
     tree.dispose(gs);
     tree.dispose(dst);
     dStep.dispose();

@@ -7,10 +7,59 @@
  * target. Line-oriented logs (`log.txt`, `stats.jsonl`) are appended instead: a torn last line is the
  * worst a crash can do to them.
  */
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
 let tmpCounter = 0;
+
+/**
+ * Walks up from `dir` to its first existing ancestor (or itself): returns the missing folders, deepest
+ * first, and throws `<prefix>: '<path>' is a file, not a folder` (or the stat error's code) on the way.
+ */
+function missingFolders(dir: string, prefix: string): string[] {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; ) {
+    let st;
+    try {
+      st = statSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${prefix}: ${code ?? (e as Error).message} at '${d}'`);
+      missing.push(d);
+      const up = dirname(d);
+      if (up === d) return missing;
+      d = up;
+      continue;
+    }
+    if (!st.isDirectory()) throw new Error(`${prefix}: '${d}' is a file, not a folder`);
+    return missing;
+  }
+}
+
+/**
+ * Checks, without creating anything, that `dir` is a folder or could be made one: its first existing
+ * ancestor (or itself) must be a folder. For output flags, checked before any compute; `what` names the
+ * flag in the error (`--outdir 'x': '/abs/x' is a file, not a folder`).
+ */
+export function checkFolderTarget(dir: string, what: string): void {
+  missingFolders(dir, `${what} '${dir}'`);
+}
+
+/**
+ * `mkdir -p` that fails instead of hanging: Node 20's `mkdirSync(dir, {recursive: true})` loops forever
+ * where mkdir answers ENOENT under an existing parent (e.g. `/proc/x`, measured). Creates each missing
+ * folder in turn; errors name the folder and the reason (`ENOENT`, `EACCES`, `ENOTDIR`, …).
+ */
+export function makeDirs(dir: string): void {
+  for (const m of missingFolders(dir, `cannot create folder '${dir}'`).reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new Error(`cannot create folder '${dir}': ${code ?? (e as Error).message}${m !== resolve(dir) ? ` at '${m}'` : ''}`);
+    }
+  }
+}
 
 /**
  * Writes `data` to `path` atomically: readers see either the old file or the complete new one.
@@ -18,7 +67,7 @@ let tmpCounter = 0;
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   // pid + counter keep concurrent writers (two processes, or two calls in one) off each other's temp file
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${tmpCounter++}`);
@@ -64,7 +113,7 @@ export function appendLine(path: string, line: string): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') throw new Error(`cannot append to '${path}': ${code ?? (e as Error).message}`);
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirs(dirname(path));
     appendFileSync(path, line + '\n');
   }
 }

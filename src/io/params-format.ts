@@ -113,9 +113,23 @@ export function paramsFromSafetensors(
       else extra[name] = t;
     }
   }
+  // every value checked before anything is allocated: a NaN weight would only show as losses skipped later
+  const values = chosen.map(([name, t]) => {
+    const v = toFloat32(t);
+    const bad = countNonFinite(v);
+    if (bad) throw new Error(`'${source}': tensor '${name}' holds ${bad === v.length ? 'only' : bad} non-finite value${bad === 1 ? '' : 's'} (NaN or ±Inf): the file is corrupt or its training diverged`);
+    return v;
+  });
   const params: ParamTree = {};
-  for (const [name, t] of chosen) params[name] = np.array(toFloat32(t), { shape: [...t.shape] });
+  chosen.forEach(([name, t], i) => (params[name] = np.array(values[i], { shape: [...t.shape] })));
   return { params, meta, metadata, extra };
+}
+
+/** How many of `v` are NaN or ±Inf. */
+function countNonFinite(v: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) n++;
+  return n;
 }
 
 /** `paramsFromSafetensors` of a whole file's bytes (e.g. a `fetch`ed checkpoint). */

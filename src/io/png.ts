@@ -8,9 +8,9 @@
  */
 import { numpy as np } from '@jax-js/jax';
 import { decode, encode } from 'fast-png';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { makeDirs, writeFileAtomic } from './atomic.js';
 import { readFloat32 } from './params.js';
 
 /** A batch of images: NCHW float32 in [-1, 1]. */
@@ -115,7 +115,7 @@ export async function saveImages(dir: string, x: np.Array | ImageBatch, seeds: n
   const b = await toImageBatch(x);
   checkBatch(b.data, b.n, b.c, b.h, b.w, 'saveImages');
   if (seeds.length !== b.n) throw new Error(`saveImages: ${seeds.length} seeds for ${b.n} images`);
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const size = b.c * b.h * b.w;
   const paths: string[] = [];
   for (let i = 0; i < b.n; i++) {

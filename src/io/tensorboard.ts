@@ -11,7 +11,8 @@
  *   Image   { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
  * The first record carries only `file_version = "brain.Event:2"`, which TensorBoard checks.
  */
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { makeDirs } from './atomic.js';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -152,7 +153,7 @@ export class TensorBoardWriter {
     this.flushEvery = opts.flushEvery ?? 20;
     this.flushMs = (opts.flushSecs ?? 10) * 1000;
     this.now = opts.now ?? Date.now;
-    mkdirSync(logdir, { recursive: true });
+    makeDirs(logdir);
     const base = join(logdir, `events.out.tfevents.${Math.floor(this.now() / 1000)}.${hostname()}`);
     // a second writer in the same second (e.g. a quick resume) must not append to the first one's file
     let path = base;

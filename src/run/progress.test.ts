@@ -54,3 +54,24 @@ test('progress: silent when the stream is not a TTY (fake stream and real piped 
   assert.equal(r.stderr, '');
   assert.equal(r.stdout, '');
 });
+
+test('progress: the live line fits the terminal, leaving out whole parts (elapsed, rate, then the info\'s last name-value pairs), never cutting a number', () => {
+  const lines = (columns: number) => {
+    const out: string[] = [];
+    let t = 0;
+    const p = new Progress(256, 'train', { stream: { isTTY: true, columns, write: (s) => out.push(s) }, now: () => t, fmtCount: (n) => `${n / 1000}k`, rateUnit: ' img/s', minIntervalMs: 0 });
+    t = 60_000;
+    p.tick(64, 'gen -0.2233 fake 223.5');
+    return out.map((s) => s.replace(/^\r/, '').replace(/\x1b\[K$/, '')).filter((s) => s.startsWith('train'));
+  };
+  const wide = lines(120).at(-1)!;
+  assert.match(wide, /^train \[#+\.+\] 0\.064k\/0\.256k 25% 1:00 eta 3:00 1\.07 img\/s gen -0\.2233 fake 223\.5$/);
+  assert.ok(wide.length <= 119);
+  for (const cols of [80, 60, 50, 40, 30]) {
+    const l = lines(cols).at(-1)!;
+    assert.ok(l.length <= cols - 1, `${cols} columns: '${l}' (${l.length})`);
+    assert.doesNotMatch(l, /(gen|fake)( -?[\d.]*)?$(?<!\d)/, `${cols} columns: no name without its value: '${l}'`);
+    assert.match(l, /0\.064k\/0\.256k 25%/, `${cols} columns: the count stays`);
+  }
+  assert.match(lines(50).at(-1)!, /^train 0\.064k\/0\.256k 25% eta 3:00 gen -0\.2233$/);
+});

@@ -118,15 +118,29 @@ export class Progress {
     const frac = known ? Math.min(1, this.count / this.total) : 0;
     const counts = known ? `${this.fmtCount(this.count)}/${this.fmtCount(this.total)} ${Math.floor(frac * 100)}%` : this.fmtCount(this.count);
     const eta = known && rate > 0 && this.count < this.total ? ` eta ${fmtTime((this.total - this.count) / rate)}` : '';
-    const tail = ` ${counts} ${fmtTime(elapsed)}${eta} ${rate >= 10 ? rate.toFixed(0) : rate.toFixed(2)}${this.rateUnit}${this.info ? ' ' + this.info : ''}`;
+    const rateText = `${rate >= 10 ? rate.toFixed(0) : rate.toFixed(2)}${this.rateUnit}`;
     const cols = this.stream.columns || 80; // 0 when the terminal does not say (e.g. under script)
+    const room = Math.max(1, cols - 1); // the last column would wrap on some terminals
+    // What fits, in order of use: the count and ETA, then the info (losses), the rate, the elapsed time
+    // and last the bar; a part that does not fit is left out whole, never cut mid-number.
+    const parts = { counts, elapsed: fmtTime(elapsed), eta: eta.trim(), rate: rateText, info: this.info };
+    const line = (p: typeof parts, bar: string) => [this.label + bar, p.counts, p.elapsed, p.eta, p.rate, p.info].filter(Boolean).join(' ');
+    const shown = { ...parts };
+    for (const drop of ['elapsed', 'rate'] as const) if (line(shown, '').length > room) shown[drop] = '';
+    if (line(shown, '').length > room && shown.info) {
+      // the info's leading words that fit, never a name without its number (`gen -0.2233 fake 1.548` → `gen -0.2233`)
+      const words = shown.info.split(/ +/);
+      const numeric = /\d/.test(shown.info);
+      while (words.length && (line({ ...shown, info: words.join(' ') }, '').length > room || (numeric && !/\d/.test(words.at(-1)!)))) words.pop();
+      shown.info = words.join(' ');
+    }
     let bar = '';
-    if (known) {
-      const width = Math.max(10, Math.min(40, cols - this.label.length - tail.length - 4));
+    const free = room - line(shown, '').length - 3;
+    if (known && free >= 10) {
+      const width = Math.min(40, free);
       const fill = Math.round(frac * width);
       bar = ` [${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
     }
-    // \r returns to column 0, \x1b[K clears what a longer previous line left behind
-    this.stream.write(`\r${`${this.label}${bar}${tail}`.slice(0, Math.max(1, cols - 1))}\x1b[K`);
+    this.stream.write(`\r${line(shown, bar).slice(0, room)}\x1b[K`);
   }
 }

@@ -9,9 +9,9 @@
  *   <prefix>-<kimg, 6 digits>.safetensors        snapshots, found again by `latestSnapshot`
  * `openRunDir` reopens a folder to resume a run: the logs are appended to, never truncated.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { appendLine, writeFileAtomic } from '../io/atomic.js';
+import { appendLine, makeDirs, writeFileAtomic } from '../io/atomic.js';
 import { TensorBoardWriter } from '../io/tensorboard.js';
 
 export const OPTIONS_FILE = 'training_options.json';
@@ -49,6 +49,8 @@ export interface RunDir {
   rewind(step: number, kimg: number): string;
   /** Flushes and closes what the run folder opened (the TensorBoard file). */
   close(): void;
+  /** Closes and deletes the folder: for a new run that failed before its first step (nothing in it is worth keeping). */
+  discard(): void;
 }
 
 class RunFolder implements RunDir {
@@ -119,6 +121,11 @@ class RunFolder implements RunDir {
   close(): void {
     this.tbWriter?.close();
   }
+
+  discard(): void {
+    this.close();
+    rmSync(this.path, { recursive: true, force: true });
+  }
 }
 
 /** `<prefix>-<kimgStem>.safetensors|png`: the snapshots, states and grids a run writes by kimg. */
@@ -142,11 +149,7 @@ function existingIds(outdir: string): number[] {
  */
 export function createRunDir(outdir: string, desc: string, config: object, meta: object = {}, opts: RunDirOptions = {}): RunDir {
   if (!DESC_RE.test(desc)) throw new Error(`run description '${desc}' may only contain letters, digits and . _ + = - (and must start with a letter or digit)`);
-  try {
-    mkdirSync(outdir, { recursive: true });
-  } catch (e) {
-    throw new Error(`cannot create output folder '${outdir}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  makeDirs(outdir);
   let id = Math.max(-1, ...existingIds(outdir)) + 1;
   let path: string;
   for (;;) {

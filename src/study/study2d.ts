@@ -13,7 +13,7 @@
  * `<out>/study2d-summary.json` (every number behind the figures).
  */
 import { numpy as np, tree } from '@jax-js/jax';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from 'fast-png';
@@ -23,7 +23,7 @@ import { DistillConfig } from '../distill/config.js';
 import type { GeneratorModel, Params } from '../distill/generator.js';
 import { setupToy, type DistillSetup } from '../distill/setup.js';
 import { runDistill } from '../distill/trainer.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { makeDirs, writeFileAtomic } from '../io/atomic.js';
 import { GENERATOR_COLOR, scatterPng, TEACHER_COLOR } from '../io/scatter.js';
 import { keyForSeed } from '../random/seeds.js';
 import { prefitGenerator, PREFIT_DEFAULTS } from './prefit.js';
@@ -330,7 +330,7 @@ export function curvesSvg(pair: PairResult): string {
 /** The whole study: every pair, then figures and the JSON summary under `cfg.outdir`. */
 export async function runStudy2d(cfg: Study2dConfig, metrics: ToyMetrics, log: (s: string) => void = () => {}): Promise<{ pairs: PairResult[]; files: string[] }> {
   for (const p of cfg.pairs) parsePair(p);
-  mkdirSync(cfg.outdir, { recursive: true });
+  makeDirs(cfg.outdir);
   const runsDir = cfg.runs || mkdtempSync(join(tmpdir(), 'study2d-runs-'));
   const pairs: PairResult[] = [];
   const files: string[] = [];

@@ -5,6 +5,7 @@
  * P_mean −1.2, P_std 1.2; σ_data 0.5; dropout 0.1 for the small datasets) scaled down to Fashion-MNIST
  * runs of minutes, not days (duration, tick, ramp-up, EMA half-life).
  */
+import { seedListField } from '../config/fields.js';
 import { z } from 'zod';
 import { PRECOND_KINDS } from '../edm/precond.js';
 
@@ -36,10 +37,11 @@ export const TeacherConfig = z.object({
   emaRampup: z.number().min(0).nullable().default(0.05).describe('EMA ramp-up ratio: half-life ≤ ratio × images seen (EDM 0.05; null: off)'),
   tick: z.number().positive().default(10).describe('kimg between progress lines and stats'),
   snap: z.number().int().positive().default(10).describe('ticks between snapshots (EMA weights, training state, sample grid)'),
-  gridSeeds: z.string().default('0-99').describe('image seeds of the fixed sample grid ("" for none); classes in rows for conditional models'),
+  gridSeeds: seedListField('0-99', 'image seeds of the fixed sample grid ("" for none); classes in rows for conditional models'),
   gridSteps: z.number().int().positive().default(18).describe('Heun steps of the sample grid (2·steps−1 network evaluations)'),
   seed: z.number().int().min(0).default(0).describe('seed of the initial weights, data order and noise'),
   maxMinutes: z.number().min(0).default(0).describe('wall-clock budget: stop cleanly with a final snapshot after this many minutes (0: none)'),
+  stateMinutes: z.number().min(0).default(2).describe('minutes between training states written between snapshots, so kill -9 or a power cut loses at most this much (0: only with snapshots)'),
   outdir: z.string().default('runs').describe('parent folder of run folders'),
   desc: z.string().default('').describe('run folder suffix (default: built from dataset, cond and arch)'),
   resume: z.string().default('').describe('run folder or training-state file to continue exactly'),

@@ -22,11 +22,12 @@ import type { Params } from '../nets/layers.js';
 import { songUNetConfig, type SongUNetConfig } from '../nets/song-unet.js';
 import { keyForSeed, parseSeeds } from '../random/seeds.js';
 import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir, gridName } from '../run/run-dir.js';
+import { existsSync, rmSync } from 'node:fs';
 import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdateFlat, type AdamConfig, type AdamState } from '../train/adam.js';
 import { emaBeta, emaUpdate } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { concatLeaves, flatSumOfSquares } from '../train/tree.js';
-import { fmtTime, mean, stoppedBy, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
+import { fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
 import { loadDenoiser, TEACHER_FORMAT } from './load.js';
@@ -119,7 +120,7 @@ export function resumeConfig(resume: string, explicit: Record<string, unknown> =
   const { statePath } = resolveResume(resume);
   const { meta } = readMeta(statePath);
   if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a teacher training state`);
-  const merged = parseConfig(TeacherConfig, { ...meta.config, ...explicit, resume }, statePath);
+  const merged = parseConfig(TeacherConfig, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
   for (const k of FROZEN_ON_RESUME) {
     if (JSON.stringify(merged[k]) !== JSON.stringify(meta.config[k])) {
       throw new Error(`resume: '${k}' cannot change when resuming (run has ${JSON.stringify(meta.config[k])}, got ${JSON.stringify(merged[k])})`);
@@ -205,6 +206,9 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
   let step = 0;
   let skipped = 0;
   let trainSecondsBefore = 0;
+  let startPosition: LoopPosition | undefined; // a resumed run's place in its tick, and that tick's rows so far
+  let partialRows: number[][] = [];
+  let snapshotAtStart = false;
   let data: DataSource;
   let net: TeacherNet;
 
@@ -237,7 +241,10 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     step = meta.step;
     skipped = meta.skipped;
     trainSecondsBefore = meta.trainSeconds ?? 0;
+    startPosition = meta.loop;
+    partialRows = rowsFromJson(meta.partialTick);
     run = openRunDir(runPath, { echo: opts.echo });
+    snapshotAtStart = existsSync(run.file(snapshotName(SNAPSHOT_PREFIX, (step * cfg.batch) / 1000)));
     run.log(`Resumed from ${statePath} at step ${step} (${kimgText((step * cfg.batch) / 1000)} kimg)`);
     const moved = run.rewind(step, (step * cfg.batch) / 1000);
     if (moved) run.log(moved);
@@ -287,7 +294,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
   // (src/distill/trainer.ts says why not more).
   const IN_FLIGHT = stepsInFlight();
   const inflight: StepStats[] = [];
-  const tickRows: number[][] = [];
+  const tickRows: number[][] = partialRows;
   const drain = async (keep: number) => {
     while (inflight.length > keep) {
       const st = inflight.shift()!;
@@ -317,7 +324,9 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     }
   };
 
-  const saveState = async () => {
+  // `pos` and the tick's rows so far let a run resumed mid-tick close that tick as if never stopped
+  const saveState = async (pos: LoopPosition) => {
+    await drain(0);
     const kimg = (step * cfg.batch) / 1000;
     const tensors: Params = {};
     for (const [k, v] of Object.entries(state.params)) tensors[`params.${k}`] = v;
@@ -338,6 +347,8 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
         trainSeconds: trainSecondsBefore + (Date.now() - t0) / 1000,
         config: cfg,
         net: net.spec,
+        loop: pos,
+        partialTick: tickRows,
       });
     } finally {
       tree.dispose(adamT);
@@ -345,13 +356,14 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     statePath = path;
     return path;
   };
+  const states = stateRotation((p) => rmSync(p, { force: true }));
 
-  const snapshot = async () => {
+  const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
     const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
     await saveParams(path, state.ema, netMeta(kimg));
     snapshots.push(path);
-    await saveState();
+    states.snapshot(await saveState(pos));
     await drawGrid(kimg);
     run.log(`snapshot ${path}`);
   };
@@ -376,6 +388,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
       `tick ${String(tick).padEnd(5)} kimg ${kimgText(kimg).padEnd(8)} time ${fmtTime((Date.now() - t0) / 1000).padEnd(9)} sec/tick ${secs.toFixed(1).padEnd(7)} ` +
         `img/s ${rateText(imagesPerSec).padEnd(6)} loss ${loss.toPrecision(4)} |g| ${gradNorm.toPrecision(3)} skipped ${skipped} buffers ${live}`,
     );
+    stopIfAllSkipped(tick, [{ name: 'training', rows, finite: (r) => !!r[2], loss: (r) => r[0] }]);
     const img = Math.round(kimg * 1000);
     for (const [k, v] of Object.entries({ 'Loss/loss': loss, 'Loss/grad_norm': gradNorm, 'Timing/images_per_sec': imagesPerSec, 'Timing/sec_per_tick': secs, 'Health/skipped_steps': skipped, 'Health/live_buffers': live })) {
       if (Number.isFinite(v)) run.tb.scalar(k, v, img);
@@ -394,17 +407,21 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     await drain(IN_FLIGHT);
     step = s + 1;
   };
+  let failed = false;
   try {
     ({ stoppedEarly } = await trainingLoop(
-      { startStep: step, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
-      { step: oneStep, finishTick, snapshot, pending: () => inflight.length > 0, status: () => (tickRows.length ? `loss ${tickRows.at(-1)![0].toPrecision(4)}` : '') },
+      { startStep: step, startPosition, snapshotAtStart, stateMinutes: cfg.stateMinutes, totalSteps, stepsPerTick, snap: cfg.snap, maxMinutes: cfg.maxMinutes, t0, signal: opts.signal, log: (l) => run.log(l), batch: cfg.batch },
+      { step: oneStep, finishTick, snapshot, saveState: async (pos) => states.timed(await saveState(pos)), pending: () => inflight.length > 0 || tickRows.length > 0, status: () => (tickRows.length ? `loss ${tickRows.at(-1)![0].toPrecision(4)}` : '') },
     ));
   } catch (e) {
     run.log(stoppedBy(e));
+    failed = true;
     throw e;
   } finally {
     run.log(`Done: ${step} steps (${kimgText((step * cfg.batch) / 1000)} kimg), ${skipped} skipped, ${fmtTime((Date.now() - t0) / 1000)}${stoppedEarly ? ` (stopped: ${stoppedEarly})` : ''}`);
     run.close();
+    // a new run that failed before its first step leaves no folder behind (the error says what was wrong)
+    if (failed && !cfg.resume && step === 0) run.discard();
     tree.dispose(state);
     trainStep.dispose();
   }

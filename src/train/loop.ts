@@ -2,8 +2,11 @@
  * The step / tick / snapshot cadence the three trainers share (teacher, distill, GAN), as EDM's
  * training_loop runs it: steps until `totalSteps`, the wall-clock budget (`maxMinutes` from `t0`) or an
  * abort; a tick closes every `stepsPerTick` steps and at the end; a snapshot follows every `snap`-th tick
- * (not the last step's: the final snapshot comes after the loop, whatever ended it). Each trainer says
- * what one step, a tick and a snapshot do; a resumed run starts at its saved step and tick.
+ * (not the last step's: the final snapshot comes after the loop, whatever ended it, unless one was
+ * just written at that step). Between snapshots a training state alone is written every `stateMinutes`
+ * of wall clock (`LoopHooks.saveState`), mid-tick if need be, so a run killed outright (kill -9, power
+ * loss) loses at most that much. Each trainer says what one step, a tick, a snapshot and a state do; a
+ * resumed run starts at its saved step, tick and position in the tick.
  */
 import { Progress, type ProgressStream } from '../run/progress.js';
 
@@ -37,9 +40,23 @@ export interface TickInfo {
   seconds: number;
 }
 
+/** Where the loop stands, saved in a training state so that a resumed run closes its ticks as an uninterrupted one. */
+export interface LoopPosition {
+  /** Index of the tick in progress (the next one to close). */
+  tick: number;
+  /** Steps of that tick already run. */
+  tickSteps: number;
+}
+
 export interface LoopOptions {
   /** First step to run (0, or a resumed run's saved step). */
   startStep: number;
+  /** A resumed run's saved position (default: a fresh tick after `startStep`, as a stop closes its tick). */
+  startPosition?: LoopPosition;
+  /** True when a snapshot of `startStep` exists already (a resumed run that had written one): the end writes none again. */
+  snapshotAtStart?: boolean;
+  /** Minutes of wall clock between training states written between snapshots (0: none). */
+  stateMinutes?: number;
   totalSteps: number;
   stepsPerTick: number;
   /** Ticks between snapshots. */
@@ -64,7 +81,10 @@ export interface LoopHooks {
   step(step: number): Promise<void>;
   /** Closes a tick (read results, log, stats). */
   finishTick(info: TickInfo): Promise<void>;
-  snapshot(): Promise<void>;
+  /** Writes a snapshot (and, with it, a training state at `pos`: after a tick closed, so `tickSteps` is 0). */
+  snapshot(pos: LoopPosition): Promise<void>;
+  /** Writes a training state alone (no snapshot, no metrics) at `pos`; needed for `stateMinutes`. */
+  saveState?(pos: LoopPosition): Promise<void>;
   /** True while results of run steps are still unread (so the final partial tick must be closed). */
   pending(): boolean;
   /** The latest losses for the live line, e.g. `gen 0.0123 fake 2.30`. */
@@ -74,13 +94,17 @@ export interface LoopHooks {
 /** Runs the loop; returns the step reached and why it stopped early ('' when it ran to `totalSteps`). */
 export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step: number; stoppedEarly: StopReason }> {
   let step = o.startStep;
-  // a run stopped mid-tick closed that tick as a partial one: a resumed run goes on with the next index
-  let tick = Math.ceil(step / o.stepsPerTick);
-  const firstTick = tick;
-  let tickSteps = 0;
+  // a run stopped mid-tick closed that tick as a partial one: a resumed run goes on with the next index;
+  // one resumed from a timed state goes on inside the tick it was in
+  let tick = o.startPosition?.tick ?? Math.ceil(step / o.stepsPerTick);
+  let tickSteps = o.startPosition?.tickSteps ?? 0;
   let tickStart = Date.now();
   const tFirst = Date.now();
   let stoppedEarly: StopReason = '';
+  let snapStep = o.snapshotAtStart ? step : -1; // the step of the latest snapshot (a state comes with each)
+  let lastState = Date.now();
+  let lastYield = Date.now();
+  const stateMs = (o.stateMinutes ?? 0) * 60_000;
   const bar = o.batch
     ? new Progress(o.totalSteps * o.batch, 'train', { stream: o.progressStream, minIntervalMs: 1000, initial: o.startStep * o.batch, fmtCount: fmtKimg, rateUnit: ' img/s' })
     : null;
@@ -104,20 +128,92 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
     } else await h.step(step);
     step++;
     tickSteps++;
-    if (tickSteps === 1 && tick === firstTick) {
+    if (step === o.startStep + 1) {
       bar?.clear();
       o.log?.(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
     }
     bar?.tick(o.batch, h.status?.());
+    // Wasm on the main thread runs a step without leaving the microtask queue, so signals (a stop
+    // request), timers and the live line's redraws wait for the event loop: give it a turn now and then
+    if (Date.now() - lastYield >= 50) {
+      await new Promise((r) => setImmediate(r));
+      lastYield = Date.now();
+    }
     if (step % o.stepsPerTick === 0 || step === o.totalSteps) {
       await closeTick();
-      if (tick % o.snap === 0 && step !== o.totalSteps) await phase('snapshot', () => h.snapshot());
+      if (tick % o.snap === 0 && step !== o.totalSteps) {
+        await phase('snapshot', () => h.snapshot({ tick, tickSteps }));
+        snapStep = step;
+        lastState = Date.now();
+      }
+    }
+    if (stateMs > 0 && h.saveState && snapStep !== step && Date.now() - lastState >= stateMs && step < o.totalSteps) {
+      await phase('training state', () => h.saveState!({ tick, tickSteps }));
+      lastState = Date.now();
     }
   }
+  // interrupted before its first step (e.g. during the initial evaluation): nothing changed since the
+  // start (or the state it resumed from), so nothing is written; a budget stop still writes its snapshot
+  if (stoppedEarly === 'interrupted' && step === o.startStep) {
+    bar?.done(stoppedEarly);
+    o.log?.(`${stopCause(stoppedEarly)} before the first step: nothing to write`);
+    return { step, stoppedEarly };
+  }
+  if (stoppedEarly) {
+    bar?.done(stoppedEarly); // no live line (nor an ETA that climbs) while the stop finishes
+    o.log?.(stopLine(stoppedEarly, step === snapStep, tickSteps > 0 || h.pending()));
+  }
   if (tickSteps > 0 || h.pending()) await closeTick();
-  await phase('snapshot', () => h.snapshot());
+  // a stop that lands right after a snapshot (or a resumed run with nothing left to do) writes none again:
+  // the metrics rows of stats.jsonl stay one per evaluated kimg
+  if (step !== snapStep) await phase('snapshot', () => h.snapshot({ tick, tickSteps }));
   bar?.done();
   return { step, stoppedEarly };
+}
+
+/**
+ * Keeps one timed training state between snapshots: each timed state replaces the one before, and the
+ * state written with a snapshot replaces the last timed one (a file of the same kimg is the same state).
+ */
+export function stateRotation(remove: (path: string) => void): { timed(path: string): void; snapshot(path: string): void } {
+  let last = '';
+  const replace = (path: string) => {
+    if (last && last !== path) remove(last);
+  };
+  return {
+    timed(path) {
+      replace(path);
+      last = path;
+    },
+    snapshot(path) {
+      replace(path);
+      last = '';
+    },
+  };
+}
+
+/** A tick's step scalars as a training state saved them: JSON has no NaN, so a skipped step's loss came back as null. */
+export const rowsFromJson = (rows: (number | null)[][] | undefined): number[][] => (rows ?? []).map((r) => r.map((x) => (x === null ? NaN : x)));
+
+/** What a stopped loop still does before it returns (a stop can take a while: a tick's grid, metrics). */
+function stopLine(why: StopReason, snapshotted: boolean, partialTick: boolean): string {
+  const what = [partialTick && 'closing the partial tick', !snapshotted && 'writing a snapshot (and its metrics, if any) and the training state'].filter(Boolean);
+  return `${stopCause(why)}: ${what.length ? what.join(', then ') + '…' : 'the snapshot and training state of this step are written already'}`;
+}
+
+const stopCause = (why: StopReason) => (why === 'interrupted' ? 'interrupted' : 'wall-clock budget (maxMinutes) reached');
+
+/**
+ * Stops a run (throws a one-line error) when the non-finite guard skipped every step of a phase in the
+ * tick just closed: the weights can no longer move, so going on would only burn time. `rows` are the
+ * tick's step scalars; `finite` says whether a row's step was applied; `loss` gives its loss.
+ */
+export function stopIfAllSkipped(tick: number, phases: { name: string; rows: number[][]; finite: (r: number[]) => boolean; loss: (r: number[]) => number }[]): void {
+  for (const { name, rows, finite, loss } of phases) {
+    if (!rows.length || rows.some(finite)) continue;
+    const cause = rows.every((r) => !Number.isFinite(loss(r))) ? 'its loss was NaN or ±Inf every time' : 'its gradients were NaN or ±Inf';
+    throw new Error(`tick ${tick}: every ${name} step (${rows.length} of ${rows.length}) was skipped, ${cause}: training cannot go on (a learning rate too large, or a network with NaN weights, is the usual cause)`);
+  }
 }
 
 /** Images as kimg for the live line: 0.256k, 12.8k, 1024k. */

@@ -7,12 +7,13 @@
  * `diff-instruct eval ref`: recomputes a dataset split's reference statistics
  * (models/ref-<fmnist|mnist>-<split>.safetensors) with the current classifier.
  */
+import { readMeta } from '../../io/params.js';
 import type { Command } from 'commander';
 import { tree } from '@jax-js/jax';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
-import { addConfigOptions, configFromOptions } from '../../config/config.js';
+import { addConfigOptions, configFromOptions, defaultsNotGiven, describeValues } from '../../config/config.js';
 import { resolveNetworkPath } from '../../teacher/load.js';
 import { DATASETS } from '../../data/images.js';
 import { appendLine } from '../../io/atomic.js';
@@ -39,6 +40,15 @@ export const EvalSchema = z.object({
   kidSubsetSize: z.number().int().min(2).default(1000).describe('KID subset size (capped by the number of images)'),
 });
 export type EvalConfig = z.infer<typeof EvalSchema>;
+
+/**
+ * `eval --network` defaults on WebAssembly (a CPU), used where the user gives no value: batch 250 does
+ * not fit in Wasm's 4 GiB for the shipped U-Nets (every CPU eval respawned twice, down to 63); batch 64
+ * fits (3.4 GB). 200 seeds, as the CPU quick start and distill's Wasm defaults score: 1,000 one-step
+ * images took 1,648 s on the shared 2-core machine at load 16 (benchmarks/cpu-runs/eval-wasm/), so 200
+ * take about a fifth of that there, less on an idle machine.
+ */
+export const WASM_EVAL_DEFAULTS = { batch: 64, seeds: '0-199' } as const;
 
 export const EvalRefSchema = z.object({
   dataset: z.enum(DATASETS).default('fashion-mnist').describe('dataset whose split is summarised'),
@@ -124,12 +134,19 @@ export function register(program: Command): void {
   addDeviceOption(cmd);
   cmd.action(
     action(async (opts: Record<string, unknown>) => {
-      const cfg = configFromOptions(EvalSchema, opts);
+      let cfg = configFromOptions(EvalSchema, opts);
+      const dev = await useDevice(opts.device as string | undefined, !!opts.dryRun);
+      const under = dev.backend === 'wasm' && cfg.network ? defaultsNotGiven(EvalSchema, opts, WASM_EVAL_DEFAULTS) : {};
+      const note = Object.keys(under).length ? `defaults on WebAssembly (CPU): ${describeValues(under)} (batch 250 does not fit in its 4 GiB, and 10,000 images take hours there; a flag or --config value overrides each)` : '';
+      if (note) cfg = configFromOptions(EvalSchema, opts, under);
+      // allowed (a cross-dataset score can be wanted), but never silently: said before any compute
+      const own = cfg.network && cfg.dataset ? readMeta(resolveNetworkPath(cfg.network)).meta?.dataset : undefined;
+      if (typeof own === 'string' && own !== cfg.dataset) process.stderr.write(`diff-instruct: warning: '${cfg.network}' was trained on ${own}; scoring it against ${cfg.dataset} measures how far apart the datasets are, not its quality\n`);
       if (opts.dryRun) {
-        dryRun(cfg, opts.device, [() => cfg.network && resolveNetworkPath(cfg.network)]);
+        dryRun(cfg, opts.device, [() => cfg.network && resolveNetworkPath(cfg.network)], note);
         return;
       }
-      await useDevice(opts.device as string | undefined);
+      if (note) process.stderr.write(note + '\n');
       const run = async () => console.log(JSON.stringify(await evalCommand(cfg)));
       await (cfg.network ? withBatchThatFits(cfg.batch, run) : run());
     }),

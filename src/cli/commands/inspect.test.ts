@@ -59,6 +59,11 @@ test('inspect: table, JSON and one-line errors from the real CLI', () => {
     const missing = cli('inspect', join(dir, 'nope.safetensors'));
     assert.equal(missing.status, 1);
     assert.equal(missing.stderr, `diff-instruct: error: cannot read '${join(dir, 'nope.safetensors')}': no such file\n`);
+
+    // a shipped network by name, as sample and distill take them
+    const shipped = cli('inspect', 'fmnist-cond', '--json');
+    assert.equal(shipped.status, 0, shipped.stderr);
+    assert.match(JSON.parse(shipped.stdout).file, /models\/fmnist-cond\.safetensors$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

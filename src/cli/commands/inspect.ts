@@ -4,6 +4,8 @@
  * `diff_instruct` JSON pretty-printed. The whole file is validated (src/io/safetensors.ts), so a corrupt
  * file is reported as `diff-instruct: error: <file>: <problem>` with exit code 1.
  */
+import { existsSync } from 'node:fs';
+import { resolveNetworkPath } from '../../teacher/load.js';
 import type { Command } from 'commander';
 import { META_KEY } from '../../io/params.js';
 import { numel, readSafetensors } from '../../io/safetensors.js';
@@ -67,11 +69,13 @@ export function register(program: Command): void {
   program
     .command('inspect')
     .description('list the tensors (name, dtype, shape, elements) and metadata of a safetensors file; validates the whole file')
-    .argument('<file>', 'a .safetensors file (checkpoint, snapshot or converted state_dict)')
+    .argument('<file>', 'a .safetensors file (checkpoint, snapshot or converted state_dict) or a shipped name (fmnist-cond)')
     .option('--json', 'print JSON instead of a table')
     .action(
       action(async (file: string, opts: { json?: boolean }) => {
-        const d = describeFile(file);
+        // a bare name that is no file here is a shipped network's (models/<name>.safetensors)
+        const isName = !existsSync(file) && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file) && !file.endsWith('.safetensors');
+        const d = describeFile(isName ? resolveNetworkPath(file) : file);
         if (opts.json) console.log(JSON.stringify(d, null, 2));
         else printTable(d);
       }),

@@ -5,10 +5,10 @@
  */
 import type { Command } from 'commander';
 import { basename } from 'node:path';
-import { addConfigOptions, configFromOptions } from '../../config/config.js';
+import { addConfigOptions } from '../../config/config.js';
 import { checkDenoiserFile, resolveNetworkPath } from '../../teacher/load.js';
 import { RefineConfig, setupRefine } from '../../distill/setup-refine.js';
-import { action, addDeviceOption, dryRun } from '../common.js';
+import { action, addDeviceOption, distillConfigFor, dryRun } from '../common.js';
 import { runDistillCommand } from './distill.js';
 
 /** Run folder suffix: refine-<generator file>-<loss> (the distill default names the teacher). */
@@ -25,13 +25,13 @@ export function register(program: Command): void {
   addDeviceOption(cmd);
   cmd.action(
     action(async (opts: Record<string, unknown>) => {
-      const parsed = configFromOptions(RefineConfig, opts);
+      const { cfg: parsed, note } = await distillConfigFor(RefineConfig, opts);
       const cfg = { ...parsed, desc: parsed.desc || defaultDesc(parsed) };
       if (opts.dryRun) {
-        dryRun(cfg, opts.device, [() => checkDenoiserFile(cfg.teacher, ['teacher']), () => resolveNetworkPath(cfg.generator)]);
+        dryRun(cfg, opts.device, [() => checkDenoiserFile(cfg.teacher, ['teacher']), () => resolveNetworkPath(cfg.generator)], note);
         return;
       }
-      await runDistillCommand(cfg, opts.device as string | undefined, () => setupRefine(cfg));
+      await runDistillCommand(cfg, opts.device as string | undefined, () => setupRefine(cfg), null, note);
     }),
   );
 }

@@ -2,6 +2,7 @@
  * `diff-instruct sample`: images from a teacher (EDM sampler, Algorithm 2) or a one-step generator (EDM or GAN),
  * one per seed (EDM generate.py): `<outdir>/<seed>.png` and `<outdir>/grid.png`.
  */
+import { checkFolderTarget } from '../../io/atomic.js';
 import type { Command } from 'commander';
 import { tree } from '@jax-js/jax';
 import { join } from 'node:path';
@@ -42,10 +43,13 @@ export function register(program: Command): void {
   cmd.action(
     action(async (opts: Record<string, unknown>) => {
       const cfg = configFromOptions(SampleConfig, opts);
+      // the output folder is checked first: a file in its place is an error before any image is computed
+      const checks = [() => checkFolderTarget(cfg.outdir, '--outdir'), () => parseSeeds(cfg.seeds), () => resolveNetworkPath(cfg.network)];
       if (opts.dryRun) {
-        dryRun(cfg, opts.device, [() => parseSeeds(cfg.seeds), () => resolveNetworkPath(cfg.network)]);
+        dryRun(cfg, opts.device, checks);
         return;
       }
+      for (const check of checks) check();
       const seeds = parseSeeds(cfg.seeds);
       await useDevice(opts.device as string);
       await withBatchThatFits(cfg.batch, () => sample(cfg, seeds));

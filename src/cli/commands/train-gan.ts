@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { addConfigOptions, configFromOptions, explicitConfigValues } from '../../config/config.js';
 import { GanConfig } from '../../gan/config.js';
 import { ganResumeConfig, trainGan } from '../../gan/trainer.js';
-import { action, addDeviceOption, dryRun, useDevice, withInterrupt, withTrainingBatchThatFits } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, reportStop, withInterrupt, withTrainingBatchThatFits } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -26,7 +26,7 @@ export function register(program: Command): void {
         console.log(`generator:  ${r.snapshots.at(-1) ?? '(none)'}`);
         console.log(`state:      ${r.statePath}`);
         if (last) console.log(`metrics:    ${JSON.stringify(last)}`);
-        if (r.stoppedEarly === 'interrupted') process.exitCode = 130;
+        reportStop({ runDir: r.runDir, stopReason: r.stoppedEarly, steps: r.steps }, 'train-gan', opts.device as string | undefined);
       }, { resumed: !!cfg.resume });
     }),
   );

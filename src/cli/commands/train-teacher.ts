@@ -4,7 +4,7 @@ import { addConfigOptions, configFromOptions, explicitConfigValues } from '../..
 import { checkDenoiserFile } from '../../teacher/load.js';
 import { TeacherConfig } from '../../teacher/config.js';
 import { resumeConfig, trainTeacher } from '../../teacher/trainer.js';
-import { action, addDeviceOption, dryRun, useDevice, withInterrupt, withTrainingBatchThatFits } from '../common.js';
+import { action, addDeviceOption, dryRun, useDevice, reportStop, withInterrupt, withTrainingBatchThatFits } from '../common.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -25,7 +25,7 @@ export function register(program: Command): void {
         console.log(`run folder: ${r.runDir}`);
         console.log(`teacher:    ${r.snapshots.at(-1) ?? '(none)'}`);
         console.log(`state:      ${r.statePath}`);
-        if (r.stoppedEarly === 'interrupted') process.exitCode = 130;
+        reportStop({ runDir: r.runDir, stopReason: r.stoppedEarly, steps: r.steps }, 'train-teacher', opts.device as string | undefined);
       }, { resumed: !!cfg.resume });
     }),
   );
