@@ -171,7 +171,10 @@ export async function listDevices(): Promise<DeviceInfo[]> {
  * so reductions longer than that come out silently wrong: a jitted sum of 10^7 ones gives 4,194,240, an
  * eager matmul with K = 70,000 gives 65,535, an eager conv weight gradient over 100,352 pixels gives
  * 65,535. Correctness beats speed. benchmarks/README.md, "auto device choice", has the measurements;
- * `--device webgpu` still selects llvmpipe explicitly, with a warning.
+ * `--device webgpu` still selects llvmpipe explicitly, with a warning. Since the jax-js patch
+ * 'reduce-split' every jax-js reduction loop stays under 60,000 iterations and those probes are exact
+ * (src/engine/long-reductions.test.ts), but Wasm against llvmpipe has not been measured again since, so
+ * `auto` still takes Wasm.
  */
 export function autoChoice(devices: DeviceInfo[]): DeviceInfo {
   const hw = devices.find((d) => d.backend === 'webgpu' && !d.software);
@@ -203,7 +206,7 @@ export async function initDevice(choice: string = 'auto'): Promise<DeviceInfo> {
     if (!info) throw new Error(`device '${choice}' is not available here (found: ${devices.map((d) => d.name).join('; ')})`);
     if (info.software) {
       console.warn(
-        `diff-instruct: warning: ${info.name} is a software adapter: it stops shader loops after 65,535 iterations, so long reductions (sums, matmuls, conv gradients) can be silently wrong; prefer --device wasm`,
+        `diff-instruct: warning: ${info.name} is a software adapter: it stops shader loops after 65,535 iterations (our kernels and jax-js's reductions, patched, stay under that; a shader that does not is silently wrong); --device wasm is the tested CPU path`,
       );
     }
   }
