@@ -579,4 +579,57 @@ function pipelineSource(device, kernel) {`,
   ],
 };
 
-export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, reduceSplit];
+/**
+ * eager-submit: a jit call on WebGPU may be encoded and submitted when it is made, not when a result is
+ * first read.
+ *
+ * Stock 0.1.25 is lazy: a jit call only records pending work, and nothing reaches the GPU until some
+ * output's `data()` (or `blockUntilReady()`) submits it — so the GPU idles while the host prepares the
+ * step and the next ones, and a trainer that keeps steps in flight gets no overlap at all: reading the
+ * loss of step i−4 submits step i−4 and then waits for it. Here the jit rule asks a hook,
+ * `globalThis[Symbol.for("diff-instruct.eagerSubmit")](backend)` (installed by src/engine/executor.ts),
+ * and when it says yes and every pending entry of the call (the work its inputs still wait on, then the
+ * program) is already prepared (`ready()`: compiled pipelines; a program's first call stays lazy and
+ * compiles asynchronously as before), submits them at once, in that order. Results are unchanged: the
+ * same work in the same queue order; only work whose outputs would all have been dropped unread now runs.
+ */
+const eagerSubmit = {
+  name: 'eager-submit',
+  replace: [
+    [
+      `				pending.splice(0, 0, ...prevPending);`,
+      `				pending.splice(0, 0, ...prevPending);
+				// diff-instruct patch 'eager-submit': submit now when the hook asks and all is compiled
+				if (pending.length > 0 && globalThis[Symbol.for("diff-instruct.eagerSubmit")]?.(backend) && pending.every((p) => p.ready?.() === true)) for (const p of pending) {
+					p.prepareSync();
+					p.submit();
+				}`,
+    ],
+    [
+      `	prepareSync() {
+		if (this.prepared) return;
+		const entry = preparedEntry(this.source, this.backend);`,
+      `	/** diff-instruct patch 'eager-submit': compiled already (here or in the prepared cache)? */
+	ready() {
+		return !!this.prepared || !!preparedBySource.get(this.source)?.get(this.backend)?.value;
+	}
+	prepareSync() {
+		if (this.prepared) return;
+		const entry = preparedEntry(this.source, this.backend);`,
+    ],
+    [
+      `	prepareSync() {
+		if (this.#prepared) return;
+		for (const exe of this.members) exe.prepareSync();`,
+      `	/** diff-instruct patch 'eager-submit': every member compiled? */
+	ready() {
+		return this.#prepared || this.members.every((exe) => exe.ready?.() === true);
+	}
+	prepareSync() {
+		if (this.#prepared) return;
+		for (const exe of this.members) exe.prepareSync();`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, reduceSplit, eagerSubmit];

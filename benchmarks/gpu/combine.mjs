@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * Combines one engine comparison (benchmarks/gpu/engine.sh's output folder) into one JSON: per preset,
- * the `bench` results (engine: executor + our conv kernels; noconv: executor only; stock: jax-js's own), the PyTorch peers from the same call, and "ratios" (ours /
- * PyTorch median wall time per step) at the top level.
+ * the `bench` results (engine: executor + eager submission + our conv kernels; lazy: the same with
+ * jax-js's lazy submission; noconv: executor without our conv kernels; stock: jax-js's own), the PyTorch
+ * peers from the same call, and "ratios" (ours / PyTorch median wall time of a step waited for, and of
+ * steps run back to back: "pipelined") at the top level.
  *   node benchmarks/gpu/combine.mjs <folder> <out.json>
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -13,31 +15,45 @@ if (!dir || !outFile) {
   console.error('usage: node benchmarks/gpu/combine.mjs <folder> <out.json>');
   process.exit(1);
 }
-const runs = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
+// file names are <date>-<tag>-<preset>-b<batch>.json; the tag's first word names the variant
+const runs = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => ({ ...JSON.parse(readFileSync(join(dir, f), 'utf8')), variant: f.slice(11).split('-')[0] }));
 const torch = readFileSync(join(dir, 'pytorch.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 const gpu = readFileSync(join(dir, 'gpu.txt'), 'utf8').trim().split('\n').slice(1).join('; ');
 const presets = {};
 const ratios = {};
 for (const r of runs) {
   const p = r.config.preset;
-  const which = r.engine?.executor ? (r.engine.customKernels ? 'engine' : 'noconv') : 'stock';
+  // the run's tag names it (engine-, noconv-, lazy-, stock-<preset>: benchmarks/gpu/engine.sh)
+  const which = ['engine', 'noconv', 'lazy', 'stock'].includes(r.variant) ? r.variant : r.engine?.executor ? (r.engine.customKernels ? 'engine' : 'noconv') : 'stock';
   (presets[p] ??= {})[which] = r;
 }
-const pick = (t) => t && { medianMs: t.medianMs, kernelsPerStep: t.kernelsPerStep, cpuMsPerStep: t.cpuMsPerStep, encodeMsPerStep: t.encodeMsPerStep, gpuMsPerStep: t.gpuMsPerStep };
+const pick = (t) => t && { medianMs: t.medianMs, pipelinedMs: t.pipelinedMs, kernelsPerStep: t.kernelsPerStep, cpuMsPerStep: t.cpuMsPerStep, encodeMsPerStep: t.encodeMsPerStep, gpuMsPerStep: t.gpuMsPerStep };
 const summary = {};
 for (const [p, v] of Object.entries(presets)) {
   const pt = torch.find((t) => t.preset === p && t.part === 'teacher');
   const pd = torch.find((t) => t.preset === p && t.part === 'distill');
   v.pytorch = { teacher: pt, distill: pd };
   summary[p] = {
-    teacherStep: { engine: pick(v.engine?.teacherStep), noconv: pick(v.noconv?.teacherStep), stock: pick(v.stock?.teacherStep), pytorchMs: pt?.medianMs },
-    distillIteration: { engine: pick(v.engine?.distillIteration), stock: pick(v.stock?.distillIteration), pytorchMs: pd?.medianMs },
+    teacherStep: { engine: pick(v.engine?.teacherStep), lazy: pick(v.lazy?.teacherStep), noconv: pick(v.noconv?.teacherStep), stock: pick(v.stock?.teacherStep), pytorchMs: pt?.medianMs, pytorchPipelinedMs: pt?.pipelinedMs },
+    distillIteration: { engine: pick(v.engine?.distillIteration), lazy: pick(v.lazy?.distillIteration), stock: pick(v.stock?.distillIteration), pytorchMs: pd?.medianMs, pytorchPipelinedMs: pd?.pipelinedMs },
     verify: v.engine?.verify,
   };
   const r = (ours, theirs) => (ours && theirs ? Math.round((ours / theirs) * 100) / 100 : null);
   ratios[p] = {
-    teacherStep: { engine: r(v.engine?.teacherStep?.medianMs, pt?.medianMs), noconv: r(v.noconv?.teacherStep?.medianMs, pt?.medianMs), stock: r(v.stock?.teacherStep?.medianMs, pt?.medianMs) },
-    distillIteration: { engine: r(v.engine?.distillIteration?.medianMs, pd?.medianMs), stock: r(v.stock?.distillIteration?.medianMs, pd?.medianMs) },
+    teacherStep: {
+      engine: r(v.engine?.teacherStep?.medianMs, pt?.medianMs),
+      lazy: r(v.lazy?.teacherStep?.medianMs, pt?.medianMs),
+      noconv: r(v.noconv?.teacherStep?.medianMs, pt?.medianMs),
+      stock: r(v.stock?.teacherStep?.medianMs, pt?.medianMs),
+    },
+    distillIteration: { engine: r(v.engine?.distillIteration?.medianMs, pd?.medianMs), lazy: r(v.lazy?.distillIteration?.medianMs, pd?.medianMs), stock: r(v.stock?.distillIteration?.medianMs, pd?.medianMs) },
+    // steps back to back (ours: 4 in flight; PyTorch: one synchronisation at the end), as training runs
+    pipelined: {
+      teacherStep: r(v.engine?.teacherStep?.pipelinedMs, pt?.pipelinedMs),
+      distillIteration: r(v.engine?.distillIteration?.pipelinedMs, pd?.pipelinedMs),
+    },
   };
 }
 writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), card: gpu, ratios, summary, runs: presets }, null, 1) + '\n');

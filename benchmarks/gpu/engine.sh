@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The engine comparison on the GPU machine, in one device call (issues 25/26). Per preset:
-#   engine: our `bench` as shipped (step executor + our conv kernels), with a check that the executor
-#           gives the stock path's numbers ('verify');
-#   stock:  jax-js's stock dispatch and kernels (DI_EXECUTOR=0 DI_CUSTOM_KERNELS=0), with its kernel profile;
-#   noconv (NOCONV=1): the executor with jax-js's generic conv kernels (teacher step only: attribution);
-#   PyTorch (NVlabs/edm's SongUNet, benchmarks/pytorch/bench_edm.py) on the same card right after.
-# Results under $OUT/res (JSON per run, pytorch.jsonl, gpu.txt); benchmarks/gpu/combine.mjs turns them
-# into one JSON with "ratios". Run:  EDM_DIR=<edm checkout> bash scripts/device-pack.sh, then on the device
-#   source .device/boot.sh && bash benchmarks/gpu/engine.sh "fmnist-small fmnist-base" 8
+#   engine: our `bench` as shipped (step executor, eager submission, our conv kernels), with a check that
+#           the executor gives the stock path's numbers ('verify') and, where PROFILE names the preset,
+#           the per-kernel profile of the same step;
+#   PyTorch (NVlabs/edm's SongUNet, benchmarks/pytorch/bench_edm.py) on the same card right after;
+#   lazy (LAZY=1): the engine with jax-js's lazy submission (DI_EAGER_SUBMIT=0), teacher step only;
+#   noconv (NOCONV=1): the executor with jax-js's generic conv kernels, teacher step only;
+#   stock (presets in $STOCK, default none): jax-js's own dispatch and kernels, with its kernel profile.
+# Extras, each only when asked: CPUPROF=1 a V8 CPU profile of the fmnist-small engine teacher step
+# (top functions by self time in cpuprof.txt); QUICKSTART=1 the shipped GPU quick start timed (40 kimg);
+# CIFAR=1 the edm-cifar10 (DDPM++, 56M) teacher step beside PyTorch's.
+# Results under $OUT/res (JSON per run, pytorch.jsonl, gpu.txt, logs); benchmarks/gpu/combine.mjs turns
+# them into one JSON with "ratios". Run:  EDM_DIR=<edm checkout> bash scripts/device-pack.sh, then on the
+# device:  source .device/boot.sh && LAZY=1 bash benchmarks/gpu/engine.sh "fmnist-small fmnist-base" 8
 set -u
 presets=${1:-"fmnist-small fmnist-base"}
 repeats=${2:-8}
@@ -16,15 +21,32 @@ mkdir -p "$out/res"
 export PYTHONPATH=$PWD/edm${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/res/gpu.txt"
 bench() { node dist/cli.mjs bench --device webgpu --repeats "$repeats" --outdir "$out/res" "$@" 2>&1 | grep -v '^Warning: max'; }
-# Ordered so that a call cut short still brings back each preset's engine run beside its PyTorch peer;
-# the stock runs (slow) come last, for the presets in $STOCK (default: all).
+torch() { PYTHONUNBUFFERED=1 python3 benchmarks/pytorch/bench_edm.py "$@" --repeats 30 | tee -a "$out/res/pytorch.jsonl"; }
+# Ordered so that a call cut short still brings back each preset's engine run beside its PyTorch peer.
 for p in $presets; do
-  bench --preset "$p" --parts verify,teacher,distill --tag "engine-$p"
-  for part in teacher distill; do
-    PYTHONUNBUFFERED=1 python3 benchmarks/pytorch/bench_edm.py --preset "$p" --part "$part" --repeats 30 | tee -a "$out/res/pytorch.jsonl"
-  done
+  parts=verify,teacher,distill
+  case " ${PROFILE:-} " in *" $p "*) parts=$parts,profile ;; esac
+  bench --preset "$p" --parts "$parts" --tag "engine-$p"
+  for part in teacher distill; do torch --preset "$p" --part "$part"; done
+  [ "${LAZY:-0}" = 1 ] && DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p"
   [ "${NOCONV:-0}" = 1 ] && DI_CUSTOM_KERNELS=0 bench --preset "$p" --parts teacher --tag "noconv-$p"
 done
-for p in ${STOCK:-$presets}; do
+if [ "${CPUPROF:-0}" = 1 ]; then
+  mkdir -p /tmp/cpuprof
+  node --cpu-prof --cpu-prof-dir=/tmp/cpuprof dist/cli.mjs bench --device webgpu --preset fmnist-small --parts teacher --repeats 20 --outdir /tmp/cpuprof 2>&1 | grep -v '^Warning: max'
+  node benchmarks/gpu/cpuprof-top.mjs /tmp/cpuprof/*.cpuprofile 60 > "$out/res/cpuprof.txt"
+  head -30 "$out/res/cpuprof.txt"
+fi
+if [ "${QUICKSTART:-0}" = 1 ]; then
+  start=$(date +%s.%N)
+  timeout 300 node dist/cli.mjs quickstart --outdir /tmp/qs 2>&1 | grep -v '^Warning: max' | grep -v '^train ' | tee "$out/res/quickstart.log"
+  echo "quickstart wall: $(echo "$(date +%s.%N) - $start" | bc) s" | tee -a "$out/res/quickstart.log"
+  find /tmp/qs -name stats.jsonl -exec cp {} "$out/res/quickstart-stats.jsonl" \;
+fi
+if [ "${CIFAR:-0}" = 1 ]; then
+  bench --preset edm-cifar10 --batch 64 --repeats 5 --parts teacher --tag engine-edm-cifar10
+  torch --preset edm-cifar10 --part teacher --batch 64
+fi
+for p in ${STOCK:-}; do
   DI_EXECUTOR=0 DI_CUSTOM_KERNELS=0 bench --preset "$p" --parts teacher,distill,profile --tag "stock-$p"
 done

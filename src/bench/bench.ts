@@ -22,7 +22,7 @@ import { makeTeacherStep, type TeacherStepStage } from '../teacher/trainer.js';
 import { keyForSeed } from '../random/seeds.js';
 import type { DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
-import { executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTiming } from '../engine/executor.js';
+import { eagerSubmitEnabled, executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTiming } from '../engine/executor.js';
 import { customKernelsEnabled } from '../engine/custom-kernels.js';
 
 export interface BenchOptions {
@@ -44,7 +44,7 @@ export interface BenchResult {
    * What ran the steps: the step executor (src/engine/executor.ts) or jax-js's stock dispatch, and our
    * conv kernels (src/engine/custom-kernels.ts) or jax-js's generic ones.
    */
-  engine: { executor: boolean; customKernels: boolean };
+  engine: { executor: boolean; eagerSubmit: boolean; customKernels: boolean };
   teacherStep?: Timed;
   distillIteration?: Timed;
   sampling?: { oneStep: { medianMs: number; imagesPerSec: number }; heun35: { medianMs: number; imagesPerSec: number } };
@@ -74,10 +74,33 @@ interface Timed {
   encodeMsPerStep: number | null;
   /** GPU time per step: executor, timestamp queries around its passes; stock path, the sum of its kernels' times. */
   gpuMsPerStep: number | null;
+  /** ms per step with steps issued back to back, IN_FLIGHT unread, as the trainers run them (null: not measured). */
+  pipelinedMs: number | null;
 }
 
-/** Times `repeats` calls of `one` after warm-up, with CPU time, kernel counts and (separately) GPU time. */
-async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, repeats: number, B: number): Promise<Timed> {
+/** Steps kept in flight by the pipelined measurement (as the trainers do on WebGPU: src/platform/devices.ts stepsInFlight). */
+const IN_FLIGHT = 4;
+
+/**
+ * ms per step of `n` steps issued back to back, at most IN_FLIGHT unread (`launch(i)` issues step i
+ * and returns a promise of its result having been read), as a training loop runs them.
+ */
+async function timePipelined(n: number, launch: (i: number) => Promise<void>): Promise<number> {
+  const t = performance.now();
+  const queue: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    queue.push(launch(i));
+    if (queue.length > IN_FLIGHT) await queue.shift();
+  }
+  await Promise.all(queue);
+  return (performance.now() - t) / n;
+}
+
+/**
+ * Times `repeats` calls of `one` (a step, waited for) after warm-up, with CPU time, kernel counts and
+ * (separately) GPU time; with `launch`, also the pipelined ms per step.
+ */
+async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, repeats: number, B: number, launch?: (i: number) => Promise<void>): Promise<Timed> {
   await timeIt(2, one); // warm-up
   const s0 = executorStats();
   const c0 = process.cpuUsage();
@@ -103,9 +126,11 @@ async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, 
     kernels = prof.kernels;
     gpu = prof.kernels > 0 ? prof.gpuMs : null;
   }
+  const pipelinedMs = launch ? await timePipelined(Math.max(repeats, 2 * IN_FLIGHT), launch) : null;
   return {
     firstStepMs,
     medianMs: med,
+    pipelinedMs,
     imagesPerSec: (B / med) * 1000,
     samplesMs: ms,
     cpuMsPerStep: (c1.user + c1.system) / 1000 / repeats,
@@ -116,7 +141,7 @@ async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, 
 }
 
 const fmtTimed = (t: Timed) =>
-  `median ${t.medianMs.toFixed(1)} ms; ${t.kernelsPerStep?.toFixed(0) ?? '?'} kernels, CPU ${t.cpuMsPerStep.toFixed(1)} ms` +
+  `median ${t.medianMs.toFixed(1)} ms` + (t.pipelinedMs !== null ? ` (pipelined ${t.pipelinedMs.toFixed(1)} ms)` : '') + `; ${t.kernelsPerStep?.toFixed(0) ?? '?'} kernels, CPU ${t.cpuMsPerStep.toFixed(1)} ms` +
   (t.encodeMsPerStep !== null ? ` (encode ${t.encodeMsPerStep.toFixed(1)} ms)` : '') +
   `, GPU ${t.gpuMsPerStep?.toFixed(1) ?? '?'} ms per step`;
 
@@ -145,7 +170,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     device,
     host: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' },
     config: { ...o, params: Object.values(tn.shapes).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) },
-    engine: { executor: executorEnabled(), customKernels: customKernelsEnabled() },
+    engine: { executor: executorEnabled(), eagerSubmit: executorEnabled() && eagerSubmitEnabled(), customKernels: customKernelsEnabled() },
   };
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
@@ -160,8 +185,16 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
       tree.dispose([st.gradNorm, st.finite]);
       return ((await st.loss.data()) as Float32Array)[0];
     };
+    /** Issues step i; the promise resolves once its loss has been read. */
+    const launch = (i: number) => {
+      const [ns, st] = step(s, x.ref, labels ? [labels.ref] : [], keyForSeed(i, 99), np.array(1), np.array(0.999));
+      s = ns;
+      tree.dispose([st.gradNorm, st.finite]);
+      return st.loss.data().then(() => {});
+    };
     return {
       one: async (i: number) => void (await stepOnce(i)),
+      launch,
       step: stepOnce,
       /** The state; `state(null)` disposes it. */
       state: (clear?: null) => (clear === null ? (tree.dispose(s), (s = null)) : s),
@@ -186,11 +219,11 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
 
   if (o.parts.includes('teacher') || o.parts.includes('profile')) {
     // The trainer's own step (src/teacher/trainer.ts): loss + grad + Adam + non-finite guard + EMA.
-    const { one, dispose } = teacherRunner('full');
+    const { one, launch, dispose } = teacherRunner('full');
     const first = await timeIt(1, one);
     log(`teacher step: first (compile + run) ${first[0].toFixed(0)} ms`);
     if (o.parts.includes('teacher')) {
-      const t = (result.teacherStep = await timeStep(one, first[0], o.repeats, B));
+      const t = (result.teacherStep = await timeStep(one, first[0], o.repeats, B, launch));
       log(`teacher step: ${fmtTimed(t)} = ${t.imagesPerSec.toFixed(0)} img/s`);
     }
     if (o.parts.includes('profile')) {
@@ -257,17 +290,18 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     );
     let fake = { phi: tree.ref(params), opt: adamInit(tree.ref(params)) };
     let g = { theta: tree.ref(params), ema: tree.ref(params), opt: adamInit(tree.ref(params)) };
-    const one = async (i: number) => {
+    /** Issues iteration i (fake-score step, then generator step); resolves once both losses are read. */
+    const launch = (i: number) => {
       const [nf, sf] = fakeStep(fake, tree.ref(g.theta), keyForSeed(i, 7), np.array(1));
       fake = nf;
       const [ng, sg] = genStep(g, tree.ref(fake.phi), tree.ref(params), keyForSeed(i, 8), np.array(1), np.array(0.999));
       g = ng;
-      await sf.loss.data();
-      await sg.loss.data();
       tree.dispose([sf.gradNorm, sf.finite, sg.gradNorm, sg.finite]);
+      return Promise.all([sf.loss.data(), sg.loss.data()]).then(() => {});
     };
+    const one = (i: number) => launch(i);
     const first = await timeIt(1, one);
-    const t = (result.distillIteration = await timeStep(one, first[0], o.repeats, B));
+    const t = (result.distillIteration = await timeStep(one, first[0], o.repeats, B, launch));
     log(`distill iteration (1 fake + 1 generator step): ${fmtTimed(t)} = ${t.imagesPerSec.toFixed(0)} generator img/s`);
     tree.dispose([fake, g]);
   }

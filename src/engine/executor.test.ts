@@ -9,7 +9,7 @@ import '../platform/node.js';
 import { jit, numpy as np, random, tree } from '@jax-js/jax';
 import assert from 'node:assert/strict';
 import { testOnBackends } from '../testing/backends.js';
-import { executorStats, resetExecutorStats, setExecutor } from './executor.js';
+import { executorStats, resetExecutorStats, setEagerSubmit, setExecutor } from './executor.js';
 import { precondition } from '../edm/precond.js';
 import { initSongUNet, songUNet, songUNetConfig } from '../nets/song-unet.js';
 import { adamInit } from '../train/adam.js';
@@ -105,6 +105,32 @@ testOnBackends(
     assert.equal(ours[4].length, 0);
     assert.deepEqual(ours[1], ours[2], 'a repeated output');
     assert.equal(liveBuffers(), before, 'no buffer left behind');
+  },
+  { only: ['webgpu'] },
+);
+
+testOnBackends(
+  'a planned program is submitted when it is called (eager), a first call and the lazy setting when read',
+  async () => {
+    const f = jit((a: np.Array) => a.ref.mul(a).add(1));
+    const callsOf = async (eager: boolean) => {
+      const prev = setEagerSubmit(eager);
+      try {
+        const counts: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const c0 = executorStats().calls;
+          const y = f(np.array([1, 2, 3]));
+          counts.push(executorStats().calls - c0); // before anything is read
+          assert.deepEqual(Array.from((await y.data()) as Float32Array), [2, 5, 10]);
+        }
+        return counts;
+      } finally {
+        setEagerSubmit(prev);
+      }
+    };
+    const ours = await withExecutor(true, async () => [await callsOf(true), await callsOf(false)]);
+    assert.deepEqual(ours[0], [0, 1, 1], 'eager: the first call compiles lazily, later calls are submitted at once');
+    assert.deepEqual(ours[1], [0, 0, 0], 'lazy: submitted only when read');
   },
   { only: ['webgpu'] },
 );

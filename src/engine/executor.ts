@@ -84,7 +84,7 @@ interface Op {
   refs: BufRef[]; // inputs then outputs, in binding order
   /** Per shader of the executable: fixed bind group (all arena) or a small cache keyed by buffers. */
   bind: ({ fixed: GPUBindGroup } | { cache: Map<string, GPUBindGroup> })[];
-  uniforms: ({ group: GPUBindGroup; stride: number } | null)[];
+  uniforms: ({ group: GPUBindGroup; offsets: number[][] } | null)[];
   /** Per shader: its passes with work (jax-js skips empty grids). */
   live: { grid: [number, number] }[][];
 }
@@ -120,6 +120,14 @@ export function resetExecutorStats(): void {
 }
 
 const BIND_CACHE = 16; // bind groups kept per kernel for changing input/output buffers
+const CALL_CACHE = 8; // resolved bind-group lists kept per program, by the call's buffers
+const envInt = (name: string, dflt: number) => {
+  const v = Number((globalThis as any).process?.env?.[name]);
+  return Number.isInteger(v) && v > 0 ? v : dflt;
+};
+/** Kernels encoded before the first submit of a call, then per submit (`DI_EXECUTOR_CHUNK`). */
+const FIRST_CHUNK = envInt('DI_EXECUTOR_FIRST_CHUNK', 64);
+const CHUNK = envInt('DI_EXECUTOR_CHUNK', 384);
 const RECENT = 8; // buffers remembered per program output
 const SMALL = 4096; // bytes: inputs and outputs up to this size are staged through the arena
 const bufferIds = new WeakMap<GPUBuffer, number>();
@@ -141,6 +149,7 @@ class Plan {
   #prepared: Promise<void> | null = null;
   #ready = false;
   readonly chunk: number;
+  readonly firstChunk: number;
 
   /** Small inputs and outputs go through arena buffers (one copy each way), so their kernels' bind groups stay fixed. */
   readonly stageIn: { index: number; buffer: GPUBuffer }[] = [];
@@ -236,8 +245,10 @@ class Plan {
         return staged ? { kind: 'arena', buffer: staged } : r;
       });
     }
-    // In a browser, submit in chunks so a long step does not hold the GPU process in one command buffer.
-    this.chunk = typeof (globalThis as any).process?.versions?.node === 'string' ? Infinity : 512;
+    // Submits: a short first chunk so the GPU starts while the rest is encoded, then chunks of CHUNK
+    // kernels (in a browser also so a long step does not hold the GPU process in one command buffer).
+    this.firstChunk = FIRST_CHUNK;
+    this.chunk = CHUNK;
     stats.plans++;
   }
 
@@ -280,73 +291,118 @@ class Plan {
           live.forEach((p, i) => bytes.set(p.uniform!, i * stride));
           buf.unmap();
           stats.bindGroups++;
-          op.uniforms.push({ group: device.createBindGroup({ layout: sh.pipeline.getBindGroupLayout(1), entries: [{ binding: 0, resource: { buffer: buf, size } }] }), stride });
+          op.uniforms.push({
+            group: device.createBindGroup({ layout: sh.pipeline.getBindGroupLayout(1), entries: [{ binding: 0, resource: { buffer: buf, size } }] }),
+            offsets: live.map((_, i) => [i * stride]),
+          });
         } else op.uniforms.push(null);
       }
     });
     this.#ready = true;
   }
 
-  /** Encodes and submits one call: `ins`/`outs` are the call's GPU buffers. */
+  /**
+   * Every kernel's bind group for a call whose inputs and outputs are `ins`/`outs`: fixed ones as made
+   * at planning, the others from the kernel's own cache. The whole list is remembered per call
+   * signature (the buffers' identities), so a training loop that cycles through the same few buffers
+   * resolves nothing per dispatch.
+   */
+  #groupsFor(ins: GPUBuffer[], outs: GPUBuffer[]): GPUBindGroup[][] {
+    let key = '';
+    for (const b of ins) key += bufferId(b) + ',';
+    key += '|';
+    for (const b of outs) key += bufferId(b) + ',';
+    const hit = this.#calls.get(key);
+    if (hit) {
+      this.#calls.delete(key); // most recent last
+      this.#calls.set(key, hit);
+      return hit;
+    }
+    const device = this.program.backend.device;
+    const bufOf = (r: BufRef) => (r.kind === 'arena' ? r.buffer : r.kind === 'input' ? ins[r.index] : outs[r.index]);
+    const groups = this.ops.map((op) =>
+      op.bind.map((bind, s) => {
+        if ('fixed' in bind) return bind.fixed;
+        const bufs = op.refs.map(bufOf);
+        const k = bufs.map(bufferId).join(',');
+        let g = bind.cache.get(k);
+        if (!g) {
+          g = makeBindGroup(device, op.exe!.data[s].pipeline, bufs);
+          if (bind.cache.size >= BIND_CACHE) bind.cache.delete(bind.cache.keys().next().value!);
+          bind.cache.set(k, g);
+        }
+        return g;
+      }),
+    );
+    if (this.#calls.size >= CALL_CACHE) this.#calls.delete(this.#calls.keys().next().value!);
+    this.#calls.set(key, groups);
+    return groups;
+  }
+  readonly #calls = new Map<string, GPUBindGroup[][]>();
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /**
+   * Encodes and submits one call: `ins`/`outs` are the call's GPU buffers. The first `firstChunk`
+   * kernels are submitted on their own, then every `chunk`, so the GPU starts while the rest is encoded.
+   */
   run(ins: GPUBuffer[], outs: GPUBuffer[]): void {
     const t0 = performance.now();
     const device = this.program.backend.device;
+    const queue = device.queue as GPUQueue & { submitNow?: (cbs: GPUCommandBuffer[]) => void };
+    const submit = (cb: GPUCommandBuffer) => (queue.submitNow ? queue.submitNow([cb]) : queue.submit([cb]));
+    const groups = this.#groupsFor(ins, outs);
     const timer = gpuTimer(device);
     let encoder = device.createCommandEncoder();
     for (const { index, buffer } of this.stageIn) encoder.copyBufferToBuffer(ins[index], 0, buffer, 0, Math.min(buffer.size, ins[index].size));
     let pass = timer ? timer.begin(encoder) : encoder.beginComputePass();
     stats.passes++;
-    let inChunk = 0;
-    const restart = (clear: GPUBuffer[] | null, submit: boolean) => {
+    let nextSubmit = this.firstChunk;
+    const restart = (clear: GPUBuffer[] | null, flush: boolean) => {
       pass.end();
       if (timer) timer.end(encoder);
       if (clear) for (const b of clear) encoder.clearBuffer(b);
-      if (submit) {
-        device.queue.submit([encoder.finish()]);
+      if (flush) {
+        submit(encoder.finish());
         encoder = device.createCommandEncoder();
-        inChunk = 0;
       }
       pass = timer ? timer.begin(encoder) : encoder.beginComputePass();
       stats.passes++;
     };
     const bufOf = (r: BufRef) => (r.kind === 'arena' ? r.buffer : r.kind === 'input' ? ins[r.index] : outs[r.index]);
-    for (const op of this.ops) {
+    const ops = this.ops;
+    let dispatches = 0;
+    for (let k = 0; k < ops.length; k++) {
+      const op = ops[k];
       const data = op.exe!.data;
+      const opGroups = groups[k];
       for (let s = 0; s < data.length; s++) {
         const sh = data[s];
         const live = op.live[s];
         if (sh.clearOutputs) restart(op.refs.slice(sh.numInputs).map(bufOf), false);
         if (live.length === 0) continue;
-        const bind = op.bind[s];
-        let group: GPUBindGroup;
-        if ('fixed' in bind) group = bind.fixed;
-        else {
-          const bufs = op.refs.map(bufOf);
-          const key = bufs.map(bufferId).join(',');
-          let g = bind.cache.get(key);
-          if (!g) {
-            g = makeBindGroup(device, sh.pipeline, bufs);
-            if (bind.cache.size >= BIND_CACHE) bind.cache.delete(bind.cache.keys().next().value!);
-            bind.cache.set(key, g);
-          }
-          group = g;
-        }
         pass.setPipeline(sh.pipeline);
-        pass.setBindGroup(0, group);
+        pass.setBindGroup(0, opGroups[s]);
         const u = op.uniforms[s];
         for (let i = 0; i < live.length; i++) {
-          if (u) pass.setBindGroup(1, u.group, [i * u.stride]);
+          if (u) pass.setBindGroup(1, u.group, u.offsets[i]);
           pass.dispatchWorkgroups(live[i].grid[0], live[i].grid[1]);
-          stats.dispatches++;
         }
+        dispatches += live.length;
       }
-      if (++inChunk >= this.chunk) restart(null, true);
+      if (k + 1 === nextSubmit && k + 1 < ops.length) {
+        restart(null, true);
+        nextSubmit += this.chunk;
+      }
     }
+    stats.dispatches += dispatches;
     pass.end();
     if (timer) timer.end(encoder);
     for (const { index, buffer } of this.stageOut) encoder.copyBufferToBuffer(buffer, 0, outs[index], 0, buffer.size);
     timer?.resolve(encoder);
-    device.queue.submit([encoder.finish()]);
+    submit(encoder.finish());
     timer?.collect();
     stats.calls++;
     stats.encodeMs += performance.now() - t0;
@@ -374,6 +430,10 @@ class ReplayPending implements PendingLike {
     if (this.#rc <= 0) throw new Error('internal: executor pending used rc<=0');
     this.#rc += delta;
     if (this.#rc <= 0 && !this.submitted) this.#release();
+  }
+  /** Compiled already? (the 'eager-submit' patch submits a call at once only then) */
+  ready(): boolean {
+    return this.plan.ready;
   }
   prepare(): Promise<void> {
     return this.plan.prepareAsync();
@@ -430,12 +490,32 @@ const webgpuExecutor = {
 };
 
 const REGISTRY = Symbol.for('diff-instruct.jitExecutors');
+const EAGER = Symbol.for('diff-instruct.eagerSubmit');
+let eager = (globalThis as any).process?.env?.DI_EAGER_SUBMIT !== '0';
 
-/** Registers the executor for jax-js's WebGPU jit programs (idempotent); `DI_EXECUTOR=0` leaves it off. */
+/**
+ * Registers the executor for jax-js's WebGPU jit programs (idempotent); `DI_EXECUTOR=0` leaves it off.
+ * With it comes eager submission (jax-js patch 'eager-submit'): a jit call whose program is planned is
+ * encoded and submitted when it is made, so the GPU works while the host prepares what follows (stock
+ * jax-js submits only when a result is read). `DI_EAGER_SUBMIT=0` or `setEagerSubmit(false)` keeps
+ * jax-js's lazy submission; with the executor off, submission is always jax-js's own.
+ */
 export function installExecutor(): void {
   const g = globalThis as any;
   g[REGISTRY] ??= new Map();
   g[REGISTRY].set('webgpu', webgpuExecutor);
+  g[EAGER] = (backend: { type?: string } | undefined) => enabled && eager && backend?.type === 'webgpu';
+}
+
+/** Turns eager submission on or off (see `installExecutor`); returns the previous setting. */
+export function setEagerSubmit(on: boolean): boolean {
+  const prev = eager;
+  eager = on;
+  return prev;
+}
+
+export function eagerSubmitEnabled(): boolean {
+  return eager;
 }
 
 /** Turns the executor on or off (tests and benches compare it with the stock path); returns the previous setting. */

@@ -9,7 +9,8 @@
  * meaning depends on earlier work having been submitted: `queue.writeBuffer` (it is ordered against
  * submitted work only), `queue.onSubmittedWorkDone`, `buffer.mapAsync` and `buffer.destroy` (a
  * destroyed buffer must not appear in a later submit). The order of command buffers is unchanged, so
- * results are identical (tests compare against the unbatched path).
+ * results are identical (tests compare against the unbatched path). `queue.submitNow` flushes and
+ * submits at once, for work that wants the GPU to start before the macrotask ends (the step executor).
  */
 
 type Queue = { submit(cbs: unknown[]): void; writeBuffer(...a: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
@@ -70,6 +71,11 @@ export function batchSubmits(device: { queue: Queue; createBuffer(d: object): an
       setImmediate(later);
     }
   };
+  // for work that wants the GPU to start now (src/engine/executor.ts submits a step in chunks)
+  q.submitNow = (cbs: unknown[]) => {
+    flush();
+    submit(cbs);
+  };
   q.writeBuffer = (...a: unknown[]) => {
     flush();
     return writeBuffer(...a);
@@ -82,6 +88,7 @@ export function batchSubmits(device: { queue: Queue; createBuffer(d: object): an
     flush();
     flushers.delete(flush);
     delete q.submit;
+    delete q.submitNow;
     delete q.writeBuffer;
     delete q.onSubmittedWorkDone;
   };
