@@ -4,7 +4,7 @@
 #           the executor gives the stock path's numbers ('verify') and, where PROFILE names the preset,
 #           the per-kernel profile of the same step;
 #   PyTorch (NVlabs/edm's SongUNet, benchmarks/pytorch/bench_edm.py) on the same card right after;
-#   lazy (LAZY=1): the engine with jax-js's lazy submission (DI_EAGER_SUBMIT=0), teacher step only;
+#   lazy (presets in $LAZY): the engine with jax-js's lazy submission (DI_EAGER_SUBMIT=0);
 #   noconv (NOCONV=1): the executor with jax-js's generic conv kernels, teacher step only;
 #   stock (presets in $STOCK, default none): jax-js's own dispatch and kernels, with its kernel profile.
 # Extras, each only when asked: CPUPROF=1 a V8 CPU profile of the fmnist-small engine teacher step
@@ -12,7 +12,7 @@
 # CIFAR=1 the edm-cifar10 (DDPM++, 56M) teacher step beside PyTorch's.
 # Results under $OUT/res (JSON per run, pytorch.jsonl, gpu.txt, logs); benchmarks/gpu/combine.mjs turns
 # them into one JSON with "ratios". Run:  EDM_DIR=<edm checkout> bash scripts/device-pack.sh, then on the
-# device:  source .device/boot.sh && LAZY=1 bash benchmarks/gpu/engine.sh "fmnist-small fmnist-base" 8
+# device:  source .device/boot.sh && LAZY=fmnist-small bash benchmarks/gpu/engine.sh "fmnist-small fmnist-base" 8
 set -u
 presets=${1:-"fmnist-small fmnist-base"}
 repeats=${2:-8}
@@ -28,7 +28,7 @@ for p in $presets; do
   case " ${PROFILE:-} " in *" $p "*) parts=$parts,profile ;; esac
   bench --preset "$p" --parts "$parts" --tag "engine-$p"
   for part in teacher distill; do torch --preset "$p" --part "$part"; done
-  [ "${LAZY:-0}" = 1 ] && DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p"
+  case " ${LAZY:-} " in *" $p "*) DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p" ;; esac
   [ "${NOCONV:-0}" = 1 ] && DI_CUSTOM_KERNELS=0 bench --preset "$p" --parts teacher --tag "noconv-$p"
 done
 if [ "${CPUPROF:-0}" = 1 ]; then
