@@ -7,7 +7,7 @@
  * wall time, kernel time and kernel count to each component. Warm-up excluded, median of repeats; every timed step ends with a read
  * of its result (jax-js is lazy: unrealised work would not be timed).
  */
-import { jit, numpy as np, random, tree } from '@jax-js/jax';
+import { defaultDevice, jit, numpy as np, random, tree } from '@jax-js/jax';
 import { cpus, hostname } from 'node:os';
 import { precondition, type Denoiser } from '../edm/precond.js';
 import { karrasSigmas } from '../edm/schedule.js';
@@ -108,7 +108,7 @@ async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, 
   const c1 = process.cpuUsage(c0);
   const s1 = executorStats();
   const med = median(ms);
-  const ex = executorEnabled();
+  const ex = executorEnabled() && defaultDevice() === 'webgpu';
   let kernels: number | null = ex ? (s1.dispatches - s0.dispatches) / repeats : null;
   let gpu: number | null = null;
   if (ex) {

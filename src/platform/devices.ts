@@ -92,15 +92,20 @@ function dawnFlags(): string[] {
   return toggles ? [`enable-dawn-features=${toggles}`] : [];
 }
 
-/** A real GPU through Dawn's default backend (Vulkan on Linux), or null. */
+/**
+ * A real GPU through Dawn's default backend (Vulkan on Linux), or null. `DI_DAWN_BACKEND=null` takes
+ * Dawn's null backend instead: every WebGPU call is made and validated but no kernel runs (results are
+ * meaningless), which measures the host's share of a step on any machine (benchmarks/README.md).
+ */
 async function probeNodeHardwareGpu(): Promise<GpuProbe | null> {
-  if (!vulkanLoaderPresent()) return null;
+  const backend = process.env.DI_DAWN_BACKEND;
+  if (!backend && !vulkanLoaderPresent()) return null;
   const mod = await loadDawn();
   if (!mod) return null;
   try {
-    const gpu: GPU = mod.create(dawnFlags());
+    const gpu: GPU = mod.create([...dawnFlags(), ...(backend ? [`backend=${backend}`] : [])]);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (adapter) return { gpu, adapter, info: describeAdapter(adapter, 'vulkan') };
+    if (adapter) return { gpu, adapter, info: describeAdapter(adapter, backend ? `${backend}, host only: kernels do not run` : 'vulkan') };
   } catch {
     /* no hardware GPU */
   }
