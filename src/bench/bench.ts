@@ -20,7 +20,7 @@ import { teacherNet, type NetSpec } from '../teacher/net.js';
 import { adamInit } from '../train/adam.js';
 import { makeTeacherStep, type TeacherStepStage } from '../teacher/trainer.js';
 import { keyForSeed } from '../random/seeds.js';
-import type { DeviceInfo } from '../platform/devices.js';
+import { stepsInFlight, type DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
 import { eagerSubmitEnabled, executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTiming } from '../engine/executor.js';
 import { customKernelsEnabled } from '../engine/custom-kernels.js';
@@ -74,23 +74,22 @@ interface Timed {
   encodeMsPerStep: number | null;
   /** GPU time per step: executor, timestamp queries around its passes; stock path, the sum of its kernels' times. */
   gpuMsPerStep: number | null;
-  /** ms per step with steps issued back to back, IN_FLIGHT unread, as the trainers run them (null: not measured). */
+  /** ms per step with steps issued back to back, as many unread as the trainers leave (`stepsInFlight()`; null: not measured). */
   pipelinedMs: number | null;
 }
 
-/** Steps kept in flight by the pipelined measurement (as the trainers do on WebGPU: src/platform/devices.ts stepsInFlight). */
-const IN_FLIGHT = 4;
-
 /**
- * ms per step of `n` steps issued back to back, at most IN_FLIGHT unread (`launch(i)` issues step i
- * and returns a promise of its result having been read), as a training loop runs them.
+ * ms per step of `n` steps issued back to back, as many left unread as the trainers leave on this
+ * device (`stepsInFlight()`: 4 on WebGPU, 0 on Wasm); `launch(i)` issues step i and returns a promise
+ * of its result having been read.
  */
 async function timePipelined(n: number, launch: (i: number) => Promise<void>): Promise<number> {
+  const inFlight = stepsInFlight();
   const t = performance.now();
   const queue: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     queue.push(launch(i));
-    if (queue.length > IN_FLIGHT) await queue.shift();
+    if (queue.length > inFlight) await queue.shift();
   }
   await Promise.all(queue);
   return (performance.now() - t) / n;
@@ -126,7 +125,7 @@ async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, 
     kernels = prof.kernels;
     gpu = prof.kernels > 0 ? prof.gpuMs : null;
   }
-  const pipelinedMs = launch ? await timePipelined(Math.max(repeats, 2 * IN_FLIGHT), launch) : null;
+  const pipelinedMs = launch ? await timePipelined(Math.max(repeats, 8), launch) : null;
   return {
     firstStepMs,
     medianMs: med,
