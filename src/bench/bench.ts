@@ -76,6 +76,11 @@ interface Timed {
   gpuMsPerStep: number | null;
   /** ms per step with steps issued back to back, as many unread as the trainers leave (`stepsInFlight()`; null: not measured). */
   pipelinedMs: number | null;
+  /**
+   * Host ms to issue one step (the synchronous part of the step's call: jax-js's jit dispatch and, with
+   * eager submission, encoding and submitting every kernel), from the pipelined run (null: not measured).
+   */
+  issueMsPerStep: number | null;
 }
 
 /**
@@ -83,16 +88,19 @@ interface Timed {
  * device (`stepsInFlight()`: 4 on WebGPU, 0 on Wasm); `launch(i)` issues step i and returns a promise
  * of its result having been read.
  */
-async function timePipelined(n: number, launch: (i: number) => Promise<void>): Promise<number> {
+async function timePipelined(n: number, launch: (i: number) => Promise<void>): Promise<{ ms: number; issueMs: number }> {
   const inFlight = stepsInFlight();
   const t = performance.now();
   const queue: Promise<void>[] = [];
+  let issue = 0;
   for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
     queue.push(launch(i));
+    issue += performance.now() - t0;
     if (queue.length > inFlight) await queue.shift();
   }
   await Promise.all(queue);
-  return (performance.now() - t) / n;
+  return { ms: (performance.now() - t) / n, issueMs: issue / n };
 }
 
 /**
@@ -125,11 +133,12 @@ async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, 
     kernels = prof.kernels;
     gpu = prof.kernels > 0 ? prof.gpuMs : null;
   }
-  const pipelinedMs = launch ? await timePipelined(Math.max(repeats, 8), launch) : null;
+  const piped = launch ? await timePipelined(Math.max(repeats, 8), launch) : null;
   return {
     firstStepMs,
     medianMs: med,
-    pipelinedMs,
+    pipelinedMs: piped?.ms ?? null,
+    issueMsPerStep: piped?.issueMs ?? null,
     imagesPerSec: (B / med) * 1000,
     samplesMs: ms,
     cpuMsPerStep: (c1.user + c1.system) / 1000 / repeats,
@@ -142,6 +151,7 @@ async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, 
 const fmtTimed = (t: Timed) =>
   `median ${t.medianMs.toFixed(1)} ms` + (t.pipelinedMs !== null ? ` (pipelined ${t.pipelinedMs.toFixed(1)} ms)` : '') + `; ${t.kernelsPerStep?.toFixed(0) ?? '?'} kernels, CPU ${t.cpuMsPerStep.toFixed(1)} ms` +
   (t.encodeMsPerStep !== null ? ` (encode ${t.encodeMsPerStep.toFixed(1)} ms)` : '') +
+  (t.issueMsPerStep !== null ? `, issue ${t.issueMsPerStep.toFixed(1)} ms` : '') +
   `, GPU ${t.gpuMsPerStep?.toFixed(1) ?? '?'} ms per step`;
 
 async function timeIt(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
