@@ -5,6 +5,9 @@
 #           the per-kernel profile of the same step;
 #   PyTorch (NVlabs/edm's SongUNet, benchmarks/pytorch/bench_edm.py) on the same card right after;
 #   lazy (presets in $LAZY): the engine with jax-js's lazy submission (DI_EAGER_SUBMIT=0);
+#   toggles (presets in $TOGGLES): the engine with Dawn's disable_robustness, disable_workgroup_init and
+#           skip_validation added (no bounds clamping in shaders, no zeroing of workgroup memory, no
+#           per-call validation: ../shared/probes/dispatch.mjs measured 4.5 → 3.5 µs per dispatch);
 #   noconv (NOCONV=1): the executor with jax-js's generic conv kernels, teacher step only;
 #   stock (presets in $STOCK, default none): jax-js's own dispatch and kernels, with its kernel profile.
 # Extras, each only when asked: CPUPROF=1 a V8 CPU profile of the fmnist-small engine teacher step
@@ -28,6 +31,7 @@ for p in $presets; do
   case " ${PROFILE:-} " in *" $p "*) parts=$parts,profile ;; esac
   bench --preset "$p" --parts "$parts" --tag "engine-$p"
   for part in teacher distill; do torch --preset "$p" --part "$part"; done
+  case " ${TOGGLES:-} " in *" $p "*) DAWN_TOGGLES="$DAWN_TOGGLES,disable_robustness,disable_workgroup_init,skip_validation" bench --preset "$p" --parts verify,teacher,distill --tag "toggles-$p" ;; esac
   case " ${LAZY:-} " in *" $p "*) DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p" ;; esac
   [ "${NOCONV:-0}" = 1 ] && DI_CUSTOM_KERNELS=0 bench --preset "$p" --parts teacher --tag "noconv-$p"
 done
