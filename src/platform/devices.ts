@@ -178,8 +178,9 @@ export async function listDevices(): Promise<DeviceInfo[]> {
  * 65,535. Correctness beats speed. benchmarks/README.md, "auto device choice", has the measurements;
  * `--device webgpu` still selects llvmpipe explicitly, with a warning. Since the jax-js patch
  * 'reduce-split' every jax-js reduction loop stays under 60,000 iterations and those probes are exact
- * (src/engine/long-reductions.test.ts), but Wasm against llvmpipe has not been measured again since, so
- * `auto` still takes Wasm.
+ * (src/engine/long-reductions.test.ts); measured again on our SongUNet steps (2026-12-07), Wasm is
+ * 2.4–7× faster than llvmpipe there (Dawn's GL backend costs ~1–2 ms of CPU per dispatch and a step is
+ * ~1,100 dispatches: benchmarks/README.md, "Revisited on the real networks"), so `auto` takes Wasm.
  */
 export function autoChoice(devices: DeviceInfo[]): DeviceInfo {
   const hw = devices.find((d) => d.backend === 'webgpu' && !d.software);
