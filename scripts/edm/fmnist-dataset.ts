@@ -57,7 +57,7 @@ export function writeEdmDataset(ds: ImageDataset, out: string, opts: EdmDatasetO
     const chw = ds.images.subarray(i * size, (i + 1) * size);
     // our layout is CHW, PNG rows are interleaved HWC
     for (let p = 0; p < h * w; p++) for (let k = 0; k < c; k++) hwc[p * c + k] = chw[k * h * w + p];
-    writeFileSync(join(out, name), encode({ width: w, height: h, channels: c, depth: 8, data: hwc }, { zlib: { level } }));
+    writeFileSync(join(out, name), encode({ width: w, height: h, channels: c, depth: 8, data: hwc }, { zlib: { level: level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 } }));
     labels.push([name, ds.labels[i]]);
   }
   writeFileSync(join(out, 'dataset.json'), JSON.stringify({ labels }));
