@@ -13,7 +13,7 @@
 #      (Heun 35 NFE, EVAL_SEEDS) on WebGPU.
 # Back under $OUT (≤ 8 files, 16 MiB each): summary.txt, run.tar (EDM's log.txt, stats.jsonl,
 # training_options.json, our wrapper_options.json), edm-teacher.safetensors.part-aa/ab (split at 15 MiB),
-# samples.tar (PNG folders), and with node eval-heun35.json.
+# samples.tar.xz (PNG folders), and with node eval-heun35.json.
 #   Run (repo root):  bash benchmarks/gpu/edm-teacher.sh
 #   Knobs (environment): DATA=.edmcall/fmnist-train.tar.xz EDM=.edmcall/edm MINUTES=6.5 MIMG=3 BATCH=256
 #     CBASE=64 CRES=1,2,2 BLOCKS=2 ATTN=7 LR=1e-3 RAMPUP=10 EMA=0.05 DROPOUT=0.1 FP16=0 LS=1 SEED=0
@@ -82,7 +82,7 @@ sha256sum "$W/edm-teacher.safetensors" | tee -a "$S"
 
 log "4. EDM sampler: $PER_CLASS per class, Heun $STEPS steps"
 $PYTHON scripts/edm/sample_classes.py --edm-dir "$EDM" --pkl "$PKL" --out "$W/samples" --per-class "$PER_CLASS" --steps "$STEPS" --device "$DEVICE" 2>&1 | tee -a "$S"
-tar -C "$W" -cf "$out/samples.tar" samples
+tar -C "$W" -cf - samples | xz -T0 -1 > "$out/samples.tar.xz"  # tar alone pads each 0.3 KB PNG to 1 KB
 
 if command -v node >/dev/null 2>&1 && [ -f dist/cli.mjs -o "$NODE_CLI" != "node dist/cli.mjs" ]; then
   log "5. convert-edm and our eval (Heun $STEPS steps, seeds $EVAL_SEEDS)"

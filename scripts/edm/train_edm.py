@@ -17,6 +17,8 @@ Why each setting (train.py hard-codes the others in training_loop's defaults or 
   --device cpu  a dry run without CUDA: gloo instead of NCCL, DistributedDataParallel without device_ids,
                and CUDA memory statistics read as 0. EDM's files are not modified; the names patched here
                are module attributes that train.py and training_loop.py look up at call time.
+On PyTorch >= 2.6 `torch.load` is called with weights_only=False, so that train.py --resume can read the
+training state EDM pickles whole (written by an earlier run of this script).
 The settings and the measured wall time go to <run dir>/wrapper_options.json beside EDM's
 training_options.json. Our code; NVlabs/edm (non-commercial licence) is not part of this repository.
 """
@@ -74,6 +76,11 @@ def main():
         from torch_utils import training_stats
         training_stats.init_multiprocessing(rank=dist.get_rank(), sync_device=device if dist.get_world_size() > 1 else None)
     dist.init = init
+
+    # PyTorch >= 2.6 loads weights only by default; EDM's training state (--resume) pickles the whole
+    # network module, written by this same run, so it needs the full unpickler EDM was written for.
+    torch_load = torch.load
+    torch.load = lambda *args, **kw: torch_load(*args, **{'weights_only': False, **kw})
 
     if a.max_minutes:
         if int(os.environ.get('WORLD_SIZE', '1')) > 1:
