@@ -60,7 +60,7 @@ train() { # <dist backend>
     --num-blocks "$BLOCKS" --attn "$ATTN" --max-minutes "$MINUTES" -- \
     --outdir "$W/runs" --data "$W/fmnist" --cond=1 --arch=ddpmpp --precond=edm --cbase="$CBASE" --cres="$CRES" \
     --batch="$BATCH" --duration="$MIMG" --lr="$LR" --ema="$EMA" --dropout="$DROPOUT" --augment=0 --fp16="$FP16" --ls="$LS" \
-    --tick="$TICK" --snap=25 --dump=100000 --seed="$SEED" --workers=2 --desc=fmnist-issue30 "${resume[@]}" 2>&1 | grep -v "Warning" > "$W/train.log"
+    --tick="$TICK" --snap=25 --dump=100000 --seed="$SEED" --workers=2 --desc=fmnist-issue30 "${resume[@]}" 2>&1 | grep --line-buffered -v "Warning" > "$W/train.log"
 }
 backend=$([ "$DEVICE" = cuda ] && echo nccl || echo gloo)
 train $backend
