@@ -90,7 +90,7 @@ if command -v node >/dev/null 2>&1 && [ -f dist/cli.mjs -o "$NODE_CLI" != "node 
   $NODE_CLI convert-edm "$W/edm-teacher.safetensors" "$W/teacher.safetensors" 2>&1 | tee -a "$S"
   $NODE_CLI eval --device $dev --network "$W/teacher.safetensors" --dataset fashion-mnist --seeds "$EVAL_SEEDS" --steps "$STEPS" \
     ${EVAL_ARGS:-} 2>&1 | grep -v "^Warning\|artificially" | tee "$W/eval.log" | tail -3 >> "$S"
-  grep '^{' "$W/eval.log" | tail -1 > "$out/eval-heun35.json"
+  if grep -q '^{' "$W/eval.log"; then grep '^{' "$W/eval.log" | tail -1 > "$out/eval-heun35.json"; else log "   eval gave no metrics (its last lines are above)"; fi
 else
   log "5. skipped: no node here (.device not carried); convert and eval after the call (docs/issue30-plan.md)"
 fi
