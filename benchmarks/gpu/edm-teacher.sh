@@ -55,19 +55,14 @@ else
 fi
 
 log "2. training: EDM train.py, ${MINUTES} min budget, batch $BATCH, cbase $CBASE cres $CRES blocks $BLOCKS attn $ATTN fp16 $FP16"
-train() { # <dist backend>
-  $PYTHON scripts/edm/train_edm.py --edm-dir "$EDM" --device "$DEVICE" --dist-backend "$1" --lr-rampup "$RAMPUP" \
+train() {
+  $PYTHON scripts/edm/train_edm.py --edm-dir "$EDM" --device "$DEVICE" --lr-rampup "$RAMPUP" \
     --num-blocks "$BLOCKS" --attn "$ATTN" --max-minutes "$MINUTES" -- \
     --outdir "$W/runs" --data "$W/fmnist" --cond=1 --arch=ddpmpp --precond=edm --cbase="$CBASE" --cres="$CRES" \
     --batch="$BATCH" --duration="$MIMG" --lr="$LR" --ema="$EMA" --dropout="$DROPOUT" --augment=0 --fp16="$FP16" --ls="$LS" \
     --tick="$TICK" --snap=25 --dump=100000 --seed="$SEED" --workers=2 --desc=fmnist-issue30 "${resume[@]}" 2>&1 | grep --line-buffered -v "Warning" > "$W/train.log"
 }
-backend=$([ "$DEVICE" = cuda ] && echo nccl || echo gloo)
-train $backend
-if ! ls "$W"/runs/*/network-snapshot-*.pkl >/dev/null 2>&1 && [ "$backend" = nccl ]; then
-  log "   no snapshot with NCCL (tail below); again with gloo"; tail -5 "$W/train.log" | tee -a "$S"
-  train gloo
-fi
+train
 RUN=$(ls -d "$W"/runs/*/ 2>/dev/null | sort | tail -1)
 PKL=$(ls "$RUN"network-snapshot-*.pkl 2>/dev/null | tail -1)
 grep -E "^tick|Aborting|Exiting|Error|error" "$W/train.log" | tail -4 | tee -a "$S"

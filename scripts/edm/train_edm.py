@@ -14,7 +14,13 @@ Why each setting (train.py hard-codes the others in training_loop's defaults or 
                tick) and then writes its final network-snapshot-*.pkl; EDM's learning rate and EMA do not
                depend on the planned duration, so a run stopped on time equals a run planned that long.
                One process only: each rank would read its own clock.
-  --device cpu  a dry run without CUDA: gloo instead of NCCL, DistributedDataParallel without device_ids,
+  --ddp        one process has nothing to average, so by default DistributedDataParallel is replaced by
+               the bare module (the same gradients) and the snapshot's cross-rank consistency check by
+               nothing; torch.distributed, still initialised for train.py's barriers, uses gloo. Neither
+               NCCL nor DDP then starts on the GPU machine, where they have not been tried (and NVlabs/edm
+               issue #18 reports its DDP call failing with newer PyTorch). Several processes keep EDM's
+               DDP and NCCL.
+  --device cpu  a dry run without CUDA: gloo, DistributedDataParallel (if on) without device_ids,
                and CUDA memory statistics read as 0. EDM's files are not modified; the names patched here
                are module attributes that train.py and training_loop.py look up at call time.
 On PyTorch >= 2.6 `torch.load` is called with weights_only=False, so that train.py --resume can read the
@@ -23,6 +29,7 @@ The settings and the measured wall time go to <run dir>/wrapper_options.json bes
 training_options.json. Our code; NVlabs/edm (non-commercial licence) is not part of this repository.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -41,7 +48,8 @@ def main():
     ap.add_argument('--num-blocks', type=int, default=None, help='SongUNet residual blocks per level (EDM: 4)')
     ap.add_argument('--attn', default=None, help='comma list of resolutions with self-attention, "" for none (EDM: 16)')
     ap.add_argument('--max-minutes', type=float, default=0, help='stop at the first tick after this many minutes, with a final snapshot (0: none)')
-    ap.add_argument('--dist-backend', choices=['nccl', 'gloo'], default=None, help='torch.distributed backend (default: nccl on cuda as EDM, gloo on cpu)')
+    ap.add_argument('--ddp', choices=['auto', 'on', 'off'], default='auto', help='DistributedDataParallel (auto: off for one process, on for several)')
+    ap.add_argument('--dist-backend', choices=['nccl', 'gloo'], default=None, help='torch.distributed backend (default: nccl for several CUDA processes as EDM, else gloo)')
     a = ap.parse_args(argv[:cut])
     edm_args = argv[cut + 1:]
     if not os.path.isfile(os.path.join(a.edm_dir, 'train.py')) or not os.path.isfile(os.path.join(a.edm_dir, 'training', 'training_loop.py')):
@@ -54,7 +62,9 @@ def main():
             attn = [int(r) for r in a.attn.split(',') if r.strip()]
         except ValueError:
             raise SystemExit(f'--attn {a.attn!r}: expected a comma list of resolutions, e.g. 7 or 14,7')
-    backend = a.dist_backend or ('nccl' if a.device == 'cuda' else 'gloo')
+    several = int(os.environ.get('WORLD_SIZE', '1')) > 1
+    ddp_on = a.ddp == 'on' or (a.ddp == 'auto' and several)
+    backend = a.dist_backend or ('nccl' if a.device == 'cuda' and several else 'gloo')
 
     sys.path.insert(0, os.path.abspath(a.edm_dir))
     import torch
@@ -83,17 +93,33 @@ def main():
     torch.load = lambda *args, **kw: torch_load(*args, **{'weights_only': False, **kw})
 
     if a.max_minutes:
-        if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        if several:
             raise SystemExit('train_edm.py: --max-minutes needs a single process (each rank would stop on its own clock)')
         dist.should_stop = lambda: time.time() - start > a.max_minutes * 60
 
-    if a.device == 'cpu':
+    if not ddp_on:
+        class SingleProcess(torch.nn.Module):  # what DDP computes for one process: the module itself
+            def __init__(self, module, **kw):
+                super().__init__()
+                self.module = module
+
+            def forward(self, *args, **kw):
+                return self.module(*args, **kw)
+
+            @contextlib.contextmanager
+            def no_sync(self):  # misc.ddp_sync skips the gradient all-reduce between accumulation rounds
+                yield
+        torch.nn.parallel.DistributedDataParallel = SingleProcess
+        from torch_utils import misc
+        misc.check_ddp_consistency = lambda module, ignore_regex=None: None  # compares ranks: one process agrees with itself
+    elif a.device == 'cpu':
         ddp = torch.nn.parallel.DistributedDataParallel
 
         class CpuDDP(ddp):  # DDP takes device_ids only for CUDA modules
             def __init__(self, module, device_ids=None, **kw):
                 super().__init__(module, device_ids=None, **kw)
         torch.nn.parallel.DistributedDataParallel = CpuDDP
+    if a.device == 'cpu':
         for name in ('max_memory_allocated', 'max_memory_reserved'):
             setattr(torch.cuda, name, lambda *args, **kw: 0)
         torch.cuda.reset_peak_memory_stats = lambda *args, **kw: None
@@ -108,7 +134,7 @@ def main():
         if attn is not None:
             c['network_kwargs']['attn_resolutions'] = attn
         run_dir = c.get('run_dir')
-        record = dict(edm_args=edm_args, device=a.device, dist_backend=backend, lr_rampup_kimg=a.lr_rampup,
+        record = dict(edm_args=edm_args, device=a.device, dist_backend=backend, ddp=ddp_on, lr_rampup_kimg=a.lr_rampup,
                       num_blocks=a.num_blocks, attn_resolutions=attn, max_minutes=a.max_minutes,
                       torch=torch.__version__, card=torch.cuda.get_device_name() if a.device == 'cuda' else 'cpu')
         write = lambda: run_dir and open(os.path.join(run_dir, 'wrapper_options.json'), 'w').write(json.dumps(record, indent=2) + '\n')
