@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import json
 import os
+import socket
 import sys
 import time
 
@@ -78,6 +79,10 @@ def main():
         raise SystemExit('train_edm.py: --device cuda but torch sees no CUDA device (use --device cpu for a dry run)')
 
     def init():  # torch_utils.distributed.init with the backend chosen here (EDM: nccl; gloo on Windows)
+        if not several and 'MASTER_PORT' not in os.environ:  # EDM's fixed 29500 clashes with any other run here
+            with socket.socket() as sock:
+                sock.bind(('localhost', 0))
+                os.environ['MASTER_PORT'] = str(sock.getsockname()[1])
         for k, v in (('MASTER_ADDR', 'localhost'), ('MASTER_PORT', '29500'), ('RANK', '0'), ('LOCAL_RANK', '0'), ('WORLD_SIZE', '1')):
             os.environ.setdefault(k, v)
         torch.distributed.init_process_group(backend=backend, init_method='env://')
