@@ -41,12 +41,13 @@ for dep in debug ms; do [ -d "node_modules/$dep" ] && cp -r "node_modules/$dep" 
 cp package.json "$stage/package.json"
 # the presets quickstart reads (configs/quickstart-fmnist-*.json) and the example configs: a few KiB
 cp -r configs "$stage/configs"
-# PyTorch reference bench (benchmarks/pytorch/bench_edm.py) needs NVlabs/edm's networks.py: not in this
-# repo; EDM_DIR=<checkout with training/networks.py, torch_utils/ and dnnlib/> packs them into edm/.
+# PyTorch reference bench (benchmarks/pytorch/bench_edm.py) and EDM's own training/sampling
+# (benchmarks/gpu/edm-teacher.sh) need NVlabs/edm's code: not in this repo; EDM_DIR=<checkout> packs its
+# train.py, generate.py, training/, torch_utils/ and dnnlib/ into edm/ (~0.2 MB).
 if [ -n "${EDM_DIR:-}" ]; then
-  mkdir -p "$stage/edm/training"
-  cp "$EDM_DIR/training/networks.py" "$stage/edm/training/"; touch "$stage/edm/training/__init__.py"
-  cp -r "$EDM_DIR/torch_utils" "$EDM_DIR/dnnlib" "$stage/edm/"
+  mkdir -p "$stage/edm"
+  cp -r "$EDM_DIR/training" "$EDM_DIR/torch_utils" "$EDM_DIR/dnnlib" "$EDM_DIR/train.py" "$EDM_DIR/generate.py" "$stage/edm/"
+  find "$stage/edm" -name __pycache__ -prune -exec rm -rf {} +
 fi
 for extra in "$@"; do mkdir -p "$stage/$(dirname "$extra")"; cp -r "$extra" "$stage/$extra"; done
 tar -C "$stage" -cf - . | xz -T2 -3 > .device/tree.tar.xz
