@@ -100,6 +100,8 @@ const TX = 16; // threads along n
 const TY = 8; // threads along m
 const THREADS = TX * TY;
 const TN = BN / TX; // 4 columns per thread
+/** The workgroup tiles `convGemmPlan` makes, whatever the inner product: rows BM (64, or 16 for M ≤ 16) × BN columns, BK deep, `threads` invocations. */
+export const GEMM_TILES = { rows: [BM_LARGE, BM_SMALL], BN, BK, threads: THREADS } as const;
 /** Workgroups that fill a large GPU (an H100 has 132 SMs): split K until M×N tiles × splits reach it. */
 const TARGET_WORKGROUPS = 1024;
 const MIN_K_TILES_PER_SPLIT = 16;
