@@ -182,6 +182,11 @@ export function setF16Kernels(on: boolean): void {
   hook().f16 = on;
 }
 
+/** The f16 subgroup-matrix shape of the device found by `installCustomKernels` (null: none), whether or not it is switched on. */
+export function f16KernelTile(): F16Tile | null {
+  return hook().f16Tile ?? null;
+}
+
 /** Which conv kernels jitted programs compile to now: jax-js's ('stock'), ours in f32, or ours on f16 subgroup matrices. */
 export function convKernelPath(): 'stock' | 'f32' | 'f16' {
   const h = hook();
