@@ -36,8 +36,11 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const BATCH = Number(opt('batch', '128'));
+/** Gradient child processes still running (killed when the check fails). */
+const children = new Set();
 const fail = (msg) => {
   console.error(`f16-check: ${msg}`);
+  for (const c of children) c.kill();
   process.exit(1);
 };
 
@@ -218,10 +221,14 @@ async function stepGrads() {
     new Promise((resolve) => {
       const out = join(dir, `${preset}-${f16}.f32`);
       const p = spawn(process.execPath, ['--import', 'tsx', self, '--grads-child', preset, out], { env: { ...process.env, DI_F16: f16 }, stdio: ['ignore', 'inherit', 'pipe'] });
+      children.add(p);
       let err = '';
       p.stderr.on('data', (d) => (err += d));
       p.on('close', (code) => {
-        if (code !== 0) fail(`gradient child (${preset}, DI_F16=${f16}) exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+        children.delete(p);
+        const lines = err.trim().split('\n');
+        const why = lines.filter((l) => /Error: /.test(l)).pop() ?? lines.slice(-3).join(' | ');
+        if (code !== 0) fail(`gradient child (${preset}, DI_F16=${f16}) exited ${code}: ${why.trim()}`);
         resolve({ data: new Float32Array(readFileSync(out).buffer.slice(0)), meta: JSON.parse(readFileSync(`${out}.json`, 'utf8')) });
       });
     });

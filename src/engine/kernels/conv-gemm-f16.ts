@@ -68,11 +68,12 @@ export function subgroupGrid(t: Pick<GemmTile, 'BM' | 'BN' | 'BK' | 'threads'>, 
  * largest m·n·k wins (fewest instructions per product).
  */
 export function chooseF16Tile(configs: readonly SubgroupMatrixConfig[] | undefined, subgroupMinSize: number | undefined, subgroupMaxSize: number | undefined): F16Tile | null {
-  if (!configs?.length || !subgroupMinSize || subgroupMinSize !== subgroupMaxSize) return null;
+  if (!configs?.length || !subgroupMinSize || Number(subgroupMinSize) !== Number(subgroupMaxSize)) return null;
   let best: F16Tile | null = null;
   for (const c of configs) {
     if (c.componentType !== 'f16' || c.resultComponentType !== 'f32') continue;
-    const tile: F16Tile = { m: c.M, n: c.N, k: c.K, subgroupSize: subgroupMinSize };
+    // Number(): a binding may hand the dimensions over as BigInt (IDL unsigned long long)
+    const tile: F16Tile = { m: Number(c.M), n: Number(c.N), k: Number(c.K), subgroupSize: Number(subgroupMinSize) };
     const fits = GEMM_TILES.rows.every((BM) => subgroupGrid({ BM, BN: GEMM_TILES.BN, BK: GEMM_TILES.BK, threads: GEMM_TILES.threads }, tile));
     if (fits && (!best || tile.m * tile.n * tile.k > best.m * best.n * best.k)) best = tile;
   }
