@@ -2,13 +2,16 @@
  * The f16 subgroup-matrix conv kernels (conv-gemm-f16.ts) and the switch that picks them
  * (custom-kernels.ts `chooseF16`), on what a CPU machine can check: tile choice from adapter configs,
  * plans identical to the f32 kernel's apart from the inner product, the switch's decision for adapters
- * with and without f16 subgroup matrices, and that Dawn's WGSL compiler accepts every shader (on Dawn's
- * null backend, which offers the features but runs nothing). Running them needs a GPU with subgroup
+ * with and without f16 subgroup matrices, that Dawn's WGSL compiler accepts every shader (on Dawn's
+ * null backend, which offers the features but runs nothing), and that jax-js's device, patched
+ * ('device-features'), has the features there. Running them needs a GPU with subgroup
  * matrices: benchmarks/gpu/f16-check.mjs compares them with the f32 kernels there.
  */
+import '../../platform/node.js';
+import { getWebGPUDevice, init } from '@jax-js/jax';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chooseF16 } from '../custom-kernels.js';
+import { chooseF16, convKernelPath, f16KernelTile, installCustomKernels, setF16Kernels } from '../custom-kernels.js';
 import { convGemmPlan, GEMM_TILES } from './conv-gemm.js';
 import { chooseF16Tile, convGemmF16Plan, subgroupGrid, trainingConvSpecs, type F16Tile, type SubgroupMatrixConfig } from './conv-gemm-f16.js';
 
@@ -119,4 +122,17 @@ test('Dawn accepts the f16 WGSL (null backend: compiled and validated, not run)'
         compiled++;
       }
   assert.equal(compiled, LAYERS.length * 3 * 2);
+});
+
+test("jax-js's device on Dawn's null adapter has the features (patch 'device-features'); no configs there, so the f32 kernels stay", { skip: typeof device === 'string' ? device : false }, async () => {
+  (globalThis as any).navigator = { gpu: dawn, userAgent: 'node' };
+  assert.ok((await init('webgpu')).includes('webgpu'));
+  const features = getWebGPUDevice().features;
+  for (const f of F16_FEATURES) assert.ok(features.has(f), `jax-js's device lacks ${f}`);
+  delete process.env.DI_F16;
+  installCustomKernels();
+  // Dawn's null adapter lists no subgroupMatrixConfigs: nothing to pick, so no f16 kernels
+  assert.equal(f16KernelTile(), null);
+  assert.equal(convKernelPath(), 'f32');
+  assert.throws(() => setF16Kernels(true), /no f16 subgroup matrices/);
 });
