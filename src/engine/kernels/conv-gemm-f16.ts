@@ -21,7 +21,9 @@
  * 8×8×8 or 16×16×16 f16 → f32) and, per K step of the staged tile, multiplies k-deep left and right
  * matrices into them. At the end each result matrix goes through a small f32 workgroup buffer (one m×n
  * block per subgroup), from which the subgroup's lanes write it with the f32 kernel's bounds-checked
- * stores (outputs need not be m×n aligned: M = 1 or 3 channels, N = B·H·W of any size).
+ * stores (outputs need not be m×n aligned: M = 1 or 3 channels, N = B·H·W of any size). Loads and stores
+ * use the majorness-as-template form (`subgroupMatrixLoad<T, col_major>(p, offset, stride)`): Dawn
+ * (webgpu 0.6.2) warns on every compile of the older `(p, offset, col_major, stride)` form.
  */
 import { contiguousStrides, convGemmPlan, GEMM_TILES, type ConvGemmPlan, type ConvGemmSpec, type GemmInner, type GemmTile, type View4 } from './conv-gemm.js';
 
@@ -110,9 +112,9 @@ export function f16Inner(tile: F16Tile): GemmInner {
       const lines: string[] = [];
       for (let kk = 0; kk < t.BK; kk += k) {
         // left: m rows × k columns, element (r, c) at As[(kk + c)·aStride + row0 + r] (column-major)
-        for (let i = 0; i < tm; i++) lines.push(`    let a${kk}_${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${k}, ${m}>>(&As, u32(${kk * t.aStride} + sr + ${i * m}), true, ${t.aStride}u);`);
+        for (let i = 0; i < tm; i++) lines.push(`    let a${kk}_${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${k}, ${m}>, col_major>(&As, u32(${kk * t.aStride} + sr + ${i * m}), ${t.aStride}u);`);
         // right: k rows × n columns, element (r, c) at Bs[(kk + r)·bStride + col0 + c] (row-major)
-        for (let j = 0; j < tn; j++) lines.push(`    let b${kk}_${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${n}, ${k}>>(&Bs, u32(${kk * t.bStride} + sc + ${j * n}), false, ${t.bStride}u);`);
+        for (let j = 0; j < tn; j++) lines.push(`    let b${kk}_${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${n}, ${k}>, row_major>(&Bs, u32(${kk * t.bStride} + sc + ${j * n}), ${t.bStride}u);`);
         for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) lines.push(`    c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${kk}_${i}, b${kk}_${j}, c${i}_${j});`);
       }
       return lines;
@@ -122,7 +124,7 @@ export function f16Inner(tile: F16Tile): GemmInner {
       const lines = [`  let cBase = sg * ${m * n};`];
       for (let i = 0; i < tm; i++)
         for (let j = 0; j < tn; j++) {
-          lines.push(`  subgroupMatrixStore(&Cs, u32(cBase), c${i}_${j}, false, ${n}u);`);
+          lines.push(`  subgroupMatrixStore<row_major>(&Cs, u32(cBase), c${i}_${j}, ${n}u);`);
           lines.push(`  workgroupBarrier();`);
           lines.push(`  for (var e = lane; e < ${m * n}; e += ${sgSize}) {`);
           lines.push(`    let om = m0 + sr + ${i * m} + e / ${n};`);
