@@ -10,7 +10,13 @@
  *     does not key on the f16 switch), same params, batch, σ and noise: per-tensor max relative error.
  * Prints one JSON line on stdout. Exits 1 with a one-line message where the device has no f16 subgroup
  * matrices (llvmpipe, or Dawn without `allow_unsafe_apis`), or if a kernel's error is not finite.
- *   source .device/boot.sh && node --import tsx benchmarks/gpu/f16-check.mjs [--reps 20] [--batch 128] [--presets fmnist-small,fmnist-base] [--no-grads]
+ *   node --import tsx benchmarks/gpu/f16-check.mjs [--reps 20] [--batch 128] [--presets fmnist-small,fmnist-base] [--no-grads]
+ * On the GPU machine, where tsx does not travel, bundle it first (as scripts/device-pack.sh bundles the CLI):
+ *   node_modules/.bin/esbuild benchmarks/gpu/f16-check.mjs --bundle --platform=node --format=esm --target=node20 \
+ *     --external:webgpu --external:@jax-js/jax --outfile=dist/f16-check.mjs \
+ *     --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
+ *   bash scripts/device-pack.sh dist/f16-check.mjs
+ *   (device) source .device/boot.sh && node dist/f16-check.mjs > $OUT/f16-check.json
  */
 import '../../src/platform/node.ts';
 import { spawn } from 'node:child_process';
@@ -220,7 +226,8 @@ async function stepGrads() {
   const child = (preset, f16) =>
     new Promise((resolve) => {
       const out = join(dir, `${preset}-${f16}.f32`);
-      const p = spawn(process.execPath, ['--import', 'tsx', self, '--grads-child', preset, out], { env: { ...process.env, DI_F16: f16 }, stdio: ['ignore', 'inherit', 'pipe'] });
+      // execArgv: `--import tsx` when run from source, nothing when bundled
+      const p = spawn(process.execPath, [...process.execArgv, self, '--grads-child', preset, out, '--batch', String(BATCH)], { env: { ...process.env, DI_F16: f16 }, stdio: ['ignore', 'inherit', 'pipe'] });
       children.add(p);
       let err = '';
       p.stderr.on('data', (d) => (err += d));
