@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { create as createDawn, globals as dawnGlobals } from 'webgpu';
 import type { ConvGemmSpec } from './conv-gemm.js';
 import { convGemmF16Plan, trainingConvSpecs, type F16Tile } from './conv-gemm-f16.js';
 
@@ -87,14 +88,8 @@ function convOfViews(spec: ConvGemmSpec, lhs: Float32Array, rhs: Float32Array, r
 /** Dawn's OpenGL ES adapter (Mesa llvmpipe), or the reason there is none. */
 async function llvmpipeDevice(): Promise<GPUDevice | string> {
   process.env.EGL_PLATFORM ??= 'surfaceless';
-  let mod: any;
-  try {
-    mod = await import('webgpu');
-  } catch (e) {
-    return `the webgpu package does not load (${(e as Error).message})`;
-  }
-  Object.assign(globalThis, mod.globals);
-  gles = mod.create(['backend=opengles']) as GPU;
+  Object.assign(globalThis, dawnGlobals);
+  gles = createDawn(['backend=opengles']) as GPU;
   const adapter = await gles.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
   if (!adapter) return "Dawn's OpenGL ES backend gives no adapter";
   const { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup } = adapter.limits; // the split-K sum runs 256 invocations
