@@ -9,7 +9,9 @@
  *     computes it) with DI_F16=1 against DI_F16=0, each in its own child process (the jit compile cache
  *     does not key on the f16 switch), same params, batch, σ and noise: per-tensor max relative error.
  * Prints one JSON line on stdout. Exits 1 with a one-line message where the device has no f16 subgroup
- * matrices (llvmpipe, or Dawn without `allow_unsafe_apis`), or if a kernel's error is not finite.
+ * matrices (llvmpipe, or Dawn without `allow_unsafe_apis`), or if a kernel's error is not finite; exits 2
+ * after printing when a kernel's error exceeds MAX_KERNEL_REL_ERR (f16 rounding of operands in [−1, 1)
+ * gives ~1e-3: more means the kernel is wrong, not imprecise).
  *   node --import tsx benchmarks/gpu/f16-check.mjs [--reps 20] [--batch 128] [--presets fmnist-small,fmnist-base] [--no-grads]
  * On the GPU machine, where tsx does not travel, bundle it first (as scripts/device-pack.sh bundles the CLI):
  *   node_modules/.bin/esbuild benchmarks/gpu/f16-check.mjs --bundle --platform=node --format=esm --target=node20 \
@@ -36,6 +38,7 @@ import { edmLoss } from '../../src/edm/loss.ts';
 import { oneHot } from '../../src/distill/generator.ts';
 
 const LABELS = 10;
+const MAX_KERNEL_REL_ERR = 1e-2;
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
@@ -276,6 +279,11 @@ console.log(
     kernels,
     worstKernel: { ...worst, relErr: round(worst.relErr, 3) },
     teacherStepGrads: grads,
+    ok: worst.relErr <= MAX_KERNEL_REL_ERR,
   }),
 );
+if (worst.relErr > MAX_KERNEL_REL_ERR) {
+  console.error(`f16-check: ${worst.where}: max rel err ${worst.relErr} > ${MAX_KERNEL_REL_ERR}: the f16 kernel is wrong there`);
+  process.exit(2);
+}
 process.exit(0);

@@ -123,7 +123,8 @@ function hook(): Hook {
  * adapters; off on software ones (Mesa llvmpipe), where workgroup barriers and workgroup memory are
  * emulated on the CPU and these tiled kernels measured 2.5–6× slower than jax-js's one-thread-per-output
  * convs (benchmarks/README.md, "Our kernels on llvmpipe"); the 'reduce-split' patch keeps the stock
- * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off.
+ * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off. Also picks the f16
+ * subgroup-matrix convs where the device has them (`chooseF16`; `DI_F16=1|0`).
  */
 export function installCustomKernels({ software = false }: { software?: boolean } = {}): void {
   const env = typeof process === 'undefined' ? undefined : process.env?.DI_CUSTOM_KERNELS;
