@@ -632,4 +632,24 @@ const eagerSubmit = {
   ],
 };
 
-export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, reduceSplit, eagerSubmit];
+/**
+ * device-features: jax-js's WebGPU device also asks for `subgroups` and
+ * `chromium-experimental-subgroup-matrix` when the adapter offers them.
+ *
+ * Stock 0.1.25 requests only `shader-f16` and `timestamp-query`, so a shader using subgroup matrices
+ * (f16 tensor cores on NVIDIA through Dawn with `allow_unsafe_apis`) fails to compile on its device.
+ * Only features the adapter lists are requested (the same filter as before), so software adapters and
+ * browsers without them get the device they got before. Used by src/engine/kernels/conv-gemm-f16.ts.
+ */
+const deviceFeatures = {
+  name: 'device-features',
+  file: 'backend',
+  replace: [
+    [
+      `const requestedFeatures = ["shader-f16", "timestamp-query"];`,
+      `const requestedFeatures = ["shader-f16", "timestamp-query", "subgroups", "chromium-experimental-subgroup-matrix"]; // diff-instruct patch 'device-features'`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, reduceSplit, eagerSubmit, deviceFeatures];

@@ -8,6 +8,7 @@
 #   toggles (presets in $TOGGLES): the engine with Dawn's disable_robustness, disable_workgroup_init and
 #           skip_validation added (no bounds clamping in shaders, no zeroing of workgroup memory, no
 #           per-call validation: ../shared/probes/dispatch.mjs measured 4.5 → 3.5 µs per dispatch);
+#   f16 (presets in $F16): the engine with our convs on f16 subgroup matrices (DI_F16=1; tensor cores);
 #   noconv (NOCONV=1): the executor with jax-js's generic conv kernels, teacher step only;
 #   stock (presets in $STOCK, default none): jax-js's own dispatch and kernels, with its kernel profile.
 # Extras, each only when asked: CPUPROF=1 a V8 CPU profile of the fmnist-small engine teacher step
@@ -32,9 +33,15 @@ for p in $presets; do
   bench --preset "$p" --parts "$parts" --tag "engine-$p"
   for part in teacher distill; do torch --preset "$p" --part "$part"; done
   case " ${TOGGLES:-} " in *" $p "*) DAWN_TOGGLES="$DAWN_TOGGLES,disable_robustness,disable_workgroup_init,skip_validation" bench --preset "$p" --parts verify,teacher,distill --tag "toggles-$p" ;; esac
+  case " ${F16:-} " in *" $p "*) DI_F16=1 bench --preset "$p" --parts verify,teacher,distill --tag "f16-$p" ;; esac
   case " ${LAZY:-} " in *" $p "*) DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p" ;; esac
   [ "${NOCONV:-0}" = 1 ] && DI_CUSTOM_KERNELS=0 bench --preset "$p" --parts teacher --tag "noconv-$p"
 done
+# F16CHECK=1: f16 against f32 conv kernels (error, time) and a teacher step's gradients (dist/f16-check.mjs)
+if [ "${F16CHECK:-0}" = 1 ]; then
+  timeout 240 node dist/f16-check.mjs > "$out/res/f16-check.json" 2> "$out/res/f16-check.log"; echo "f16-check exit $?"
+  head -c 2000 "$out/res/f16-check.json"; echo
+fi
 if [ "${CPUPROF:-0}" = 1 ]; then
   mkdir -p /tmp/cpuprof
   node --cpu-prof --cpu-prof-dir=/tmp/cpuprof dist/cli.mjs bench --device webgpu --preset fmnist-small --parts teacher --repeats 20 --outdir /tmp/cpuprof 2>&1 | grep -v '^Warning: max'

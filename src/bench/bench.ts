@@ -23,7 +23,7 @@ import { keyForSeed } from '../random/seeds.js';
 import { stepsInFlight, type DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
 import { eagerSubmitEnabled, executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTiming } from '../engine/executor.js';
-import { customKernelsEnabled } from '../engine/custom-kernels.js';
+import { convKernelPath, customKernelsEnabled } from '../engine/custom-kernels.js';
 
 export interface BenchOptions {
   /** A 28×28×1 SongUNet preset, or one of EDM's (edm-cifar10: 32×32×3 DDPM++; edm-imagenet64: ADM). */
@@ -44,7 +44,7 @@ export interface BenchResult {
    * What ran the steps: the step executor (src/engine/executor.ts) or jax-js's stock dispatch, and our
    * conv kernels (src/engine/custom-kernels.ts) or jax-js's generic ones.
    */
-  engine: { executor: boolean; eagerSubmit: boolean; customKernels: boolean };
+  engine: { executor: boolean; eagerSubmit: boolean; customKernels: boolean; convKernels: 'stock' | 'f32' | 'f16' };
   teacherStep?: Timed;
   distillIteration?: Timed;
   sampling?: { oneStep: { medianMs: number; imagesPerSec: number }; heun35: { medianMs: number; imagesPerSec: number } };
@@ -179,7 +179,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     device,
     host: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' },
     config: { ...o, params: Object.values(tn.shapes).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) },
-    engine: { executor: executorEnabled(), eagerSubmit: executorEnabled() && eagerSubmitEnabled(), customKernels: customKernelsEnabled() },
+    engine: { executor: executorEnabled(), eagerSubmit: executorEnabled() && eagerSubmitEnabled(), customKernels: customKernelsEnabled(), convKernels: convKernelPath() },
   };
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 

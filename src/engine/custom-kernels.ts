@@ -7,8 +7,13 @@
  * and stays stock. On by default on hardware adapters, off on software ones (see
  * `installCustomKernels`); `DI_CUSTOM_KERNELS=1|0` forces it; `setCustomKernels` switches it at run
  * time (tests compare both in one process: the jit compile cache keys on the switch).
+ * Where the device offers f16 subgroup matrices (tensor cores: NVIDIA through Dawn), `DI_F16=1` runs the
+ * convs on them (./kernels/conv-gemm-f16.ts, f16 operands, f32 accumulation; off by default until
+ * measured on a GPU: `chooseF16`), `setF16Kernels` switches it; the f32 kernels stay the reference.
  */
+import { getWebGPUDevice } from '@jax-js/jax';
 import { convGemmPlan, contiguousStrides, type View4 } from './kernels/conv-gemm.js';
+import { chooseF16Tile, convGemmF16Plan, type F16Tile, type SubgroupMatrixConfig } from './kernels/conv-gemm-f16.js';
 import type { RoutineShader } from './kernels/shader.js';
 
 /** What the patched jitCompile tells the hook about one equation. */
@@ -42,6 +47,9 @@ interface Hook {
   enabled: boolean;
   primitives: string[];
   lower: (desc: EqnDesc) => Lowering | null;
+  /** The device's f16 subgroup-matrix shape (null: none), and whether convs use it. */
+  f16Tile?: F16Tile | null;
+  f16?: boolean;
 }
 
 const HOOK = Symbol.for('diff-instruct.customKernels');
@@ -90,9 +98,11 @@ export function lowerConv(desc: EqnDesc): Lowering | null {
   const outShape = desc.outputs[0].shape as [number, number, number, number];
   const padLo: [number, number] = [p.padding[0][0], p.padding[1][0]];
   const spec = { lhs, rhs, padLo, outShape };
-  const plan = convGemmPlan(spec);
+  const h = hook();
+  const f16 = h.f16 && h.f16Tile ? h.f16Tile : null;
+  const plan = f16 ? convGemmF16Plan(spec, f16) : convGemmPlan(spec);
   const kind = desc.inputs[0].views.length > 0 ? 'wgrad' : desc.inputs[1].views.length > 0 ? 'dgrad' : 'fwd';
-  const name = `conv-gemm-${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}`;
+  const name = `conv-gemm-${f16 ? 'f16-' : ''}${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}`;
   stats[name] = (stats[name] ?? 0) + 1;
   return {
     name,
@@ -113,11 +123,78 @@ function hook(): Hook {
  * adapters; off on software ones (Mesa llvmpipe), where workgroup barriers and workgroup memory are
  * emulated on the CPU and these tiled kernels measured 2.5–6× slower than jax-js's one-thread-per-output
  * convs (benchmarks/README.md, "Our kernels on llvmpipe"); the 'reduce-split' patch keeps the stock
- * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off.
+ * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off. Also picks the f16
+ * subgroup-matrix convs where the device has them (`chooseF16`; `DI_F16=1|0`).
  */
 export function installCustomKernels({ software = false }: { software?: boolean } = {}): void {
   const env = typeof process === 'undefined' ? undefined : process.env?.DI_CUSTOM_KERNELS;
   hook().enabled = env === '1' ? true : env === '0' ? false : !software;
+  const f16 = chooseF16(typeof process === 'undefined' ? undefined : process.env?.DI_F16, software ? null : deviceFacts());
+  hook().f16Tile = f16.tile;
+  hook().f16 = f16.on;
+}
+
+/** What the f16 choice needs to know of a WebGPU device (its features and adapter info). */
+export interface DeviceFacts {
+  features: Iterable<string>;
+  subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+}
+
+/** The facts of jax-js's WebGPU device, or null where it has none. */
+function deviceFacts(): DeviceFacts | null {
+  let device: GPUDevice;
+  try {
+    device = getWebGPUDevice() as unknown as GPUDevice;
+  } catch {
+    return null;
+  }
+  const info = (device as any).adapterInfo ?? {};
+  return { features: device.features as Iterable<string>, subgroupMatrixConfigs: info.subgroupMatrixConfigs, subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize };
+}
+
+const F16_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
+
+/**
+ * Whether convs run on f16 subgroup matrices, and with which shape. `facts` null (no device, or a
+ * software adapter, which is never given them): off. Otherwise the tile is the adapter's best f16 → f32
+ * `subgroupMatrixConfigs` entry that conv-gemm's tiles hold (`chooseF16Tile`), and only a device created
+ * with all of `shader-f16`, `subgroups` and `chromium-experimental-subgroup-matrix` (jax-js patch
+ * 'device-features') has one. `env` (DI_F16): '1' on (a one-line error where there is no tile), '0' or
+ * unset: off. Off by default until the kernels have run on a GPU: they were checked on llvmpipe with
+ * the subgroup-matrix builtins emulated and compiled by Dawn's null backend, but no tensor-core run has
+ * measured their error and speed yet (benchmarks/gpu/f16-check.mjs does; issue 26). Once it has, the
+ * default becomes "on where there is a tile".
+ */
+export function chooseF16(env: string | undefined, facts: DeviceFacts | null): { tile: F16Tile | null; on: boolean } {
+  if (env !== undefined && env !== '' && env !== '0' && env !== '1') throw new Error(`DI_F16 must be 1 or 0, not '${env}'`);
+  const features = new Set(facts?.features ?? []);
+  const tile = facts && F16_FEATURES.every((f) => features.has(f)) ? chooseF16Tile(facts.subgroupMatrixConfigs, facts.subgroupMinSize, facts.subgroupMaxSize) : null;
+  if (env === '1' && !tile) throw new Error(`DI_F16=1 but this WebGPU device has no f16 subgroup matrices (features: ${[...features].join(', ') || 'none'}; configs: ${JSON.stringify(facts?.subgroupMatrixConfigs ?? [])})`);
+  return { tile, on: env === '1' };
+}
+
+/**
+ * Turns the f16 subgroup-matrix convs on or off for programs compiled from now on. The jit compile cache
+ * keys only on `setCustomKernels`'s switch, not on this one: a program already compiled keeps the kernels
+ * it was compiled with, so compare the two paths of one program in separate processes (`DI_F16`).
+ * Throws where the device has no f16 subgroup matrices.
+ */
+export function setF16Kernels(on: boolean): void {
+  if (on && !hook().f16Tile) throw new Error('f16 conv kernels: this WebGPU device has no f16 subgroup matrices');
+  hook().f16 = on;
+}
+
+/** The f16 subgroup-matrix shape of the device found by `installCustomKernels` (null: none), whether or not it is switched on. */
+export function f16KernelTile(): F16Tile | null {
+  return hook().f16Tile ?? null;
+}
+
+/** Which conv kernels jitted programs compile to now: jax-js's ('stock'), ours in f32, or ours on f16 subgroup matrices. */
+export function convKernelPath(): 'stock' | 'f32' | 'f16' {
+  const h = hook();
+  return !h.enabled ? 'stock' : h.f16 && h.f16Tile ? 'f16' : 'f32';
 }
 
 /** Turns our kernels on or off for programs compiled from now on (tests compare both). */

@@ -22,7 +22,8 @@
  * has no integer division (the per-thread output coordinates are divided once, before it). Split-K: when M×N gives too few workgroups to fill a GPU (weight gradients:
  * ≤ 147k outputs against K = 100k), K is cut into S chunks whose partial tiles go to a scratch buffer
  * [S, M, N], and a second pass sums them into the output (WGSL has no float atomics). No invocation
- * loops more than MAX_LOOP_ITERATIONS times (llvmpipe).
+ * loops more than MAX_LOOP_ITERATIONS times (llvmpipe). The inner product over the staged tiles is a
+ * parameter (`GemmInner`): f32 FMAs here, f16 subgroup matrices in conv-gemm-f16.ts.
  */
 import { bindings, grid2d, i32, MAX_LOOP_ITERATIONS, type RoutineShader } from './shader.js';
 
@@ -51,6 +52,43 @@ export interface ConvGemmPlan {
   shaders: RoutineShader[];
 }
 
+/** The sizes of one workgroup tile, as a GEMM inner product sees them. */
+export interface GemmTile {
+  /** GEMM sizes (outputs M × N) and the tile's rows (64 or 16) and columns (BN). */
+  M: number;
+  N: number;
+  BM: number;
+  BN: number;
+  /** Reduction depth staged per step. */
+  BK: number;
+  threads: number;
+  /** Row pitches (elements) of the staged tiles As [BK][aStride] (m fastest) and Bs [BK][bStride] (n fastest). */
+  aStride: number;
+  bStride: number;
+}
+
+/**
+ * What differs between GEMM inner products over the same staged tiles: the f32 one here (each thread
+ * 8×4 outputs by FMAs) and the f16 subgroup-matrix one (conv-gemm-f16.ts). Tiling, operand staging,
+ * the K loop and split-K are shared (`convGemmPlan`). Every hook returns WGSL lines.
+ */
+export interface GemmInner {
+  /** Directives before the bindings (`enable …;`). */
+  enables: string[];
+  /** Element type of the staged tiles; loads are converted to it. */
+  elem: 'f32' | 'f16';
+  /** Row pitches of As and Bs for a tile of `BM` rows. */
+  strides: (BM: number) => { aStride: number; bStride: number };
+  /** Declarations after As and Bs (module scope). */
+  decls: (t: GemmTile) => string[];
+  /** Accumulators, before the K loop (`t` is the i32 invocation index). */
+  init: (t: GemmTile) => string[];
+  /** Accumulates As·Bs, between the barriers that follow staging. */
+  compute: (t: GemmTile) => string[];
+  /** Writes the accumulators; `store(m, n, v)` is the bounds-checked statement writing output (m, n) = v. */
+  epilogue: (t: GemmTile, store: (m: string, n: string, v: string) => string) => string[];
+}
+
 /** Output rows (o) per workgroup: 64, or 16 when the conv has ≤ 16 output channels (a 1-channel image's
  * last conv, the input gradient of its first), which would leave most of a 64-row tile idle. */
 const BM_LARGE = 64;
@@ -62,7 +100,8 @@ const TX = 16; // threads along n
 const TY = 8; // threads along m
 const THREADS = TX * TY;
 const TN = BN / TX; // 4 columns per thread
-const B_STRIDE = BN + 1; // workgroup-memory row pitch (+1: fewer bank conflicts on the k-major stores)
+/** The workgroup tiles `convGemmPlan` makes, whatever the inner product: rows BM (64, or 16 for M ≤ 16) × BN columns, BK deep, `threads` invocations. */
+export const GEMM_TILES = { rows: [BM_LARGE, BM_SMALL], BN, BK, threads: THREADS } as const;
 /** Workgroups that fill a large GPU (an H100 has 132 SMs): split K until M×N tiles × splits reach it. */
 const TARGET_WORKGROUPS = 1024;
 const MIN_K_TILES_PER_SPLIT = 16;
@@ -77,7 +116,7 @@ export function contiguousStrides(shape: readonly number[]): number[] {
 }
 
 /** Checks a spec and returns its GEMM sizes; throws a one-line error on inconsistent shapes. */
-function gemmSizes(spec: ConvGemmSpec) {
+export function gemmSizes(spec: ConvGemmSpec) {
   const [n, c, h, w] = spec.lhs.shape;
   const [o, c2, kh, kw] = spec.rhs.shape;
   const [n2, o2, ho, wo] = spec.outShape;
@@ -97,8 +136,8 @@ export function chooseSplits(M: number, N: number, K: number): number {
   return Math.ceil(kTiles / chunkTiles);
 }
 
-/** The routine for one conv: one GEMM shader, plus a summing shader when K is split. */
-export function convGemmPlan(spec: ConvGemmSpec, splits?: number): ConvGemmPlan {
+/** The routine for one conv: one GEMM shader (inner product `inner`, f32 FMAs by default), plus a summing shader when K is split. */
+export function convGemmPlan(spec: ConvGemmSpec, splits?: number, inner: GemmInner = F32_INNER): ConvGemmPlan {
   const g = gemmSizes(spec);
   const S = splits ?? chooseSplits(g.M, g.N, g.K);
   const kTiles = Math.ceil(g.K / BK);
@@ -106,7 +145,7 @@ export function convGemmPlan(spec: ConvGemmSpec, splits?: number): ConvGemmPlan 
   if (Math.ceil(g.K / chunk) !== S) throw new Error(`conv-gemm: ${S} splits do not divide K = ${g.K} into non-empty chunks`);
   if (chunk / BK > MAX_LOOP_ITERATIONS) throw new Error(`conv-gemm: ${chunk / BK} K-tiles per split exceed the ${MAX_LOOP_ITERATIONS}-iteration loop limit`);
   const outputs = S > 1 ? ['out', 'scratch'] : ['out'];
-  const shaders = [gemmShader(spec, g, S, chunk, outputs)];
+  const shaders = [gemmShader(spec, g, S, chunk, outputs, inner)];
   if (S > 1) shaders.push(sumShader(g, spec.outShape, S, outputs));
   return { splits: S, scratchBytes: S > 1 ? [S * g.M * g.N * 4] : [], shaders };
 }
@@ -118,7 +157,39 @@ function kFastest(kRun: number, otherRun: number): boolean {
   return kRun > otherRun;
 }
 
-function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outputs: string[]): RoutineShader {
+/** 8×4 outputs per thread (2×4 for a 16-row tile), rows ty + 8i, columns tx + 16j, by f32 FMAs. */
+const F32_INNER: GemmInner = {
+  enables: [],
+  elem: 'f32',
+  // +1: fewer bank conflicts on the k-major stores
+  strides: (BM) => ({ aStride: BM + 1, bStride: BN + 1 }),
+  decls: () => [],
+  init: ({ BM }) => {
+    const lines = [`  let ty = t / ${TX};`, `  let tx = t % ${TX};`];
+    for (let i = 0; i < BM / TY; i++) for (let j = 0; j < TN; j++) lines.push(`  var acc${i}_${j}: f32 = 0.0;`);
+    return lines;
+  },
+  compute: ({ BM, aStride, bStride }) => {
+    const lines: string[] = [];
+    const TM = BM / TY;
+    for (let kk = 0; kk < BK; kk++) {
+      for (let i = 0; i < TM; i++) lines.push(`    let a${kk}_${i} = As[${kk * aStride} + ty + ${i * TY}];`);
+      for (let j = 0; j < TN; j++) lines.push(`    let b${kk}_${j} = Bs[${kk * bStride} + tx + ${j * TX}];`);
+      for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) lines.push(`    acc${i}_${j} = fma(a${kk}_${i}, b${kk}_${j}, acc${i}_${j});`);
+    }
+    return lines;
+  },
+  epilogue: ({ BM }, store) => {
+    const lines: string[] = [];
+    for (let i = 0; i < BM / TY; i++) {
+      lines.push(`  let om${i} = m0 + ty + ${i * TY};`);
+      for (let j = 0; j < TN; j++) lines.push(`  ${store(`om${i}`, `(n0 + tx + ${j * TX})`, `acc${i}_${j}`)}`);
+    }
+    return lines;
+  },
+};
+
+function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outputs: string[], inner: GemmInner): RoutineShader {
   const { M, N, K, H, W, kh, kw, ho, wo } = g;
   const KK = kh * kw;
   const howo = ho * wo;
@@ -126,8 +197,9 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
   const [padY, padX] = spec.padLo;
   const tilesN = Math.ceil(N / BN);
   const BM = rowsPerTile(M);
-  const TM = BM / TY; // rows per thread: 8, or 2 for small M
-  const A_STRIDE = BM + 1;
+  const { aStride: A_STRIDE, bStride: B_STRIDE } = inner.strides(BM);
+  const tile: GemmTile = { M, N, BM, BN, BK, threads: THREADS, aStride: A_STRIDE, bStride: B_STRIDE };
+  const cvt = (v: string) => (inner.elem === 'f32' ? v : `${inner.elem}(${v})`);
   const tilesM = Math.ceil(M / BM);
   const workgroups = tilesN * tilesM * S;
   const [gx, gy] = grid2d(workgroups);
@@ -144,9 +216,11 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
   const { decl, uses } = bindings(['lhs', 'rhs'], outputs);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
+  for (const l of inner.enables) emit(l);
   emit(decl);
-  emit(`var<workgroup> As: array<f32, ${BK * A_STRIDE}>;`);
-  emit(`var<workgroup> Bs: array<f32, ${BK * B_STRIDE}>;`);
+  emit(`var<workgroup> As: array<${inner.elem}, ${BK * A_STRIDE}>;`);
+  emit(`var<workgroup> Bs: array<${inner.elem}, ${BK * B_STRIDE}>;`);
+  for (const l of inner.decls(tile)) emit(l);
   emit(`@compute @workgroup_size(${THREADS})`);
   emit(`fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`);
   emit(`  ${uses}`);
@@ -193,15 +267,13 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
     emit(`  let bX${r} = bPix${r} % ${wo} - ${padX};`);
     emit(`  let bOk${r} = bn${r} < ${N};`);
   }
-  emit(`  let ty = t / ${TX};`);
-  emit(`  let tx = t % ${TX};`);
-  for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) emit(`  var acc${i}_${j}: f32 = 0.0;`);
+  for (const l of inner.init(tile)) emit(l);
   emit(`  for (var kt = kBegin; kt < kEnd; kt += ${BK}) {`);
   for (const a of aLoads) {
     const k = a.k;
     emit(`    var va${a.r}: f32 = 0.0;`);
     emit(`    if (aOk${a.r} && ${k} < kEnd) { va${a.r} = rhs[aOff${a.r} + ${k}c * ${i32(R.strides[1])} + ${k}y * ${i32(R.strides[2])} + ${k}x * ${i32(R.strides[3])}]; }`);
-    emit(`    As[${a.kk} * ${A_STRIDE} + ${a.mm}] = va${a.r};`);
+    emit(`    As[${a.kk} * ${A_STRIDE} + ${a.mm}] = ${cvt(`va${a.r}`)};`);
   }
   for (const b of bLoads) {
     const k = b.k;
@@ -209,14 +281,10 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
     emit(`    let iy${b.r} = bY${b.r} + ${k}y;`);
     emit(`    let ix${b.r} = bX${b.r} + ${k}x;`);
     emit(`    if (bOk${b.r} && ${k} < kEnd && iy${b.r} >= 0 && iy${b.r} < ${H} && ix${b.r} >= 0 && ix${b.r} < ${W}) { vb${b.r} = lhs[bOff${b.r} + ${k}c * ${i32(L.strides[1])} + iy${b.r} * ${i32(L.strides[2])} + ix${b.r} * ${i32(L.strides[3])}]; }`);
-    emit(`    Bs[${b.kk} * ${B_STRIDE} + ${b.mm}] = vb${b.r};`);
+    emit(`    Bs[${b.kk} * ${B_STRIDE} + ${b.mm}] = ${cvt(`vb${b.r}`)};`);
   }
   emit(`    workgroupBarrier();`);
-  for (let kk = 0; kk < BK; kk++) {
-    for (let i = 0; i < TM; i++) emit(`    let a${kk}_${i} = As[${kk * A_STRIDE} + ty + ${i * TY}];`);
-    for (let j = 0; j < TN; j++) emit(`    let b${kk}_${j} = Bs[${kk * B_STRIDE} + tx + ${j * TX}];`);
-    for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) emit(`    acc${i}_${j} = fma(a${kk}_${i}, b${kk}_${j}, acc${i}_${j});`);
-  }
+  for (const l of inner.compute(tile)) emit(l);
   emit(`    workgroupBarrier();`);
   // advance each k state by BK: BK = q·KK + qy·kw + qx, added digit by digit with carries
   const q = Math.floor(BK / KK);
@@ -229,15 +297,11 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
     if (q) emit(`    ${name}c += ${q};`);
   }
   emit(`  }`);
-  for (let i = 0; i < TM; i++) {
-    emit(`  let om${i} = m0 + ty + ${i * TY};`);
-    for (let j = 0; j < TN; j++) {
-      const n = `(n0 + tx + ${j * TX})`;
-      const cond = `om${i} < ${M} && ${n} < ${N}`;
-      if (S > 1) emit(`  if (${cond}) { scratch[split * ${M * N} + om${i} * ${N} + ${n}] = acc${i}_${j}; }`);
-      else emit(`  if (${cond}) { out[((${n} / ${howo}) * ${M} + om${i}) * ${howo} + ${n} % ${howo}] = acc${i}_${j}; }`);
-    }
-  }
+  const store = (m: string, n: string, v: string) =>
+    S > 1
+      ? `if (${m} < ${M} && ${n} < ${N}) { scratch[split * ${M * N} + ${m} * ${N} + ${n}] = ${v}; }`
+      : `if (${m} < ${M} && ${n} < ${N}) { out[((${n} / ${howo}) * ${M} + ${m}) * ${howo} + ${n} % ${howo}] = ${v}; }`;
+  for (const l of inner.epilogue(tile, store)) emit(l);
   emit(`}`);
   return { code: lines.join('\n'), numInputs: 2, numOutputs: outputs.length, hasUniform: false, passes: [{ grid: [gx, gy] }] };
 }

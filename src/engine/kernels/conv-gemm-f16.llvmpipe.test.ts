@@ -1,0 +1,168 @@
+/**
+ * The f16 subgroup-matrix conv kernels (conv-gemm-f16.ts) computing convs on a CPU machine: each
+ * shader is run on Mesa llvmpipe (Dawn's OpenGL ES backend) with every subgroup-matrix builtin replaced
+ * by plain WGSL that emulates it per invocation, and compared with a float64 convolution of the
+ * f16-rounded operands. This checks everything of the kernel but the builtins themselves (tiling,
+ * staging and rounding, the subgroups' regions and matrix offsets, the epilogue, split-K), which only a
+ * GPU with subgroup matrices runs (benchmarks/gpu/f16-check.mjs). A file of its own: with Dawn's null
+ * instance and jax-js's device on it in the same process (conv-gemm-f16.test.ts), each case here took
+ * 20–270 s instead of ~0.2 s (measured on the 2-core CPU machine, 2026-12-07).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { create as createDawn, globals as dawnGlobals } from 'webgpu';
+import type { ConvGemmSpec } from './conv-gemm.js';
+import { convGemmF16Plan, trainingConvSpecs, type F16Tile } from './conv-gemm-f16.js';
+
+/** NVIDIA's 8×8×8. The 16×16×16 tile passed the same cases (max rel err ≤ 4.2e-7) but its emulation
+ * (256-float private matrices) took 12–90 s per shader on llvmpipe (2-core CPU machine, 2026-12-07), so
+ * it is only compiled (conv-gemm-f16.test.ts). */
+const TILES: F16Tile[] = [{ m: 8, n: 8, k: 8, subgroupSize: 32 }];
+
+/** x rounded to the nearest f16 (ties to even), as a double. */
+function f16Round(x: number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  const e = Math.max(Math.floor(Math.log2(Math.abs(x))), -14); // subnormals share 2^-14's spacing
+  const ulp = 2 ** (e - 10);
+  const q = x / ulp;
+  let r = Math.round(q);
+  if (Math.abs(q - Math.trunc(q)) === 0.5 && r % 2 !== 0) r -= Math.sign(q); // ties to even
+  return r * ulp;
+}
+
+/**
+ * The f16 shader with every subgroup-matrix builtin replaced by straight-line f32 code that each
+ * invocation runs whole (a matrix is a private array, loads read it all, MMA multiplies it all, every
+ * lane of a subgroup stores the same values), f16 staging by f32 rounded through pack2x16float. The
+ * kernel's own tiling, offsets, subgroup regions and epilogue are untouched, so running it on llvmpipe
+ * checks them. The shapes below keep each invocation's loop iterations under llvmpipe's 65,535
+ * (at most ~33,000 for the shapes and tiles below).
+ */
+function emulateSubgroupMatrices(code: string, { m, n, k }: F16Tile): string {
+  const fn = (sig: string, body: string) => `fn ${sig} {\n${body}\n}`;
+  const loop = (v: string, end: number, body: string) => `for (var ${v} = 0u; ${v} < ${end}u; ${v}++) { ${body} }`;
+  const helpers = [
+    'fn f16r(v: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }',
+    fn(`smLeft(off: u32, stride: u32) -> array<f32, ${m * k}>`, `  var a: array<f32, ${m * k}>;\n  ${loop('r', m, loop('c', k, `a[r * ${k}u + c] = As[off + c * stride + r];`))}\n  return a;`),
+    fn(`smRight(off: u32, stride: u32) -> array<f32, ${k * n}>`, `  var b: array<f32, ${k * n}>;\n  ${loop('r', k, loop('c', n, `b[r * ${n}u + c] = Bs[off + r * stride + c];`))}\n  return b;`),
+    fn(`smMma(a: array<f32, ${m * k}>, b: array<f32, ${k * n}>, acc: array<f32, ${m * n}>) -> array<f32, ${m * n}>`, `  var c = acc;\n  ${loop('r', m, loop('j', n, loop('q', k, `c[r * ${n}u + j] += a[r * ${k}u + q] * b[q * ${n}u + j];`)))}\n  return c;`),
+    fn(`smStore(off: u32, v: array<f32, ${m * n}>, stride: u32)`, `  ${loop('r', m, loop('c', n, `Cs[off + r * stride + c] = v[r * ${n}u + c];`))}`),
+  ].join('\n');
+  const out = code
+    .replace(/^(enable .*|diagnostic\(.*)$/gm, '')
+    .replace(/array<f16, /g, 'array<f32, ')
+    .replace(/= f16\((v[ab]\d+)\);/g, '= f16r($1);')
+    .replace(/var (c\d+_\d+) = subgroup_matrix_result<f32, \d+, \d+>\(\);/g, `var $1: array<f32, ${m * n}>;`)
+    .replace(/subgroupMatrixLoad<subgroup_matrix_left<f16, \d+, \d+>, col_major>\(&As, /g, 'smLeft(')
+    .replace(/subgroupMatrixLoad<subgroup_matrix_right<f16, \d+, \d+>, row_major>\(&Bs, /g, 'smRight(')
+    .replace(/subgroupMatrixMultiplyAccumulate\(/g, 'smMma(')
+    .replace(/subgroupMatrixStore<row_major>\(&Cs, /g, 'smStore(');
+  assert.ok(!/subgroup|f16\b/.test(out.replace(/f16r/g, '')), 'every subgroup-matrix use and f16 type replaced');
+  return `${out}\n${helpers}\n`;
+}
+
+/** out = conv(spec) in float64 from the flat buffers, operands rounded by `round` (the spec's own definition, independent of the kernels). */
+function convOfViews(spec: ConvGemmSpec, lhs: Float32Array, rhs: Float32Array, round: (x: number) => number): Float64Array {
+  const [N, C, H, W] = spec.lhs.shape;
+  const [O, , kh, kw] = spec.rhs.shape;
+  const [, , Ho, Wo] = spec.outShape;
+  const at = (v: ConvGemmSpec['lhs'], a: Float32Array, i: number[]) => round(a[v.offset + i.reduce((s, x, d) => s + x * v.strides[d], 0)]);
+  const out = new Float64Array(N * O * Ho * Wo);
+  for (let b = 0; b < N; b++)
+    for (let o = 0; o < O; o++)
+      for (let y = 0; y < Ho; y++)
+        for (let x = 0; x < Wo; x++) {
+          let s = 0;
+          for (let c = 0; c < C; c++)
+            for (let ky = 0; ky < kh; ky++)
+              for (let kx = 0; kx < kw; kx++) {
+                const iy = y + ky - spec.padLo[0];
+                const ix = x + kx - spec.padLo[1];
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W) s += at(spec.lhs, lhs, [b, c, iy, ix]) * at(spec.rhs, rhs, [o, c, ky, kx]);
+              }
+          out[((b * O + o) * Ho + y) * Wo + x] = s;
+        }
+  return out;
+}
+
+/** Dawn's OpenGL ES adapter (Mesa llvmpipe), or the reason there is none. */
+async function llvmpipeDevice(): Promise<GPUDevice | string> {
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  Object.assign(globalThis, dawnGlobals);
+  gles = createDawn(['backend=opengles']) as GPU;
+  const adapter = await gles.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+  if (!adapter) return "Dawn's OpenGL ES backend gives no adapter";
+  const { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup } = adapter.limits; // the split-K sum runs 256 invocations
+  return adapter.requestDevice({ requiredLimits: { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup } });
+}
+let gles: GPU | null = null;
+const glDevice = await llvmpipeDevice();
+
+/** Runs a plan's shaders once on (lhs, rhs) and reads the output. */
+async function runPlan(dev: GPUDevice, shaders: { code: string; numInputs: number; numOutputs: number; passes: { grid: [number, number] }[] }[], scratchBytes: number[], lhs: Float32Array, rhs: Float32Array, outLen: number): Promise<Float32Array> {
+  const U = GPUBufferUsage;
+  const buf = (size: number, data?: Float32Array) => {
+    const b = dev.createBuffer({ size, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
+    if (data) dev.queue.writeBuffer(b, 0, data.buffer as ArrayBuffer);
+    return b;
+  };
+  const all = [buf(lhs.byteLength, lhs), buf(rhs.byteLength, rhs), buf(outLen * 4), ...scratchBytes.map((b) => buf(b))];
+  const enc = dev.createCommandEncoder();
+  for (const sh of shaders) {
+    dev.pushErrorScope('validation');
+    const pipe = dev.createComputePipeline({ layout: 'auto', compute: { module: dev.createShaderModule({ code: sh.code }), entryPoint: 'main' } });
+    const bg = dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: all.slice(0, sh.numInputs + sh.numOutputs).map((buffer, binding) => ({ binding, resource: { buffer } })) });
+    const err = await dev.popErrorScope();
+    assert.equal(err?.message, undefined);
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, bg);
+    for (const p of sh.passes) pass.dispatchWorkgroups(p.grid[0], p.grid[1]);
+    pass.end();
+  }
+  const read = dev.createBuffer({ size: outLen * 4, usage: U.MAP_READ | U.COPY_DST });
+  enc.copyBufferToBuffer(all[2], 0, read, 0, outLen * 4);
+  dev.queue.submit([enc.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(read.getMappedRange()).slice();
+  read.unmap();
+  for (const b of [...all, read]) b.destroy();
+  return out;
+}
+
+test('the f16 kernels compute the convs (llvmpipe, subgroup matrices emulated): forward, input and weight gradients, split-K', { skip: typeof glDevice === 'string' ? glDevice : false }, async () => {
+  const dev = glDevice as GPUDevice;
+  let seed = 7;
+  const rand = (len: number) => Float32Array.from({ length: len }, () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
+  // [B, C, O, H, k, kinds, splits]: the 16-row tile (3×3, N = 98 and K = 27/45/98 not multiples of the
+  // tiles; the weight gradient also split in 2) and the 64-row tile (1×1, O = 20)
+  const cases: [number, number, number, number, number, string[], (number | undefined)[]][] = [
+    [2, 3, 5, 7, 3, ['fwd', 'dgrad', 'wgrad'], [undefined]],
+    [2, 3, 5, 7, 3, ['wgrad'], [2]],
+    [1, 5, 20, 4, 1, ['fwd'], [undefined]],
+  ];
+  for (const [B, C, O, H, k, kinds, splitList] of cases) {
+    const specs = trainingConvSpecs(B, C, H, H, O, k);
+    const x = rand(B * C * H * H), w = rand(O * C * k * k), dy = rand(B * O * H * H);
+    const operands: Record<string, [Float32Array, Float32Array]> = { fwd: [x, w], dgrad: [dy, w], wgrad: [x, dy] };
+    for (const [kind, splits, tile] of kinds.flatMap((kd) => splitList.flatMap((sp) => TILES.map((t) => [kd, sp, t] as const)))) {
+      const spec = specs[kind as keyof typeof specs];
+      const t0 = performance.now();
+      const plan = convGemmF16Plan(spec, tile, splits);
+      if (splits) assert.equal(plan.splits, splits);
+      const shaders = plan.shaders.map((s, i) => (i === 0 ? { ...s, code: emulateSubgroupMatrices(s.code, tile) } : s));
+      const [lhs, rhs] = operands[kind];
+      const want = convOfViews(spec, lhs, rhs, f16Round);
+      const got = await runPlan(dev, shaders, plan.scratchBytes, lhs, rhs, want.length);
+      let d = 0, mx = 0;
+      for (let i = 0; i < want.length; i++) {
+        d = Math.max(d, Math.abs(got[i] - want[i]));
+        mx = Math.max(mx, Math.abs(want[i]));
+      }
+      // f16-rounded operands, f32 sums: only summation order differs from the float64 reference
+      const what = `${kind} B${B} C${C} O${O} ${H}×${H} k${k} splits ${plan.splits} tile ${tile.m}×${tile.n}×${tile.k}`;
+      console.log(`${what}: max rel err ${(d / mx).toExponential(2)}, ${(performance.now() - t0).toFixed(0)} ms`);
+      assert.ok(d / mx < 1e-5, `${what}: max rel err ${d / mx}`);
+    }
+  }
+});
