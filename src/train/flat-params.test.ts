@@ -14,6 +14,8 @@ import { precondition } from '../edm/precond.js';
 import { initSongUNet, songUNet, songUNetConfig } from '../nets/song-unet.js';
 import type { Params } from '../nets/layers.js';
 import { makeTeacherStep } from '../teacher/trainer.js';
+import { makeSteps } from '../distill/steps.js';
+import { oneStepGenerator } from '../distill/generator.js';
 import { keyForSeed } from '../random/seeds.js';
 import { adamInit } from './adam.js';
 import { flatParams, isFlat, paramTree, treeLayout, type Stored } from './flat-params.js';
@@ -21,11 +23,16 @@ import { concatLeaves, leafNames } from './tree.js';
 
 const hex = async (x: np.Array) => Buffer.from(((await x.data()) as Float32Array).buffer).toString('hex');
 
-/** `steps` teacher steps of a tiny conditional SongUNet, params held flat or as a tree; losses, final state as hex, kernels per step. */
-async function teacherRun(flat: boolean, steps: number) {
+/** A tiny conditional SongUNet denoiser (8×8, 3 classes) and its initial params. */
+function tinyTeacher() {
   const cfg = songUNetConfig('tiny', { imgResolution: 8, channels: 1, labelDim: 3 });
   const D = precondition('edm', (p, x, c, l, o) => songUNet(cfg, p, x, c, l, o), { sigmaData: 0.5 });
-  const params = initSongUNet(random.key(0), cfg);
+  return { D, params: initSongUNet(random.key(0), cfg) };
+}
+
+/** `steps` teacher steps of a tiny conditional SongUNet, params held flat or as a tree; losses, final state as hex, kernels per step. */
+async function teacherRun(flat: boolean, steps: number) {
+  const { D, params } = tinyTeacher();
   const layout = treeLayout(params);
   const step = makeTeacherStep<Stored<Params>>(D, { adam: { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, pMean: -1.2, pStd: 1.2, sigmaData: 0.5, layout: flat ? layout : undefined });
   const x = random.uniform(random.key(1), [3, 1, 8, 8]).mul(2).sub(1);
@@ -78,6 +85,65 @@ testOnBackends('a teacher step with params and EMA held flat is bit-identical to
     assert.ok(ref.kernels > 0, 'the executor counted the steps');
     assert.ok(got.kernels <= ref.kernels - ref.leaves, `flat step ${got.kernels} kernels, tree step ${ref.kernels}, ${ref.leaves} leaves`);
     console.log(`teacher step kernels (tiny SongUNet, batch 3): tree ${ref.kernels}, flat ${got.kernels}`);
+  }
+});
+
+/** Two Diff-Instruct iterations (fake-score step, generator step with EMA) on a tiny SongUNet, states flat or trees. */
+async function distillRun(flat: boolean, iters: number) {
+  const { D, params } = tinyTeacher();
+  const layout = treeLayout(params);
+  const { fakeStep, genStep } = makeSteps<Stored<Params>>(
+    { teacher: D, fake: D, generator: oneStepGenerator(D, 2.5, [1, 8, 8], 3) },
+    {
+      batch: 3,
+      loss: { kind: 'ikl', weighting: 'reference', sigma: { kind: 'lognormal', pMean: -1.2, pStd: 1.2 }, sidAlpha: 1.2 },
+      fakeLoss: { pMean: -1.2, pStd: 1.2, sigmaData: 0.5 },
+      adamFake: { lr: 1e-2, beta1: 0, beta2: 0.999, eps: 1e-8 },
+      adamGen: { lr: 1e-2, beta1: 0, beta2: 0.999, eps: 1e-8 },
+      clipFake: 1,
+      clipGen: 1,
+      dropout: false,
+    },
+    flat ? { theta: layout, phi: layout } : undefined,
+  );
+  const p0: Stored<Params> = flat ? flatParams(tree.ref(params)) : tree.ref(params);
+  let fake = { phi: tree.ref(p0), opt: adamInit(tree.ref(p0)) };
+  let gen = { theta: tree.ref(p0), ema: p0, opt: adamInit(tree.ref(p0)) };
+  const losses: number[] = [];
+  const kernels = { fake: 0, gen: 0 };
+  for (let i = 0; i < iters; i++) {
+    let d0 = executorStats().dispatches;
+    const [nf, sf] = fakeStep(fake, tree.ref(gen.theta), keyForSeed(i, 7), np.array(1));
+    fake = nf;
+    losses.push(((await sf.loss.data()) as Float32Array)[0]);
+    kernels.fake = executorStats().dispatches - d0;
+    d0 = executorStats().dispatches;
+    const [ng, sg] = genStep(gen, tree.ref(fake.phi), tree.ref(params), keyForSeed(i, 8), np.array(1), np.array(0.9));
+    gen = ng;
+    losses.push(((await sg.loss.data()) as Float32Array)[0]);
+    kernels.gen = executorStats().dispatches - d0;
+    tree.dispose([sf.gradNorm, sf.finite, sg.gradNorm, sg.finite]);
+  }
+  fakeStep.dispose();
+  genStep.dispose();
+  const asTree = (p: Stored<Params>) => paramTree<Params>(p, layout);
+  const names = leafNames(params);
+  const out = { theta: asTree(gen.theta), ema: asTree(gen.ema), phi: asTree(fake.phi) };
+  const hexes = async (t: Params) => Promise.all(names.map((k) => hex(t[k].ref)));
+  const result = { losses, kernels, theta: await hexes(out.theta), ema: await hexes(out.ema), phi: await hexes(out.phi), m: [await hex(gen.opt.m.ref), await hex(fake.opt.m.ref)] };
+  tree.dispose([out, gen.opt, fake.opt, params]);
+  return result;
+}
+
+testOnBackends('Diff-Instruct steps with flat states are bit-identical to steps with trees', async (backend) => {
+  const ref = await distillRun(false, 2);
+  const got = await distillRun(true, 2);
+  assert.ok(ref.losses.every(Number.isFinite));
+  assert.deepEqual(got.losses, ref.losses);
+  for (const k of ['theta', 'ema', 'phi', 'm'] as const) assert.deepEqual(got[k], ref[k], k);
+  if (backend === 'webgpu') {
+    console.log(`Diff-Instruct kernels (tiny SongUNet, batch 3): tree fake ${ref.kernels.fake} + gen ${ref.kernels.gen}, flat ${got.kernels.fake} + ${got.kernels.gen}`);
+    assert.ok(got.kernels.fake < ref.kernels.fake && got.kernels.gen < ref.kernels.gen, JSON.stringify({ ref: ref.kernels, got: got.kernels }));
   }
 });
 
