@@ -9,7 +9,7 @@ import { numpy as np, tree } from '@jax-js/jax';
 import type { DistillConfig } from './config.js';
 import type { Params } from './generator.js';
 import { emaBetaAt, lrScaleAt, stepKey } from './options.js';
-import type { FakeState, GenState, makeSteps, StepStats } from './steps.js';
+import type { DistillSteps, FakeState, GenState, StepStats } from './steps.js';
 import type { Stored } from '../train/flat-params.js';
 
 /** What an iteration advances; updated in place after each phase, so it is consistent if a later phase throws. */
@@ -26,7 +26,7 @@ export interface DistillState<P extends Stored<Params> = Params> {
  * before the next phase, as the CLI does on Wasm).
  */
 export async function distillIteration<P extends Stored<Params> = Params>(
-  fns: ReturnType<typeof makeSteps<P>>,
+  fns: DistillSteps<P>,
   state: DistillState<P>,
   teacherParams: Params,
   cfg: DistillConfig,
@@ -34,11 +34,7 @@ export async function distillIteration<P extends Stored<Params> = Params>(
   fakeSteps: number,
   onStats: (phase: 'f' | 'g', st: StepStats) => void | Promise<void>,
 ): Promise<void> {
-  // jit's mapped argument types do not resolve for a generic P: the phases through their plain signatures
-  const { fakeStep, genStep } = fns as unknown as {
-    fakeStep: (s: FakeState<P>, theta: P, key: np.Array, lr: np.Array) => [FakeState<P>, StepStats];
-    genStep: (s: GenState<P>, phi: P, teacher: Params, key: np.Array, lr: np.Array, beta: np.Array) => [GenState<P>, StepStats];
-  };
+  const { fakeStep, genStep } = fns;
   const lr = np.array(lrScaleAt(cfg, s));
   for (let i = 0; i < fakeSteps; i++) {
     const [next, st] = fakeStep(state.fake, tree.ref<P>(state.gen.theta), stepKey(cfg.seed, state.fakeDone, 0), lr.ref);

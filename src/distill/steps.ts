@@ -6,7 +6,7 @@
  *  2. generator phase: θ descends the method's surrogate (losses.ts) with both denoisers frozen.
  * Both phases draw latents and labels from an explicit key; the generator's EMA is updated in phase 2.
  */
-import { jit, lax, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
+import { jit, lax, numpy as np, tree, valueAndGrad, type OwnedFunction } from '@jax-js/jax';
 import { splitKeyList } from '../random/seeds.js';
 import type { Denoiser } from '../edm/precond.js';
 import { edmLoss } from '../edm/loss.js';
@@ -86,11 +86,22 @@ function guardedAdam<P extends Stored<Params>>(grads0: Params, loss: np.Array, p
   return { params: next.params, opt: next.state, stats: { loss, gradNorm: norm, finite } as StepStats };
 }
 
+/** The two jitted phases that `makeSteps` builds, for states whose params have form `P` (trees or flat). */
+export interface DistillSteps<P extends Stored<Params> = Params> {
+  /** Phase 1. Consumes every argument; returns the new fake state and stats. */
+  fakeStep: OwnedFunction<(state: FakeState<P>, theta: P, key: np.Array, lrScale: np.Array) => [FakeState<P>, StepStats]>;
+  /** Phase 2. Consumes every argument; returns the new generator state and stats. */
+  genStep: OwnedFunction<(state: GenState<P>, phi: P, teacherParams: Params, key: np.Array, lrScale: np.Array, emaBeta: np.Array) => [GenState<P>, StepStats]>;
+}
+
 /**
  * Builds the two jitted phase functions for fixed models and options. With `layouts`, the states and the
  * params passed across (`theta` to the fake step, `phi` to the generator step) may be flat vectors.
  */
-export function makeSteps<P extends Stored<Params> = Params>(models: DistillModels, o: StepOptions, layouts?: StepLayouts) {
+export function makeSteps<P extends Stored<Params>>(models: DistillModels, o: StepOptions, layouts: StepLayouts | undefined): DistillSteps<P>;
+export function makeSteps(models: DistillModels, o: StepOptions): DistillSteps;
+export function makeSteps(models: DistillModels, o: StepOptions, layouts?: StepLayouts): DistillSteps<any> {
+  type P = Stored<Params>;
   const { teacher, fake, generator: gen } = models;
   const train = o.dropout;
   // the param trees the networks read: the trees themselves, or views of the flat vectors (consume `p`)
@@ -145,5 +156,5 @@ export function makeSteps<P extends Stored<Params> = Params>(models: DistillMode
     },
   );
 
-  return { fakeStep, genStep };
+  return { fakeStep, genStep } as DistillSteps<P>;
 }
