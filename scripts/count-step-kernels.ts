@@ -21,6 +21,8 @@ import type { Params } from '../src/nets/layers.js';
 import { makeTeacherStep } from '../src/teacher/trainer.js';
 import { makeSteps } from '../src/distill/steps.js';
 import { oneStepGenerator } from '../src/distill/generator.js';
+import { DistillConfig } from '../src/distill/config.js';
+import { stepOptionsOf } from '../src/distill/options.js';
 import { makeGanSteps } from '../src/gan/steps.js';
 import { GAN_PRESETS } from '../src/gan/config.js';
 import { dcganDiscriminator, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from '../src/gan/dcgan.js';
@@ -76,16 +78,7 @@ for (const flat of [false, true]) {
   if (parts.includes('distill')) {
     const { fakeStep, genStep } = makeSteps<Stored<Params>>(
       { teacher: D, fake: D, generator: oneStepGenerator(D, 2.5, [1, 28, 28], 10) },
-      {
-        batch: B,
-        loss: { kind: 'ikl', weighting: 'reference', sigma: { kind: 'lognormal', pMean: -1.2, pStd: 1.2 }, sidAlpha: 1.2 },
-        fakeLoss: { pMean: -1.2, pStd: 1.2, sigmaData: 0.5 },
-        adamFake: { ...adam, beta1: 0 },
-        adamGen: { ...adam, beta1: 0 },
-        clipFake: 0,
-        clipGen: 0,
-        dropout: true,
-      },
+      stepOptionsOf(DistillConfig.parse({ batch: B })), // the shipped defaults: IKL, Adam, dropout
       flat ? { theta: layout, phi: layout } : undefined,
     );
     const p = p0();
