@@ -9,12 +9,13 @@ import { numpy as np, tree } from '@jax-js/jax';
 import type { DistillConfig } from './config.js';
 import type { Params } from './generator.js';
 import { emaBetaAt, lrScaleAt, stepKey } from './options.js';
-import type { FakeState, GenState, makeSteps, StepStats } from './steps.js';
+import type { DistillSteps, FakeState, GenState, StepStats } from './steps.js';
+import type { Stored } from '../train/flat-params.js';
 
 /** What an iteration advances; updated in place after each phase, so it is consistent if a later phase throws. */
-export interface DistillState {
-  gen: GenState;
-  fake: FakeState;
+export interface DistillState<P extends Stored<Params> = Params> {
+  gen: GenState<P>;
+  fake: FakeState<P>;
   /** Fake-score steps done so far (warm-up included): the key counter of phase 0. */
   fakeDone: number;
 }
@@ -24,24 +25,25 @@ export interface DistillState {
  * `teacherParams`; hands each phase's stats to `onStats` (awaited, so a trainer can read them back
  * before the next phase, as the CLI does on Wasm).
  */
-export async function distillIteration(
-  fns: ReturnType<typeof makeSteps>,
-  state: DistillState,
+export async function distillIteration<P extends Stored<Params> = Params>(
+  fns: DistillSteps<P>,
+  state: DistillState<P>,
   teacherParams: Params,
   cfg: DistillConfig,
   s: number,
   fakeSteps: number,
   onStats: (phase: 'f' | 'g', st: StepStats) => void | Promise<void>,
 ): Promise<void> {
+  const { fakeStep, genStep } = fns;
   const lr = np.array(lrScaleAt(cfg, s));
   for (let i = 0; i < fakeSteps; i++) {
-    const [next, st] = fns.fakeStep(state.fake, tree.ref(state.gen.theta), stepKey(cfg.seed, state.fakeDone, 0), lr.ref);
+    const [next, st] = fakeStep(state.fake, tree.ref<P>(state.gen.theta), stepKey(cfg.seed, state.fakeDone, 0), lr.ref);
     state.fake = next;
     state.fakeDone++;
     await onStats('f', st);
   }
   const beta = np.array(emaBetaAt(cfg, s));
-  const [next, st] = fns.genStep(state.gen, tree.ref(state.fake.phi), tree.ref(teacherParams), stepKey(cfg.seed, s, 1), lr, beta);
+  const [next, st] = genStep(state.gen, tree.ref<P>(state.fake.phi), tree.ref(teacherParams), stepKey(cfg.seed, s, 1), lr, beta);
   state.gen = next;
   await onStats('g', st);
 }

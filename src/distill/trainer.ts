@@ -12,12 +12,13 @@ import { basename } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import { loadParams, readMeta, saveParams } from '../io/params.js';
 import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotName, type RunDir } from '../run/run-dir.js';
-import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
+import { adamInit, adamStateFromTensors, adamStateToTensors } from '../train/adam.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { DistillConfig as DistillConfigSchema, type DistillConfig } from './config.js';
 import { parseConfig } from '../config/config.js';
 import type { Params } from './generator.js';
-import { makeSteps, type FakeState, type GenState, type StepStats } from './steps.js';
+import { makeSteps, type FakeState, type GenState, type StepLayouts, type StepStats } from './steps.js';
+import { flatParams, paramTree, treeLayout } from '../train/flat-params.js';
 import type { DistillSetup } from './setup.js';
 import { stepKey, stepOptionsOf } from './options.js';
 import { distillIteration, type DistillState } from './iteration.js';
@@ -85,8 +86,6 @@ export function resumeDistillConfig(resume: string, explicit: Record<string, unk
  */
 export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: { signal?: AbortSignal; device?: string; echo?: boolean } = {}): Promise<DistillResult> {
   const t0 = Date.now();
-  const fns = makeSteps(setup.models, stepOptionsOf(cfg));
-  const { fakeStep } = fns;
   const usesFake = cfg.loss !== 'sds';
   if (!usesFake && cfg.fakeSteps > 0) setup.log?.(`note: loss 'sds' uses no fake score; fakeSteps ${cfg.fakeSteps} ignored`);
   const fakeSteps = usesFake ? cfg.fakeSteps : 0;
@@ -94,8 +93,10 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
 
   // ---- state: fresh or resumed ----
   let run: RunDir;
-  let gen: GenState;
-  let fake: FakeState;
+  // params, EMA and fake score held flat (src/train/flat-params.ts); `layouts` reads them as trees
+  let gen: GenState<np.Array>;
+  let fake: FakeState<np.Array>;
+  let layouts: StepLayouts;
   let step = 0; // generator steps done
   let fakeDone = 0; // fake steps done (incl. warm-up)
   let skipped = 0;
@@ -111,8 +112,12 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     if (!m || m.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a distillation training state`);
     const pick = (prefix: string) => Object.fromEntries(Object.entries(st.params).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
     const theta = pick('theta.'), ema = pick('ema.'), phi = pick('phi.');
-    gen = { theta, ema, opt: adamStateFromTensors(pick('gopt.'), theta) as AdamState<Params> };
-    fake = { phi, opt: adamStateFromTensors(pick('fopt.'), phi) as AdamState<Params> };
+    const gopt = pick('gopt.'), fopt = pick('fopt.');
+    const g = adamStateFromTensors(gopt, theta), f = adamStateFromTensors(fopt, phi); // these take their own refs
+    tree.dispose([gopt, fopt]);
+    layouts = { theta: treeLayout(theta), phi: treeLayout(phi) };
+    gen = { theta: flatParams(theta), ema: flatParams(ema), opt: { m: g.m, v: g.v, count: g.count } };
+    fake = { phi: flatParams(phi), opt: { m: f.m, v: f.v, count: f.count } };
     tree.dispose(setup.theta0);
     tree.dispose(setup.phi0);
     step = m.step;
@@ -126,13 +131,18 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     if (moved) run.log(moved);
   } else {
     run = createRunDir(cfg.outdir, cfg.desc || `${basename(setup.teacherName).replace(/\.safetensors$/, '').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '')}-${cfg.loss}`, cfg, meta, { echo: opts.echo });
-    const theta = setup.theta0;
-    gen = { theta: tree.ref(theta), ema: tree.ref(theta), opt: adamInit(theta) };
-    const phi = setup.phi0;
-    fake = { phi: tree.ref(phi), opt: adamInit(phi) };
+    layouts = { theta: treeLayout(setup.theta0), phi: treeLayout(setup.phi0) };
+    const theta = flatParams(setup.theta0);
+    gen = { theta: theta.ref, ema: theta.ref, opt: adamInit(theta) };
+    const phi = flatParams(setup.phi0);
+    fake = { phi: phi.ref, opt: adamInit(phi) };
     run.log(`Distilling ${setup.teacherName} with loss '${cfg.loss}' into ${setup.models.generator.kind}; run folder ${run.path}`);
   }
   setup.log = (s: string) => run.log(s);
+  const fns = makeSteps<np.Array>(setup.models, stepOptionsOf(cfg), layouts);
+  const { fakeStep } = fns;
+  // the generator's EMA as a param tree (views of its flat vector): for snapshots, metrics and grids
+  const emaTree = () => paramTree<Params>(gen.ema.ref, layouts.theta);
   await trackBuffers().catch(() => undefined);
 
   const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
@@ -162,19 +172,19 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   // `pos` and the tick's step scalars so far let a run resumed mid-tick close that tick as if never stopped
   const saveState = async (pos: LoopPosition) => {
     await drain(0);
+    // per-leaf names as ever (`theta.<name>`, …), read from the flat vectors
     const tensors: Params = {};
     const put = (prefix: string, t: Params) => Object.entries(t).forEach(([k, v]) => (tensors[prefix + k] = v));
-    put('theta.', gen.theta);
-    put('ema.', gen.ema);
-    put('phi.', fake.phi);
-    const gopt = adamStateToTensors(tree.ref(gen.opt), gen.theta), fopt = adamStateToTensors(tree.ref(fake.opt), fake.phi);
-    put('gopt.', gopt);
-    put('fopt.', fopt);
+    put('theta.', paramTree<Params>(gen.theta.ref, layouts.theta));
+    put('ema.', emaTree());
+    put('phi.', paramTree<Params>(fake.phi.ref, layouts.phi));
+    put('gopt.', adamStateToTensors(tree.ref(gen.opt), layouts.theta));
+    put('fopt.', adamStateToTensors(tree.ref(fake.opt), layouts.phi));
     const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));
     try {
       await saveParams(path, tensors, { format: STATE_FORMAT, step, fakeDone, skipped, config: cfg, loop: pos, partialTick: { f: host.f, g: host.g } });
     } finally {
-      tree.dispose([gopt, fopt]);
+      tree.dispose(tensors);
     }
     return path;
   };
@@ -184,10 +194,15 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
   const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
     const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
-    await saveParams(path, gen.ema, { ...setup.generatorMeta, kimg, step, lossKind: cfg.loss, config: cfg, device: opts.device ?? '' });
+    const ema = emaTree();
+    try {
+      await saveParams(path, ema, { ...setup.generatorMeta, kimg, step, lossKind: cfg.loss, config: cfg, device: opts.device ?? '' });
+    } finally {
+      tree.dispose(ema);
+    }
     snapshots.push(path);
     if (setup.evaluate && cfg.evalN > 0) {
-      const m = await setup.evaluate(tree.ref(gen.ema), cfg.evalN);
+      const m = await setup.evaluate(emaTree(), cfg.evalN);
       const row = { kimg, step, ...m };
       metrics.push(row);
       run.log(`metrics @ ${kimgText(kimg)} kimg: ${fmtMetrics(m)}`);
@@ -225,14 +240,14 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     for (const [k, v] of Object.entries({ 'Loss/fake': fLoss, 'Loss/generator': gLoss, 'GradNorm/fake': fNorm, 'GradNorm/generator': gNorm, 'Timing/images_per_sec': imgPerSec, 'Health/skipped_steps': skipped })) {
       if (Number.isFinite(v)) tb.scalar(k, v, Math.round(kimg * 1000));
     }
-    if (setup.drawGrid) await setup.drawGrid(tree.ref(gen.ema), run, kimg);
+    if (setup.drawGrid) await setup.drawGrid(emaTree(), run, kimg);
   };
 
   let stopReason: StopReason = '';
   const oneStep = async (s: number) => {
-    const state: DistillState = { gen, fake, fakeDone };
+    const state: DistillState<np.Array> = { gen, fake, fakeDone };
     try {
-      await distillIteration(fns, state, setup.teacherParams, cfg, s, fakeSteps, push);
+      await distillIteration<np.Array>(fns, state, setup.teacherParams, cfg, s, fakeSteps, push);
     } finally {
       ({ gen, fake, fakeDone } = state); // what was consumed is replaced, even if a read threw
     }
@@ -245,11 +260,11 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     const initialEval = step === 0 && setup.evaluate && cfg.evalN > 0 && !isFitProbe();
     if (step === 0 && setup.drawGrid) {
       if (setup.models.generator.kind !== 'mlp') run.log(`initial generator: sample grid of ${cfg.gridSeeds} seeds${initialEval ? `, then metrics on ${cfg.evalN} samples` : ''}…`);
-      await withImageProgress('grid', (on) => setup.drawGrid!(tree.ref(gen.ema), run, 0, on));
+      await withImageProgress('grid', (on) => setup.drawGrid!(emaTree(), run, 0, on));
     }
     // The starting point of every FD-versus-kimg curve: the generator before its first step.
     if (initialEval) {
-      const m = await withImageProgress('initial metrics', (on) => setup.evaluate!(tree.ref(gen.ema), cfg.evalN, on));
+      const m = await withImageProgress('initial metrics', (on) => setup.evaluate!(emaTree(), cfg.evalN, on));
       metrics.push({ kimg: 0, step: 0, ...m });
       run.log(`metrics @ 0 kimg (initial generator): ${fmtMetrics(m)}`);
       run.stats({ kind: 'metrics', kimg: 0, step: 0, initial: true, ...m });
@@ -258,7 +273,7 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
     // fake-score warm-up (analytic teachers: the fake score starts untrained)
     const warm = usesFake && fakeDone < cfg.fakeWarmup;
     while (fakeDone < cfg.fakeWarmup && usesFake) {
-      const [next, st] = fakeStep(fake, tree.ref(gen.theta), stepKey(cfg.seed, fakeDone, 0), np.array(1));
+      const [next, st] = fakeStep(fake, gen.theta.ref, stepKey(cfg.seed, fakeDone, 0), np.array(1));
       fake = next;
       fakeDone++;
       await push('f', st);

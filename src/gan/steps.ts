@@ -13,6 +13,7 @@ import { splitKeyList } from '../random/seeds.js';
 import { adamUpdateFlat, type AdamConfig, type AdamState } from '../train/adam.js';
 import { emaUpdate } from '../train/ema.js';
 import { concatLeaves, flatSumOfSquares } from '../train/tree.js';
+import { paramTree, type Stored, type TreeLayout } from '../train/flat-params.js';
 import { discriminatorLoss, generatorLoss, r1Penalty } from './losses.js';
 
 /** D(params, x [N, ...], one-hot labels or null) → logits [N]; consumes every argument. */
@@ -35,8 +36,15 @@ export interface GanStepOptions {
   adamD: AdamConfig;
 }
 
-export type DState = { d: Params; opt: AdamState<Params> };
-export type GState = { g: Params; opt: AdamState<Params>; ema: Params };
+/** D's training state; `d` is a tree or, with its layout given to `makeGanSteps`, flat (src/train/flat-params.ts). */
+export type DState<P extends Stored<Params> = Params> = { d: P; opt: AdamState<P> };
+/** G's training state; `g` and `ema` both trees or both flat, as `d`. */
+export type GState<P extends Stored<Params> = Params> = { g: P; opt: AdamState<P>; ema: P };
+/** The param trees' layouts, for params held flat in the states (the trainer's way: Adam and the EMA one kernel each). */
+export interface GanLayouts {
+  g: TreeLayout;
+  d: TreeLayout;
+}
 
 /** Per-step scalars returned to the host (read a few steps late). */
 export type DStats = { loss: np.Array; r1: np.Array; realLogit: np.Array; fakeLogit: np.Array; gradNorm: np.Array; finite: np.Array };
@@ -56,32 +64,36 @@ export type R1Grad = { value: np.Array; grads: Params };
 
 /**
  * Builds the phase functions for fixed models and options: `dStep` (jitted), `r1Grad` and `gStep`
- * (jitted). A lazy-R1 step calls `r1Grad` first and passes its result to `dStep`, which adds it with
+ * (jitted). With `layouts`, the states and the params passed across (`g` to the D step, `d` to the G
+ * step and `r1Grad`) may be flat vectors. A lazy-R1 step calls `r1Grad` first and passes its result to `dStep`, which adds it with
  * weight r1Interval·γ/2. `r1Grad` is jitted except on Wasm: jax-js 0.1.25's Wasm backend miscompiles
  * this grad-of-grad under jit (wrong ∂R1/∂φ whenever a conv has a multiple of 4 channels, while the
  * first-order gradients, the eager computation and WebGPU's jitted one all agree with finite
  * differences; src/gan/dcgan.test.ts keeps a check of it), and eagerly it is also faster there.
  */
-export function makeGanSteps(models: GanModels, o: GanStepOptions) {
+export function makeGanSteps<P extends Stored<Params> = Params>(models: GanModels, o: GanStepOptions, layouts?: GanLayouts) {
   const { generator: gen, discriminator: D } = models;
+  // the param trees the networks read: the trees themselves, or views of the flat vectors (consume `p`)
+  const gTree = (p: Stored<Params>) => paramTree<Params>(p, layouts?.g, 'generator params');
+  const dTree = (p: Stored<Params>) => paramTree<Params>(p, layouts?.d, 'discriminator params');
   const DR1 = models.discriminatorR1 ?? D;
   const lab = (l: np.Array | null) => (l ? l.ref : null);
   const r1Weight = (o.r1Interval * o.r1Gamma) / 2;
 
   /** ∇_φ mean R1 on the real batch. Consumes every argument (`yReal`: [] or [one-hot labels]). */
-  const r1GradFn = (d: Params, xReal: np.Array, yReal: np.Array[]): R1Grad => {
+  const r1GradFn = (d: P, xReal: np.Array, yReal: np.Array[]): R1Grad => {
     const yr = yReal[0] ?? null;
     const [value, grads] = valueAndGrad((q: Params) => {
       const r1 = r1Penalty((x) => DR1(tree.ref(q), x, lab(yr)), xReal.ref).mean();
       tree.dispose(q);
       return r1;
-    })(d);
+    })(dTree(d));
     xReal.dispose();
     yr?.dispose();
     return { value, grads: grads as Params };
   };
   const r1GradJit = jit(r1GradFn);
-  const r1Grad = (d: Params, xReal: np.Array, yReal: np.Array[]): R1Grad => (defaultDevice() === 'wasm' ? r1GradFn : r1GradJit)(d, xReal, yReal);
+  const r1Grad = (d: P, xReal: np.Array, yReal: np.Array[]): R1Grad => (defaultDevice() === 'wasm' ? r1GradFn(d, xReal, yReal) : (r1GradJit as unknown as typeof r1GradFn)(d, xReal, yReal));
 
   /**
    * Phase 1: non-saturating D loss on reals and fresh fakes, plus (lazy-R1 steps) r1Weight × the R1
@@ -89,17 +101,17 @@ export function makeGanSteps(models: GanModels, o: GanStepOptions) {
    * labels]: jit rejects null).
    */
   const makeDStep = (withR1: boolean) =>
-    jit((s: DState, g: Params, xReal: np.Array, yReal: np.Array[], key: np.Array, r1: R1Grad[]): [DState, DStats] => {
+    jit((s: DState<P>, g: P, xReal: np.Array, yReal: np.Array[], key: np.Array, r1: R1Grad[]): [DState<P>, DStats] => {
       const yr = yReal[0] ?? null;
       const { z, labels: yf } = drawFakes(gen, key, o.batch);
-      const xFake = lax.stopGradient(gen.apply(g, z, lab(yf), { train: false }));
+      const xFake = lax.stopGradient(gen.apply(gTree(g), z, lab(yf), { train: false }));
       const lossFn = (d: Params): [np.Array, { real: np.Array; fake: np.Array }] => {
         const real = D(tree.ref(d), xReal.ref, lab(yr));
         const fake = D(d, xFake.ref, lab(yf));
         const loss = discriminatorLoss(real.ref, fake.ref).mean();
         return [loss, { real: lax.stopGradient(real.mean()), fake: lax.stopGradient(fake.mean()) }];
       };
-      const [[adv, aux], advGrads] = valueAndGrad(lossFn, { hasAux: true })(tree.ref(s.d));
+      const [[adv, aux], advGrads] = valueAndGrad(lossFn, { hasAux: true })(dTree(tree.ref<Stored<Params>>(s.d)));
       xReal.dispose();
       xFake.dispose();
       yr?.dispose();
@@ -123,16 +135,17 @@ export function makeGanSteps(models: GanModels, o: GanStepOptions) {
   const dStepR1 = o.r1Gamma > 0 ? makeDStep(true) : null;
 
   /** Phase 2. Consumes every argument; returns the new generator state (EMA updated) and stats. */
-  const gStep = jit((s: GState, d: Params, key: np.Array, emaBeta: np.Array): [GState, GStats] => {
+  const gStep = jit((s: GState<P>, d: P, key: np.Array, emaBeta: np.Array): [GState<P>, GStats] => {
     const { z, labels } = drawFakes(gen, key, o.batch);
+    const dT = dTree(d);
     const lossFn = (g: Params) => {
       const x = gen.apply(g, z.ref, lab(labels), { train: true });
-      return generatorLoss(D(tree.ref(d), x, lab(labels))).mean();
+      return generatorLoss(D(tree.ref(dT), x, lab(labels))).mean();
     };
-    const [loss, grads] = valueAndGrad(lossFn)(tree.ref(s.g));
+    const [loss, grads] = valueAndGrad(lossFn)(gTree(tree.ref<Stored<Params>>(s.g)));
     z.dispose();
     labels?.dispose();
-    tree.dispose(d);
+    tree.dispose(dT);
     const gFlat = concatLeaves(grads as Params);
     const gradNorm = np.sqrt(flatSumOfSquares(gFlat.ref));
     const finite = np.logicalAnd(np.isfinite(gradNorm.ref), np.isfinite(loss.ref));

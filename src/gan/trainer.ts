@@ -18,7 +18,9 @@ import { keyForSeed, parseSeeds, splitKeyList } from '../random/seeds.js';
 import { createRunDir, openRunDir, snapshotName, type RunDir, gridName } from '../run/run-dir.js';
 import { existsSync, rmSync } from 'node:fs';
 import { resolveResume } from '../teacher/trainer.js';
-import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
+import { adamInit, adamStateFromTensors, adamStateToTensors } from '../train/adam.js';
+import { flatParams, paramTree, treeLayout } from '../train/flat-params.js';
+import { countParams } from '../train/tree.js';
 import { emaBeta } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { fmtMetrics, fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
@@ -27,7 +29,7 @@ import { dcganConfigFor, GAN_FROZEN_ON_RESUME, GanConfig } from './config.js';
 import { dcganDiscriminator, dcganDiscriminatorShapes, dcganGeneratorShapes, initDcganDiscriminator, initDcganGenerator, type DcganConfig } from './dcgan.js';
 import { generatorEvaluator, writeGrid } from './evaluate.js';
 import { dcganGeneratorModel, ganGeneratorMeta } from './generator.js';
-import { makeGanSteps, type DState, type DStats, type GState, type GStats } from './steps.js';
+import { makeGanSteps, type GanLayouts, type DState, type DStats, type GState, type GStats } from './steps.js';
 import { writeRunCurves } from '../metrics/curves.js';
 import { stepsInFlight } from '../platform/devices.js';
 
@@ -102,8 +104,10 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   const netCfg = dcganConfigFor(cfg, { dataShape: [ds.channels, ds.height, ds.width], labelDim: ds.numClasses });
   const model = dcganGeneratorModel(netCfg);
   let run: RunDir;
-  let gs: GState;
-  let dst: DState;
+  // G, its EMA and D held flat (src/train/flat-params.ts); `layouts` reads them as trees
+  let gs: GState<np.Array>;
+  let dst: DState<np.Array>;
+  let layouts: GanLayouts;
   let batcher: Batcher;
   let step = 0;
   let skipped = 0;
@@ -121,11 +125,12 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     const gShapes = dcganGeneratorShapes(netCfg), dShapes = dcganDiscriminatorShapes(netCfg);
     const g = pick(st, 'g.', gShapes), d = pick(st, 'd.', dShapes);
     const sub = (prefix: string) => Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-    const gopt = adamStateFromTensors(sub('gopt.'), g) as AdamState<Params>;
-    const dopt = adamStateFromTensors(sub('dopt.'), d) as AdamState<Params>;
+    const gopt = adamStateFromTensors(sub('gopt.'), g);
+    const dopt = adamStateFromTensors(sub('dopt.'), d);
     for (const k of Object.keys(st)) if (k.startsWith('gopt.') || k.startsWith('dopt.')) st[k].dispose(); // adamStateFromTensors took refs
-    gs = { g, ema: pick(st, 'gema.', gShapes), opt: gopt };
-    dst = { d, opt: dopt };
+    layouts = { g: treeLayout(g), d: treeLayout(d) };
+    gs = { g: flatParams(g), ema: flatParams(pick(st, 'gema.', gShapes)), opt: { m: gopt.m, v: gopt.v, count: gopt.count } };
+    dst = { d: flatParams(d), opt: { m: dopt.m, v: dopt.v, count: dopt.count } };
     batcher = Batcher.fromState(meta.batcher, ds.n);
     step = meta.step;
     skipped = meta.skipped;
@@ -142,22 +147,25 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     run = createRunDir(cfg.outdir, desc, cfg, { kind: 'train-gan', device: opts.device ?? '' }, { echo: opts.echo });
     const [kg, kd] = splitKeyList(random.key(cfg.seed), 2);
     const g = initDcganGenerator(kg, netCfg), d = initDcganDiscriminator(kd, netCfg);
-    gs = { g: tree.ref(g), ema: tree.ref(g), opt: adamInit(g) };
-    dst = { d: tree.ref(d), opt: adamInit(d) };
+    layouts = { g: treeLayout(g), d: treeLayout(d) };
+    const nG = countParams(g), nD = countParams(d);
+    const gf = flatParams(g), df = flatParams(d);
+    gs = { g: gf.ref, ema: gf.ref, opt: adamInit(gf) };
+    dst = { d: df.ref, opt: adamInit(df) };
     batcher = new Batcher(ds.n, cfg.seed);
-    const count = (t: Params) => Object.values(t).reduce((n, p) => n + p.size, 0);
-    run.log(`Training a ${cfg.arch} GAN (G ${count(gs.g)} params, D ${count(dst.d)} params, z ∈ R^${netCfg.zDim}) on ${cfg.dataset}${cfg.cond ? ' (class-conditional)' : ''}; run folder ${run.path}`);
+    run.log(`Training a ${cfg.arch} GAN (G ${nG} params, D ${nD} params, z ∈ R^${netCfg.zDim}) on ${cfg.dataset}${cfg.cond ? ' (class-conditional)' : ''}; run folder ${run.path}`);
   }
   if (!process.env.DI_NO_TRACK) await trackBuffers().catch(() => undefined);
 
   const adam = (lr: number) => ({ lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps });
-  const { dStep, dStepR1, r1Grad, r1GradJit, gStep } = makeGanSteps(
+  const { dStep, dStepR1, r1Grad, r1GradJit, gStep } = makeGanSteps<np.Array>(
     {
       generator: model,
       discriminator: (p, x, l) => dcganDiscriminator(netCfg, p, x, l),
       discriminatorR1: (p, x, l) => dcganDiscriminator(netCfg, p, x, l, { conv: 'lax' }), // see dcganDiscriminator
     },
     { batch: cfg.batch, r1Gamma: cfg.r1Gamma, r1Interval: cfg.r1Interval, adamG: adam(cfg.lrG), adamD: adam(cfg.lrD) },
+    layouts,
   );
   const isR1Step = (s: number) => dStepR1 !== null && s % cfg.r1Interval === 0;
   const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
@@ -186,10 +194,12 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   const metrics: Record<string, number>[] = [];
   const ticks: GanResult['ticks'] = [];
   let statePath = '';
+  // G's EMA as a param tree (views of its flat vector): for snapshots, metrics and grids
+  const emaTree = () => paramTree<Params>(gs.ema.ref, layouts.g);
 
   const drawGrid = async (kimg: number) => {
     if (!gridSeeds.length) return;
-    await writeGrid(model, tree.ref(gs.ema), gridSeeds, run, gridName(kimg), 'Samples/generator', kimg, cfg.batch);
+    await writeGrid(model, emaTree(), gridSeeds, run, gridName(kimg), 'Samples/generator', kimg, cfg.batch);
   };
 
   // `pos` and the tick's rows so far let a run resumed mid-tick close that tick as if never stopped
@@ -197,12 +207,12 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
     await drain(0);
     const tensors: Params = {};
     const put = (prefix: string, t: Params) => Object.entries(t).forEach(([k, v]) => (tensors[prefix + k] = v));
-    put('g.', gs.g);
-    put('gema.', gs.ema);
-    put('d.', dst.d);
-    const gopt = adamStateToTensors(tree.ref(gs.opt), gs.g), dopt = adamStateToTensors(tree.ref(dst.opt), dst.d);
-    put('gopt.', gopt);
-    put('dopt.', dopt);
+    // per-leaf names as ever (`g.<name>`, …), read from the flat vectors
+    put('g.', paramTree<Params>(gs.g.ref, layouts.g));
+    put('gema.', emaTree());
+    put('d.', paramTree<Params>(dst.d.ref, layouts.d));
+    put('gopt.', adamStateToTensors(tree.ref(gs.opt), layouts.g));
+    put('dopt.', adamStateToTensors(tree.ref(dst.opt), layouts.d));
     const path = run.file(snapshotName(STATE_PREFIX, (step * cfg.batch) / 1000));
     try {
       await saveParams(path, tensors, {
@@ -220,8 +230,7 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
         partialTick: rows,
       });
     } finally {
-      tree.dispose(gopt);
-      tree.dispose(dopt);
+      tree.dispose(tensors);
     }
     statePath = path;
     return path;
@@ -231,12 +240,17 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
   const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
     const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
-    await saveParams(path, gs.ema, genMeta(kimg));
+    const ema = emaTree();
+    try {
+      await saveParams(path, ema, genMeta(kimg));
+    } finally {
+      tree.dispose(ema);
+    }
     snapshots.push(path);
     states.snapshot(await saveState(pos));
     run.log(`snapshot ${path}`);
     if (evaluate) {
-      const m = await evaluate(tree.ref(gs.ema), cfg.evalN);
+      const m = await evaluate(emaTree(), cfg.evalN);
       const row = { kimg, step, ...m };
       metrics.push(row);
       run.log(`metrics @ ${kimgText(kimg)} kimg: ${fmtMetrics(m)}`);
@@ -283,11 +297,11 @@ export async function trainGan(cfg: GanConfig, opts: { signal?: AbortSignal; dev
       yReal = null;
     }
     const r1Step = isR1Step(s);
-    const r1 = r1Step ? [r1Grad(tree.ref(dst.d), b.x.ref, labelsArg(yReal ? yReal.ref : null))] : [];
-    const [nextD, sd] = (r1Step ? dStepR1! : dStep)(dst, tree.ref(gs.g), b.x, labelsArg(yReal), stepKey(cfg.seed, s, 0), r1);
+    const r1 = r1Step ? [r1Grad(dst.d.ref, b.x.ref, labelsArg(yReal ? yReal.ref : null))] : [];
+    const [nextD, sd] = (r1Step ? dStepR1! : dStep)(dst, gs.g.ref, b.x, labelsArg(yReal), stepKey(cfg.seed, s, 0), r1);
     dst = nextD;
     const beta = np.array(emaBeta(cfg.batch, cfg.emaHalfLife * 1000, (s + 1) * cfg.batch, cfg.emaRampup));
-    const [nextG, sg] = gStep(gs, tree.ref(dst.d), stepKey(cfg.seed, s, 1), beta);
+    const [nextG, sg] = gStep(gs, dst.d.ref, stepKey(cfg.seed, s, 1), beta);
     gs = nextG;
     inflight.push({ d: sd, g: sg, r1Step });
     await drain(IN_FLIGHT);

@@ -26,7 +26,8 @@ import { existsSync, rmSync } from 'node:fs';
 import { adamInit, adamStateFromTensors, adamStateToTensors, adamUpdateFlat, type AdamConfig, type AdamState } from '../train/adam.js';
 import { emaBeta, emaUpdate } from '../train/ema.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
-import { concatLeaves, flatSumOfSquares } from '../train/tree.js';
+import { concatLeaves, countParams, flatSumOfSquares, flattenNamed } from '../train/tree.js';
+import { flatParams, paramTree, treeLayout, type Stored, type TreeLayout } from '../train/flat-params.js';
 import { fmtTime, mean, stoppedBy, rowsFromJson, stateRotation, stopIfAllSkipped, type LoopPosition, type StopReason, type TickInfo, trainingLoop, kimgText, rateText } from '../train/loop.js';
 import { FROZEN_ON_RESUME, TeacherConfig } from './config.js';
 import { generateImages, type Network } from './generate.js';
@@ -148,7 +149,11 @@ function stepKey(seed: number, step: number): np.Array {
   return keyForSeed(step, 2 ** 29 + (seed % 2 ** 28));
 }
 
-type TrainState = { params: Params; ema: Params; opt: AdamState<Params> };
+/**
+ * The training state. The trainer keeps `params` and `ema` flat (src/train/flat-params.ts: Adam and the EMA
+ * are then one kernel each); a step also takes them as trees (`bench`, tests), in both fields alike.
+ */
+export type TrainState<P extends Stored<Params> = Params> = { params: P; ema: P; opt: AdamState<P> };
 type StepStats = { loss: np.Array; gradNorm: np.Array; finite: np.Array };
 
 /**
@@ -157,10 +162,16 @@ type StepStats = { loss: np.Array; gradNorm: np.Array; finite: np.Array };
  */
 export type TeacherStepStage = 'loss' | 'grad' | 'adam' | 'guard' | 'full';
 
-/** One jitted training step: valueAndGrad of the batch-mean EDM loss, Adam, non-finite guard, EMA. */
-export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean: number; pStd: number; sigmaData: number; stage?: TeacherStepStage }) {
+/**
+ * One jitted training step: valueAndGrad of the batch-mean EDM loss, Adam, non-finite guard, EMA.
+ * `layout` (the param tree's `treeLayout`) lets the state hold params and EMA flat.
+ */
+export function makeTeacherStep<P extends Stored<Params> = Params>(
+  denoiser: Denoiser,
+  o: { adam: AdamConfig; pMean: number; pStd: number; sigmaData: number; stage?: TeacherStepStage; layout?: TreeLayout },
+) {
   const stage = o.stage ?? 'full';
-  return jit((s: TrainState, x: np.Array, labels: np.Array[], key: np.Array, lrScale: np.Array, beta: np.Array): [TrainState, StepStats] => {
+  return jit((s: TrainState<P>, x: np.Array, labels: np.Array[], key: np.Array, lrScale: np.Array, beta: np.Array): [TrainState<P>, StepStats] => {
     const keys = random.split(key, 2);
     const kLoss = keys.ref.slice(0);
     const kDrop = keys.slice(1);
@@ -168,12 +179,12 @@ export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean
     const lossFn = (p: Params) =>
       edmLoss((pp, xx, ss, ll) => denoiser(pp, xx, ss, ll, { key: kDrop.ref, train: true }), p, x.ref, label ? label.ref : null, kLoss.ref, o).mean();
     if (stage === 'loss') {
-      const loss = lossFn(tree.ref(s.params));
+      const loss = lossFn(paramTree<Params>(tree.ref<Stored<Params>>(s.params), o.layout));
       tree.dispose([x, kLoss, kDrop, lrScale, beta]);
       label?.dispose();
       return [s, { loss, gradNorm: np.zeros([]), finite: np.array(true) }];
     }
-    const [loss, grads] = valueAndGrad(lossFn)(tree.ref(s.params));
+    const [loss, grads] = valueAndGrad(lossFn)(paramTree<Params>(tree.ref<Stored<Params>>(s.params), o.layout)); // flat params: the leaves as views
     tree.dispose([x, kLoss, kDrop]);
     label?.dispose();
     const g = concatLeaves(grads); // flat: norm, guard and Adam in a few kernels over the whole model
@@ -184,8 +195,7 @@ export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean
       return [s, { loss, gradNorm, finite }];
     }
     // 'adam' times Adam alone; from 'guard' on, Adam skips a non-finite step on the device (fused guard)
-    const next = adamUpdateFlat(g, s.opt, s.params, o.adam, lrScale, stage === 'adam' ? undefined : finite.ref);
-    const { params, state: opt } = next;
+    const { params, state: opt } = adamUpdateFlat(g, s.opt, s.params, o.adam, lrScale, stage === 'adam' ? undefined : finite.ref);
     if (stage === 'adam' || stage === 'guard') {
       beta.dispose();
       return [{ params, ema: s.ema, opt }, { loss, gradNorm, finite }];
@@ -202,7 +212,8 @@ export function makeTeacherStep(denoiser: Denoiser, o: { adam: AdamConfig; pMean
 export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSignal; device?: string; echo?: boolean } = {}): Promise<TeacherResult> {
   const t0 = Date.now();
   let run: RunDir;
-  let state: TrainState;
+  let state: TrainState<np.Array>; // params and EMA flat (`layout` reads them as trees)
+  let layout: TreeLayout;
   let step = 0;
   let skipped = 0;
   let trainSecondsBefore = 0;
@@ -235,9 +246,10 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     const st = await loadParams(statePath, { expect });
     const pick = (prefix: string): Params => Object.fromEntries(Object.keys(like).map((k) => [k, st.params[prefix + k]]));
     const params = pick('params.');
-    const opt = adamStateFromTensors(st.params, params) as AdamState<Params>;
+    const { m, v, count } = adamStateFromTensors(st.params, params); // flat moments, whatever the params' form
     for (const k of Object.keys(st.params)) if (k.startsWith('adam.')) st.params[k].dispose(); // adamStateFromTensors took refs
-    state = { params, ema: pick('ema.'), opt };
+    layout = treeLayout(params);
+    state = { params: flatParams(params), ema: flatParams(pick('ema.')), opt: { m, v, count } };
     step = meta.step;
     skipped = meta.skipped;
     trainSecondsBefore = meta.trainSeconds ?? 0;
@@ -255,8 +267,10 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
     // weights first: a bad --init is an error before any run folder exists
     const params = cfg.init ? await loadInitWeights(cfg, net) : net.init(random.key(cfg.seed));
     run = createRunDir(cfg.outdir, desc, cfg, { kind: 'train-teacher', device: opts.device ?? '' }, { echo: opts.echo });
-    state = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(params) };
-    const nParams = Object.values(state.params).reduce((n, p) => n + p.size, 0);
+    layout = treeLayout(params);
+    const nParams = countParams(params);
+    const flat = flatParams(params);
+    state = { params: flat.ref, ema: flat.ref, opt: adamInit(flat) };
     run.log(`Training a ${cfg.arch} teacher (${nParams} params, ${cfg.precond} preconditioning) on ${cfg.dataset}${cfg.cond ? ' (class-conditional)' : ''}; run folder ${run.path}`);
     if (cfg.init) run.log(`Initial weights: ${cfg.init} (fresh Adam state)`);
   }
@@ -264,7 +278,9 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
   if (!process.env.DI_NO_TRACK) await trackBuffers().catch(() => undefined);
 
   const denoiser = teacherDenoiser(net, cfg.precond, cfg.sigmaData);
-  const trainStep = makeTeacherStep(denoiser, { adam: { lr: cfg.lr, ...ADAM_BETAS }, pMean: cfg.pMean, pStd: cfg.pStd, sigmaData: cfg.sigmaData });
+  const trainStep = makeTeacherStep<np.Array>(denoiser, { adam: { lr: cfg.lr, ...ADAM_BETAS }, pMean: cfg.pMean, pStd: cfg.pStd, sigmaData: cfg.sigmaData, layout });
+  // the EMA as a param tree (views of the flat vector), for snapshots and grids; the caller disposes it
+  const emaTree = () => paramTree<Params>(state.ema.ref, layout);
   const totalSteps = Math.ceil((cfg.duration * 1000) / cfg.batch);
   const stepsPerTick = Math.max(1, Math.round((cfg.tick * 1000) / cfg.batch));
   // EDM: lr · min(cur_nimg / max(lr_rampup_kimg·1000, 1e-8), 1) with cur_nimg the images before this step.
@@ -308,13 +324,19 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
 
   const drawGrid = async (kimg: number) => {
     if (!gridSeeds.length) return;
-    const network: Network = { kind: 'teacher', path: '', denoiser, params: state.ema, meta: netMeta(kimg) as any, net, dataShape: net.dataShape, labelDim: net.labelDim };
+    const ema = emaTree();
+    const network: Network = { kind: 'teacher', path: '', denoiser, params: ema, meta: netMeta(kimg) as any, net, dataShape: net.dataShape, labelDim: net.labelDim };
     const name = gridName(kimg);
     const labelDim = net.labelDim;
     // Conditional: class c fills row c (EDM's grids show one class per row).
     const perRow = labelDim > 0 ? Math.ceil(gridSeeds.length / labelDim) : Math.ceil(Math.sqrt(gridSeeds.length));
     const classes = labelDim > 0 ? gridSeeds.map((_, i) => Math.min(labelDim - 1, Math.floor(i / perRow))) : null;
-    const x = await generateImages(network, gridSeeds, { steps: cfg.gridSteps, classes, batchSize: Math.min(gridSeeds.length, 100) });
+    let x: np.Array;
+    try {
+      x = await generateImages(network, gridSeeds, { steps: cfg.gridSteps, classes, batchSize: Math.min(gridSeeds.length, 100) });
+    } finally {
+      tree.dispose(ema);
+    }
     if (net.dataShape.length === 3) {
       await saveImageGrid(run.file(name), x, { cols: perRow }); // reads through .ref
       x.dispose();
@@ -328,11 +350,12 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
   const saveState = async (pos: LoopPosition) => {
     await drain(0);
     const kimg = (step * cfg.batch) / 1000;
-    const tensors: Params = {};
-    for (const [k, v] of Object.entries(state.params)) tensors[`params.${k}`] = v;
-    for (const [k, v] of Object.entries(state.ema)) tensors[`ema.${k}`] = v;
-    const adamT = adamStateToTensors(tree.ref(state.opt), state.params);
-    Object.assign(tensors, adamT);
+    // per-leaf names as ever (`params.<name>`, `ema.<name>`, `adam.*`), read from the flat vectors
+    const tensors: Params = {
+      ...flattenNamed(paramTree(state.params.ref, layout), 'params'),
+      ...flattenNamed(emaTree(), 'ema'),
+      ...adamStateToTensors(tree.ref(state.opt), layout),
+    };
     const path = run.file(snapshotName(STATE_PREFIX, kimg));
     try {
       await saveParams(path, tensors, {
@@ -351,7 +374,7 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
         partialTick: tickRows,
       });
     } finally {
-      tree.dispose(adamT);
+      tree.dispose(tensors);
     }
     statePath = path;
     return path;
@@ -361,7 +384,12 @@ export async function trainTeacher(cfg: TeacherConfig, opts: { signal?: AbortSig
   const snapshot = async (pos: LoopPosition) => {
     const kimg = (step * cfg.batch) / 1000;
     const path = run.file(snapshotName(SNAPSHOT_PREFIX, kimg));
-    await saveParams(path, state.ema, netMeta(kimg));
+    const ema = emaTree();
+    try {
+      await saveParams(path, ema, netMeta(kimg));
+    } finally {
+      tree.dispose(ema);
+    }
     snapshots.push(path);
     states.snapshot(await saveState(pos));
     await drawGrid(kimg);

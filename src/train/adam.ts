@@ -11,11 +11,12 @@
  * where s is the optional `lrScale` array (a schedule factor passed as data so jit does not recompile).
  *
  * The moments are kept flat (one vector over all leaves: src/train/tree.ts `concatLeaves`), so a step is
- * a few kernels over the whole model plus one per param leaf. The state round-trips through safetensors
+ * a few kernels over the whole model, plus one per param leaf unless the params are kept flat too
+ * (src/train/flat-params.ts: then the params are one leaf and the whole update is three kernels). The state round-trips through safetensors
  * names `adam.m.<name>`, `adam.v.<name>`, `adam.count` (per leaf, as before).
  */
 import { numpy as np, tree } from '@jax-js/jax';
-import { assertSameStructure, concatLeaves, flatLayout, flattenNamed, leafNames, splitLeaves, type ArrayTree } from './tree.js';
+import { assertSameStructure, concatLeaves, flatLayout, flattenNamed, leafNames, splitLeaves, type ArrayTree, type TreeLayout } from './tree.js';
 
 export interface AdamConfig {
   /** learning rate (PyTorch `lr`) */
@@ -65,7 +66,8 @@ export function adamUpdate<T extends ArrayTree>(
  * params and state come back unchanged, `where(finite, new, old)` fused into each output, so the trainers
  * never leave jit to decide (PyTorch's fused Adam takes `found_inf` the same way). Kernels: one for each
  * flat moment, then one per param leaf reading its slices of the new moments (3 per leaf before the
- * moments were flat). Consumes `g`, `state`, `params`, `lrScale` and `finite`; returns the new params and state.
+ * moments were flat); `params` may be the flat vector itself (src/train/flat-params.ts), one leaf whose
+ * update is one kernel. Consumes `g`, `state`, `params`, `lrScale` and `finite`; returns the new params and state.
  */
 export function adamUpdateFlat<T extends ArrayTree>(
   g: np.Array,
@@ -94,6 +96,9 @@ export function adamUpdateFlat<T extends ArrayTree>(
   let stepSize = np.reciprocal(bc1).mul(lr);
   if (lrScale) stepSize = stepSize.mul(lrScale);
   const sqrtBc2 = np.sqrt(bc2);
+  // its own (one-element reduction) kernel, as when many leaf kernels read it: fused into a single flat
+  // update, jax-js reorders its constant factors and rounds some params differently in the last bit
+  stepSize = stepSize.reshape([1]).sum();
 
   // the moments: one kernel each (a skipped step keeps the old ones, and then no param moves either)
   const m = select(state.m.ref.mul(beta1).add(g.ref.mul(1 - beta1)), state.m);
@@ -113,9 +118,10 @@ export function adamUpdateFlat<T extends ArrayTree>(
 /**
  * Safetensors view of the state: `adam.m.<name>`, `adam.v.<name>` per param leaf (names as in the param
  * record; nested trees join keys with '.') and `adam.count` — the same files as when the moments were
- * kept per leaf. `params` gives the names and shapes (read only). Consumes `state`.
+ * kept per leaf. `params` (the param tree, or its `treeLayout`) gives the names and shapes (read only).
+ * Consumes `state`.
  */
-export function adamStateToTensors<T extends ArrayTree>(state: AdamState<T>, params: T): Record<string, np.Array> {
+export function adamStateToTensors<T extends ArrayTree>(state: AdamState<T>, params: T | TreeLayout): Record<string, np.Array> {
   return { ...flattenNamed(splitLeaves(state.m, params), 'adam.m'), ...flattenNamed(splitLeaves(state.v, params), 'adam.v'), 'adam.count': state.count };
 }
 

@@ -6,7 +6,7 @@
  * except `countParams` and `treeToHost`, which only read and say so. Pass `tree.ref(t)` to keep `t`.
  * All array-returning functions are pure and jittable.
  */
-import { numpy as np, tree, type JsTree } from '@jax-js/jax';
+import { numpy as np, tree, type JsTree, type JsTreeDef } from '@jax-js/jax';
 
 /** A tree whose leaves are arrays: a flat param record or any nesting of records and lists. */
 export type ArrayTree = JsTree<np.Array>;
@@ -91,11 +91,33 @@ export function concatLeaves(t: ArrayTree): np.Array {
   return np.concatenate(parts);
 }
 
-/** The leaves of `like`'s structure and shapes, read from a flat vector (views). Consumes `flat`; reads `like`'s shapes only. */
-export function splitLeaves<T extends ArrayTree>(flat: np.Array, like: T): T {
-  const [, def] = tree.flatten(like);
-  const { shapes, offsets, sizes, length } = flatLayout(like);
-  if (flat.shape.length !== 1 || flat.shape[0] !== length) throw new Error(`splitLeaves: flat vector has shape [${flat.shape}], expected [${length}]`);
+/**
+ * A tree's structure and flat layout without its arrays: enough to read the tree back from its flat
+ * vector (`splitLeaves`) after the arrays are gone, e.g. params kept flat in a training state.
+ */
+export interface TreeLayout extends FlatLayout {
+  kind: 'tree-layout';
+  def: JsTreeDef;
+}
+
+/** The layout of `t` (structure, shapes, offsets). Reads shapes only: does not consume `t`. */
+export function treeLayout(t: ArrayTree): TreeLayout {
+  return { kind: 'tree-layout', def: tree.structure(t), ...flatLayout(t) };
+}
+
+const isLayout = (x: unknown): x is TreeLayout => typeof x === 'object' && x !== null && (x as TreeLayout).kind === 'tree-layout';
+
+/**
+ * The leaves of `like`'s structure and shapes (`like` a tree, read for its shapes only, or its
+ * `treeLayout`), read from a flat vector as views: slices and reshapes, which jax-js fuses into the
+ * kernels that read them (inside jit a routine that wants a contiguous operand copies it). Consumes `flat`.
+ */
+export function splitLeaves<T extends ArrayTree>(flat: np.Array, like: T | TreeLayout): T {
+  const { def, shapes, offsets, sizes, length } = isLayout(like) ? like : treeLayout(like);
+  if (flat.shape.length !== 1 || flat.shape[0] !== length) {
+    flat.dispose();
+    throw new Error(`splitLeaves: flat vector has shape [${flat.shape}], expected [${length}]`);
+  }
   const out = shapes.map((s, i) => flat.ref.slice([offsets[i], offsets[i] + sizes[i]]).reshape(s));
   flat.dispose();
   return tree.unflatten(def, out) as T;
