@@ -100,15 +100,11 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
  * After a training command: a run stopped by a signal exits non-zero (128 + the signal) and, like one
  * stopped by its wall-clock budget, prints the exact command that continues it.
  */
-export function reportStop(r: { runDir: string; stopReason: '' | 'max-minutes' | 'interrupted'; steps: number }, command: string | null, device?: string): void {
+export function reportStop(r: { runDir: string; stopReason: '' | 'max-minutes' | 'interrupted'; steps: number }, command: string, device?: string): void {
   if (!r.stopReason) return;
   const sig = received ?? 'SIGINT';
   if (r.stopReason === 'interrupted') process.exitCode = STOP_SIGNALS[sig];
   const why = r.stopReason === 'interrupted' ? `stopped by ${sig}` : 'stopped at its wall-clock budget (--max-minutes)';
-  if (command === null) {
-    process.stderr.write(`diff-instruct: ${why}; this command has no --resume: its snapshots are in ${r.runDir}\n`);
-    return;
-  }
   if (r.steps === 0) {
     process.stderr.write(`diff-instruct: ${why} before its first step: nothing to resume; run the command again\n`);
     return;

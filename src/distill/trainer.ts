@@ -15,7 +15,8 @@ import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotNa
 import { adamInit, adamStateFromTensors, adamStateToTensors, type AdamState } from '../train/adam.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { DistillConfig as DistillConfigSchema, type DistillConfig } from './config.js';
-import { parseConfig } from '../config/config.js';
+import { parseConfig, type Schema } from '../config/config.js';
+import type { z } from 'zod';
 import type { Params } from './generator.js';
 import { makeSteps, type FakeState, type GenState, type StepStats } from './steps.js';
 import type { DistillSetup } from './setup.js';
@@ -61,14 +62,20 @@ export const MUTABLE_ON_RESUME = ['duration', 'maxMinutes', 'stateMinutes', 'tic
 
 /**
  * The config of a resumed run: the one saved in its training state, with the values the user gave
- * explicitly laid over it; changing anything but MUTABLE_ON_RESUME is a one-line error.
+ * explicitly laid over it; changing anything but MUTABLE_ON_RESUME is a one-line error. `schema` is the
+ * command's (RefineConfig for `refine`, whose runs save their `generator`): a run continues with the
+ * command that made it.
  */
-export function resumeDistillConfig(resume: string, explicit: Record<string, unknown> = {}): DistillConfig {
+export function resumeDistillConfig<S extends Schema = typeof DistillConfigSchema>(resume: string, explicit: Record<string, unknown> = {}, schema: S = DistillConfigSchema as unknown as S): z.infer<S> {
   const { statePath } = resolveResume(resume);
   const { meta } = readMeta(statePath);
   if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a distillation training state`);
-  const merged = parseConfig(DistillConfigSchema, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
-  for (const k of Object.keys(merged) as (keyof DistillConfig)[]) {
+  const isRefine = typeof meta.config?.generator === 'string' && meta.config.generator !== '';
+  if (isRefine !== 'generator' in schema.shape) {
+    throw new Error(`resume: '${statePath}' is ${isRefine ? 'a refine run: continue it with refine --resume' : 'a distill run, not a refine run: continue it with distill --resume'}`);
+  }
+  const merged = parseConfig(schema, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
+  for (const k of Object.keys(merged)) {
     if ((MUTABLE_ON_RESUME as readonly string[]).includes(k)) continue;
     if (JSON.stringify(merged[k]) !== JSON.stringify(meta.config[k])) {
       throw new Error(`resume: '${k}' cannot change when resuming (run has ${JSON.stringify(meta.config[k])}, got ${JSON.stringify(merged[k])})`);
