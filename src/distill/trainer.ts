@@ -304,17 +304,25 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
 async function withImageProgress<T>(label: string, fn: (on: (done: number, total: number) => void) => Promise<T>): Promise<T> {
   let bar: Progress | null = null;
   let shown = 0;
+  // until the first batch reports (its compile alone takes seconds on Wasm), a line without a count says what runs
+  let first: Progress | null = new Progress(0, label, { minIntervalMs: 1000, rateUnit: ' img/s' });
+  const what = 'first batch (compile + run)…';
+  first.tick(0, what);
+  first.working(what);
   const on = (done: number, total: number) => {
+    first?.clear();
+    first = null;
     bar ??= new Progress(total, label, { minIntervalMs: 1000, rateUnit: ' img/s' });
     bar.tick(done - shown);
     shown = done;
   };
-  const timer = setInterval(() => bar?.tick(0), 1000);
+  const timer = setInterval(() => (first ?? bar)?.tick(0), 1000);
   timer.unref?.();
   try {
     return await fn(on);
   } finally {
     clearInterval(timer);
+    (first as Progress | null)?.clear();
     (bar as Progress | null)?.clear();
   }
 }
