@@ -306,9 +306,8 @@ async function withImageProgress<T>(label: string, fn: (on: (done: number, total
   let shown = 0;
   // until the first batch reports (its compile alone takes seconds on Wasm), a line without a count says what runs
   let first: Progress | null = new Progress(0, label, { minIntervalMs: 1000, rateUnit: ' img/s' });
-  const what = 'first batch (compile + run)…';
-  first.tick(0, what);
-  first.working(what);
+  first.working('first batch (compile + run)…', true);
+  first.tick(0);
   const on = (done: number, total: number) => {
     first?.clear();
     first = null;

@@ -84,11 +84,12 @@ export class Progress {
   /**
    * Says what the main thread starts now (e.g. `running step 17`): should it stay busy past the
    * heartbeat's delay, the line shows it with the time it has taken so far (`running step 17 (0:12)`).
-   * Null: nothing in particular. Draws nothing itself.
+   * Null: nothing in particular. `shown`: the main thread's own draws show it too (with its time) in
+   * place of the info, as during a phase; otherwise only the heartbeat's do. Draws nothing itself.
    */
-  working(text: string | null): void {
+  working(text: string | null, shown = false): void {
     if (this.finished) return;
-    this.activity = text === null ? null : { text, since: this.now() };
+    this.activity = text === null ? null : { text, since: this.now(), phase: shown };
     if (this.active && this.lastDraw !== -Infinity) this.armHeartbeat(false);
   }
 
