@@ -45,6 +45,16 @@ async function writeGan(dir: string, name: string, o: Partial<DcganConfig> = {})
   return path;
 }
 
+/** `setupRefine` + `runDistill` in this process, the setup freed after. */
+async function refine(cfg: RefineConfig) {
+  const setup = await setupRefine(cfg);
+  try {
+    return await runDistill(cfg, setup, { echo: false });
+  } finally {
+    disposeSetup(setup);
+  }
+}
+
 test('refine: a GAN generator improves against a SongUNet teacher; before/after grids; snapshot reloads', { timeout: 300_000 }, async () => {
   await initDevice('wasm');
   defaultDevice('wasm');
@@ -53,13 +63,7 @@ test('refine: a GAN generator improves against a SongUNet teacher; before/after 
     const teacher = await writeTeacher(dir);
     const gan = await writeGan(dir, 'gan.safetensors');
     const cfg = RefineConfig.parse({ teacher, generator: gan, batch: 4, duration: 0.008, tick: 0.004, snap: 1000, evalN: 0, gridSeeds: '0-9', outdir: dir, desc: 'refine', lrGen: 1e-3, lrFake: 1e-4 });
-    const setup = await setupRefine(cfg);
-    let r;
-    try {
-      r = await runDistill(cfg, setup, { echo: false });
-    } finally {
-      disposeSetup(setup);
-    }
+    const r = await refine(cfg);
     assert.equal(r.genSteps, 2);
     const before = readPng(join(r.runDir, 'before.png'));
     assert.ok(existsSync(join(r.runDir, 'after-000000.004.png'))); // one grid per tick (0.004 kimg), named in thousandths below 1 kimg
@@ -117,13 +121,7 @@ test('refine --resume: SIGTERM mid-run prints the command that continues it; run
     // 8 steps of batch 4, a tick (and an after-<kimg>.png) every 2; a training state every 0.06 s
     const o = { batch: 4, duration: 0.032, tick: 0.008, snap: 1000, evalN: 0, gridSeeds: '0-1', lrGen: 1e-3, lrFake: 1e-4, stateMinutes: 0.001 };
     const cfg = RefineConfig.parse({ teacher, generator: gan, ...o, outdir: join(dir, 'full'), desc: 'full' });
-    const setup = await setupRefine(cfg);
-    let full;
-    try {
-      full = await runDistill(cfg, setup, { echo: false });
-    } finally {
-      disposeSetup(setup);
-    }
+    const full = await refine(cfg);
     assert.equal(full.genSteps, 8);
 
     const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -16,11 +16,21 @@ const busy = (ms: number) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('heartbeat: redraws the live line while the main thread is blocked, then stops at done', async () => {
+/** Runs `fn` with a temporary file standing in for the terminal: its descriptor and path. */
+async function withTerminal(fn: (fd: number, file: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'di-heartbeat-'));
   const file = join(dir, 'tty');
   const fd = openSync(file, 'w');
   try {
+    await fn(fd, file);
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('heartbeat: redraws the live line while the main thread is blocked, then stops at done', async () => {
+  await withTerminal(async (fd, file) => {
     const stream = { isTTY: true, columns: 100, write: (s: string) => writeSync(fd, s) };
     const bar = new Progress(64, 'train', { stream, heartbeat: { fd, afterMs: 150, intervalMs: 100 } });
     bar.tick(1, 'gen 1.5 fake 2.5');
@@ -40,17 +50,11 @@ test('heartbeat: redraws the live line while the main thread is blocked, then st
     busy(600); // blocked again, but the line is ended: nothing may follow it
     await sleep(300);
     assert.equal(readFileSync(file, 'utf8'), final, 'nothing written after the final line');
-  } finally {
-    closeSync(fd);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('heartbeat: silent while the main thread draws itself, and after the line is erased', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'di-heartbeat-'));
-  const file = join(dir, 'tty');
-  const fd = openSync(file, 'w');
-  try {
+  await withTerminal(async (fd, file) => {
     const stream = { isTTY: true, columns: 80, write: (s: string) => writeSync(fd, s) };
     const bar = new Progress(0, 'grid', { stream, minIntervalMs: 0, heartbeat: { fd, afterMs: 300, intervalMs: 100 } });
     for (let i = 0; i < 10; i++) {
@@ -65,8 +69,5 @@ test('heartbeat: silent while the main thread draws itself, and after the line i
     busy(800);
     await sleep(200);
     assert.equal(readFileSync(file, 'utf8'), erased, 'an erased line is not drawn again by the heartbeat');
-  } finally {
-    closeSync(fd);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
