@@ -3,12 +3,12 @@
  * GAN generator file, both written here; `setupRefine` + `runDistill` move the GAN's params, write
  * before.png / after-<kimg>.png, and the refined snapshot is again a GAN generator `loadGenerator` reads.
  * A generator whose sample shape or classes do not fit the teacher is a one-line error naming both
- * shapes, from the library and from the real CLI. `refine --resume`: a CLI run stopped by SIGTERM after
- * its first timed training state, continued by the command it prints, ends on the uninterrupted run's weights.
+ * shapes, from the library and from the real CLI. `refine --resume`: a refinement stopped halfway and
+ * resumed ends on the uninterrupted run's weights; the CLI resolves `refine --resume` to the run's own config.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,7 +110,7 @@ test('refine: a generator that does not fit the teacher is a one-line error nami
   }
 });
 
-test('refine --resume: SIGTERM mid-run prints the command that continues it; run as printed, it ends on the uninterrupted run, bit for bit', { timeout: 300_000 }, async () => {
+test('refine --resume: a refinement stopped halfway and resumed ends on the uninterrupted run, bit for bit; refine --resume on the CLI takes the saved config', { timeout: 300_000 }, async () => {
   await initDevice('wasm');
   defaultDevice('wasm');
   const dir = mkdtempSync(join(tmpdir(), 'di-refine-resume-'));
@@ -118,52 +118,46 @@ test('refine --resume: SIGTERM mid-run prints the command that continues it; run
     // 8×8 images: the compile of the first step is most of each run
     const teacher = await writeTeacher(dir, 8);
     const gan = await writeGan(dir, 'gan.safetensors', { resolution: 8 });
-    // 8 steps of batch 4, a tick (and an after-<kimg>.png) every 2; a training state every 0.06 s
-    const o = { batch: 4, duration: 0.032, tick: 0.008, snap: 1000, evalN: 0, gridSeeds: '0-1', lrGen: 1e-3, lrFake: 1e-4, stateMinutes: 0.001 };
-    const cfg = RefineConfig.parse({ teacher, generator: gan, ...o, outdir: join(dir, 'full'), desc: 'full' });
-    const full = await refine(cfg);
+    // 8 steps of batch 4, a tick (and an after-<kimg>.png) every 2
+    const o = { teacher, generator: gan, batch: 4, duration: 0.032, tick: 0.008, snap: 1000, evalN: 0, gridSeeds: '0-1', lrGen: 1e-3, lrFake: 1e-4, outdir: dir };
+    const full = await refine(RefineConfig.parse({ ...o, desc: 'full' }));
     assert.equal(full.genSteps, 8);
-
+    // the same run stopped (as by Ctrl-C) while the grid of its second tick is drawn: after step 4
+    const cfg = RefineConfig.parse({ ...o, desc: 'stopped' });
+    const setup = await setupRefine(cfg);
+    const ac = new AbortController();
+    const drawGrid = setup.drawGrid!;
+    setup.drawGrid = async (ema, run, kimg, on) => {
+      if (kimg === 0.016) ac.abort();
+      return drawGrid(ema, run, kimg, on);
+    };
+    let stopped;
+    try {
+      stopped = await runDistill(cfg, setup, { echo: false, signal: ac.signal });
+    } finally {
+      disposeSetup(setup);
+    }
+    assert.deepEqual([stopped.stopReason, stopped.genSteps], ['interrupted', 4]);
+    // `refine --resume <run>` resolves to the run's own config, its generator included
     const root = fileURLToPath(new URL('../../', import.meta.url));
-    const flags = Object.entries(o).flatMap(([k, v]) => [`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`, String(v)]);
-    const outdir = join(dir, 'cli');
-    const stopped = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const p = spawn(process.execPath, ['bin/diff-instruct.mjs', 'refine', '--teacher', teacher, '--generator', gan, ...flags, '--outdir', outdir, '--desc', 'cli', '--device', 'wasm'], { cwd: root, env: { ...process.env, DI_DEBUG: '' }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 240_000 });
-      let stderr = '';
-      p.stderr.on('data', (d) => (stderr += d));
-      // SIGTERM once the first timed training state exists (mid-run: before the last step)
-      const timer = setInterval(() => {
-        const run = existsSync(outdir) ? readdirSync(outdir).map((d) => join(outdir, d))[0] : undefined;
-        if (run && readdirSync(run).some((f) => /^training-state-.*\.safetensors$/.test(f))) {
-          clearInterval(timer);
-          p.kill('SIGTERM');
-        }
-      }, 20);
-      p.on('close', (code) => {
-        clearInterval(timer);
-        resolve({ code, stderr });
-      });
-    });
-    assert.equal(stopped.code, 143, stopped.stderr);
-    const m = /continue it with:\n {2}node (\S+) (.*)\n/.exec(stopped.stderr);
-    assert.ok(m, `the resume command is printed\n${stopped.stderr}`);
-    const run = join(outdir, readdirSync(outdir)[0]);
-    assert.deepEqual(m[2].split(' '), ['refine', '--resume', run, '--device', 'wasm']);
-    const again = spawnSync(process.execPath, [m[1], ...m[2].split(' ')], { cwd: root, encoding: 'utf8', env: { ...process.env, DI_DEBUG: '' } });
-    assert.equal(again.status, 0, again.stderr);
-    const log = readFileSync(join(run, 'log.txt'), 'utf8');
-    assert.match(log, /Resumed from .*training-state-0000\d\d\.\d{3}\.safetensors at step [1-7] /, 'resumed mid-run');
+    const dry = spawnSync(process.execPath, ['bin/diff-instruct.mjs', 'refine', '--resume', stopped.runDir, '--duration', '0.032', '--dry-run'], { cwd: root, encoding: 'utf8', env: { ...process.env, DI_DEBUG: '' } });
+    assert.equal(dry.status, 0, dry.stderr);
+    const shown = JSON.parse(dry.stdout);
+    assert.deepEqual([shown.generator, shown.resume, shown.lrFake], [gan, stopped.runDir, 1e-4]);
+    const resumed = await refine(resumeDistillConfig(stopped.runDir, { duration: 0.032 }, RefineConfig));
+    assert.equal(resumed.genSteps, 8);
+    assert.match(readFileSync(join(stopped.runDir, 'log.txt'), 'utf8'), /Resumed from .*training-state-000000\.016\.safetensors at step 4 /);
     // the same weights as the uninterrupted run, and no (kind, step) row twice
     const last = (r: string) => readSafetensors(join(r, readdirSync(r).filter((f) => f.startsWith('generator-snapshot-')).sort().at(-1)!)).tensors;
-    const a = last(full.runDir), b = last(run);
+    const a = last(full.runDir), b = last(stopped.runDir);
     assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
     for (const k of Object.keys(a)) assert.deepEqual(b[k].data, a[k].data, `EMA generator tensor ${k}`);
-    const keys = readFileSync(join(run, 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((r) => `${r.kind}@${r.step}`);
+    const keys = readFileSync(join(stopped.runDir, 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((r) => `${r.kind}@${r.step}`);
     assert.deepEqual(keys, [...new Set(keys)], 'no row twice in stats.jsonl');
     assert.equal(keys.filter((k) => k.startsWith('tick@')).length, 4, keys.join(' '));
     // a refine run continues with refine: distill --resume (and the reverse) says which command to use
-    assert.throws(() => resumeDistillConfig(run), /^Error: resume: '.*' is a refine run: continue it with refine --resume$/);
-    assert.throws(() => resumeDistillConfig(run, { lrGen: 0.5 }, RefineConfig), /^Error: resume: 'lrGen' cannot change when resuming/);
+    assert.throws(() => resumeDistillConfig(stopped.runDir), /^Error: resume: '.*' is a refine run: continue it with refine --resume$/);
+    assert.throws(() => resumeDistillConfig(stopped.runDir, { lrGen: 0.5 }, RefineConfig), /^Error: resume: 'lrGen' cannot change when resuming/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
