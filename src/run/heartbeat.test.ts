@@ -71,3 +71,19 @@ test('heartbeat: silent while the main thread draws itself, and after the line i
     assert.equal(readFileSync(file, 'utf8'), erased, 'an erased line is not drawn again by the heartbeat');
   });
 });
+
+test('heartbeat: a line that just fits keeps its elapsed time, as the main thread draws it (80 columns)', async () => {
+  await withTerminal(async (fd, file) => {
+    const stream = { isTTY: true, columns: 80, write: (s: string) => writeSync(fd, s) };
+    const bar = new Progress(256, 'train', { stream, fmtCount: (n) => `${n / 1000}k`, rateUnit: ' img/s', heartbeat: { fd, afterMs: 150, intervalMs: 100 } });
+    bar.working('compiling and running the first step…', true);
+    bar.tick(0);
+    busy(1200);
+    bar.done();
+    const lines = readFileSync(file, 'utf8').split('\r').map((l) => l.replace('\x1b[K', ''));
+    assert.equal(lines[1], 'train 0k/0.256k 0% 0:00 0.00 img/s compiling and running the first step… (0:00)', 'the main thread');
+    const beats = lines.filter((l) => /\(0:01\)/.test(l));
+    assert.ok(beats.length >= 1, lines.join('\n'));
+    assert.equal(beats.at(-1), 'train 0k/0.256k 0% 0:01 0.00 img/s compiling and running the first step… (0:01)', 'the heartbeat: 79 columns, elapsed kept');
+  });
+});

@@ -63,7 +63,9 @@ setInterval(() => {
     if (Atomics.load(i32, ${ARMED}) !== 1 || now - f64[${LAST_DRAW}] < afterMs || now - f64[${LAST_BEAT}] < intervalMs) return;
     let tpl = '';
     for (let i = 0; i < i32[${LEN}]; i++) tpl += String.fromCharCode(chars[i]);
-    const line = tpl.replace(/\\u0001+/, fmt(now - f64[${START}])).replace(/\\u0002+/, fmt(now - f64[${SINCE_T}]));
+    const fill = (t) => t.replace(/\\u0001+/, fmt(now - f64[${START}])).replace(/\\u0002+/, fmt(now - f64[${SINCE_T}]));
+    let line = fill(tpl);
+    if (line.length > i32[${ROOM}]) line = fill(tpl.replace(/ \\u0001+/, '')); // a long time: leave out the elapsed time, as the main thread would
     f64[${LAST_BEAT}] = now;
     writeSync(fd, '\\r' + line.slice(0, i32[${ROOM}]) + '\\x1b[K');
     Atomics.add(i32, ${BEATS}, 1);

@@ -34,8 +34,8 @@ export interface ProgressOptions {
   heartbeat?: HeartbeatOptions | false;
 }
 
-/** Columns a template reserves for a time the heartbeat fills in (`12:34`; an hour or more takes 2 more). */
-const TIME_WIDTH = 5;
+/** Columns a template reserves for a time the heartbeat fills in (`1:23`; a longer one that does not fit drops the elapsed time). */
+const TIME_WIDTH = 4;
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '?';
