@@ -9,6 +9,7 @@ import { configFromOptions, defaultsNotGiven, describeValues, type Schema } from
 import { WASM_IMAGE_DEFAULTS } from '../distill/config.js';
 import { FIT_PROBE_ENV, FitProbeDone, isFitProbe } from '../train/loop.js';
 import { checkDeviceChoice, DEVICE_CHOICES, initDevice, type DeviceInfo } from '../platform/devices.js';
+import { silenceHeartbeats } from '../run/heartbeat.js';
 
 /** Adds `--device auto|webgpu|wasm` to a command. */
 export function addDeviceOption(cmd: Command): Command {
@@ -33,6 +34,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
         : e instanceof Error
           ? e.message
           : String(e);
+      silenceHeartbeats(); // no live line redrawn after the error
       process.stderr.write(`diff-instruct: error: ${msg.split('\n')[0]}\n`);
       if (process.env.DI_DEBUG) console.error(e);
       // 1, or 128 + a signal for a run that a signal stopped
@@ -77,6 +79,7 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
   const ac = new AbortController();
   const onSig = (sig: StopSignal) => {
     if (received) {
+      silenceHeartbeats();
       process.stderr.write(`\n${sig} again: stopping now, without a final snapshot; --resume <run folder> continues from its latest training state\n`);
       process.exit(STOP_SIGNALS[sig]);
     }
@@ -97,15 +100,11 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
  * After a training command: a run stopped by a signal exits non-zero (128 + the signal) and, like one
  * stopped by its wall-clock budget, prints the exact command that continues it.
  */
-export function reportStop(r: { runDir: string; stopReason: '' | 'max-minutes' | 'interrupted'; steps: number }, command: string | null, device?: string): void {
+export function reportStop(r: { runDir: string; stopReason: '' | 'max-minutes' | 'interrupted'; steps: number }, command: string, device?: string): void {
   if (!r.stopReason) return;
   const sig = received ?? 'SIGINT';
   if (r.stopReason === 'interrupted') process.exitCode = STOP_SIGNALS[sig];
   const why = r.stopReason === 'interrupted' ? `stopped by ${sig}` : 'stopped at its wall-clock budget (--max-minutes)';
-  if (command === null) {
-    process.stderr.write(`diff-instruct: ${why}; this command has no --resume: its snapshots are in ${r.runDir}\n`);
-    return;
-  }
   if (r.steps === 0) {
     process.stderr.write(`diff-instruct: ${why} before its first step: nothing to resume; run the command again\n`);
     return;

@@ -3,12 +3,13 @@
  * GAN generator file, both written here; `setupRefine` + `runDistill` move the GAN's params, write
  * before.png / after-<kimg>.png, and the refined snapshot is again a GAN generator `loadGenerator` reads.
  * A generator whose sample shape or classes do not fit the teacher is a one-line error naming both
- * shapes, from the library and from the real CLI.
+ * shapes, from the library and from the real CLI. `refine --resume`: a refinement stopped halfway and
+ * resumed ends on the uninterrupted run's weights; the CLI resolves `refine --resume` to the run's own config.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,10 +25,10 @@ import { initDcganGenerator, type DcganConfig } from '../gan/dcgan.js';
 import { ganGeneratorMeta } from '../gan/generator.js';
 import { loadGenerator } from '../gan/load.js';
 import { RefineConfig, setupRefine } from './setup-refine.js';
-import { disposeSetup, runDistill } from './trainer.js';
+import { disposeSetup, resumeDistillConfig, runDistill } from './trainer.js';
 
-async function writeTeacher(dir: string): Promise<string> {
-  const netConfig = songUNetConfig('tiny', { imgResolution: 28, channels: 1, labelDim: 10 });
+async function writeTeacher(dir: string, imgResolution = 28): Promise<string> {
+  const netConfig = songUNetConfig('tiny', { imgResolution, channels: 1, labelDim: 10 });
   const params = initSongUNet(random.key(3), netConfig);
   const path = join(dir, 'teacher.safetensors');
   await saveParams(path, params, { format: TEACHER_FORMAT, kind: 'teacher', net: 'song-unet', netConfig, precond: 'edm', sigmaData: 0.5, dataset: 'fashion-mnist' });
@@ -44,6 +45,16 @@ async function writeGan(dir: string, name: string, o: Partial<DcganConfig> = {})
   return path;
 }
 
+/** `setupRefine` + `runDistill` in this process, the setup freed after. */
+async function refine(cfg: RefineConfig) {
+  const setup = await setupRefine(cfg);
+  try {
+    return await runDistill(cfg, setup, { echo: false });
+  } finally {
+    disposeSetup(setup);
+  }
+}
+
 test('refine: a GAN generator improves against a SongUNet teacher; before/after grids; snapshot reloads', { timeout: 300_000 }, async () => {
   await initDevice('wasm');
   defaultDevice('wasm');
@@ -52,13 +63,7 @@ test('refine: a GAN generator improves against a SongUNet teacher; before/after 
     const teacher = await writeTeacher(dir);
     const gan = await writeGan(dir, 'gan.safetensors');
     const cfg = RefineConfig.parse({ teacher, generator: gan, batch: 4, duration: 0.008, tick: 0.004, snap: 1000, evalN: 0, gridSeeds: '0-9', outdir: dir, desc: 'refine', lrGen: 1e-3, lrFake: 1e-4 });
-    const setup = await setupRefine(cfg);
-    let r;
-    try {
-      r = await runDistill(cfg, setup, { echo: false });
-    } finally {
-      disposeSetup(setup);
-    }
+    const r = await refine(cfg);
     assert.equal(r.genSteps, 2);
     const before = readPng(join(r.runDir, 'before.png'));
     assert.ok(existsSync(join(r.runDir, 'after-000000.004.png'))); // one grid per tick (0.004 kimg), named in thousandths below 1 kimg
@@ -100,6 +105,59 @@ test('refine: a generator that does not fit the teacher is a one-line error nami
     const errLines = res.stderr.split('\n').filter((l) => l.startsWith('diff-instruct: error:'));
     assert.equal(errLines.length, 1, res.stderr);
     assert.match(errLines[0], /^diff-instruct: error: generator '.*' makes \[3, 28, 28\] samples with 10 classes, but teacher '.*' models \[1, 28, 28\] with 10 classes/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('refine --resume: a refinement stopped halfway and resumed ends on the uninterrupted run, bit for bit; refine --resume on the CLI takes the saved config', { timeout: 300_000 }, async () => {
+  await initDevice('wasm');
+  defaultDevice('wasm');
+  const dir = mkdtempSync(join(tmpdir(), 'di-refine-resume-'));
+  try {
+    // 8×8 images: the compile of the first step is most of each run
+    const teacher = await writeTeacher(dir, 8);
+    const gan = await writeGan(dir, 'gan.safetensors', { resolution: 8 });
+    // 8 steps of batch 4, a tick (and an after-<kimg>.png) every 2
+    const o = { teacher, generator: gan, batch: 4, duration: 0.032, tick: 0.008, snap: 1000, evalN: 0, gridSeeds: '0-1', lrGen: 1e-3, lrFake: 1e-4, outdir: dir };
+    const full = await refine(RefineConfig.parse({ ...o, desc: 'full' }));
+    assert.equal(full.genSteps, 8);
+    // the same run stopped (as by Ctrl-C) while the grid of its second tick is drawn: after step 4
+    const cfg = RefineConfig.parse({ ...o, desc: 'stopped' });
+    const setup = await setupRefine(cfg);
+    const ac = new AbortController();
+    const drawGrid = setup.drawGrid!;
+    setup.drawGrid = async (ema, run, kimg, on) => {
+      if (kimg === 0.016) ac.abort();
+      return drawGrid(ema, run, kimg, on);
+    };
+    let stopped;
+    try {
+      stopped = await runDistill(cfg, setup, { echo: false, signal: ac.signal });
+    } finally {
+      disposeSetup(setup);
+    }
+    assert.deepEqual([stopped.stopReason, stopped.genSteps], ['interrupted', 4]);
+    // `refine --resume <run>` resolves to the run's own config, its generator included
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const dry = spawnSync(process.execPath, ['bin/diff-instruct.mjs', 'refine', '--resume', stopped.runDir, '--duration', '0.032', '--dry-run'], { cwd: root, encoding: 'utf8', env: { ...process.env, DI_DEBUG: '' } });
+    assert.equal(dry.status, 0, dry.stderr);
+    const shown = JSON.parse(dry.stdout);
+    assert.deepEqual([shown.generator, shown.resume, shown.lrFake], [gan, stopped.runDir, 1e-4]);
+    const resumed = await refine(resumeDistillConfig(stopped.runDir, { duration: 0.032 }, RefineConfig));
+    assert.equal(resumed.genSteps, 8);
+    assert.match(readFileSync(join(stopped.runDir, 'log.txt'), 'utf8'), /Resumed from .*training-state-000000\.016\.safetensors at step 4 /);
+    // the same weights as the uninterrupted run, and no (kind, step) row twice
+    const last = (r: string) => readSafetensors(join(r, readdirSync(r).filter((f) => f.startsWith('generator-snapshot-')).sort().at(-1)!)).tensors;
+    const a = last(full.runDir), b = last(stopped.runDir);
+    assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
+    for (const k of Object.keys(a)) assert.deepEqual(b[k].data, a[k].data, `EMA generator tensor ${k}`);
+    const keys = readFileSync(join(stopped.runDir, 'stats.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((r) => `${r.kind}@${r.step}`);
+    assert.deepEqual(keys, [...new Set(keys)], 'no row twice in stats.jsonl');
+    assert.equal(keys.filter((k) => k.startsWith('tick@')).length, 4, keys.join(' '));
+    // a refine run continues with refine: distill --resume (and the reverse) says which command to use
+    assert.throws(() => resumeDistillConfig(stopped.runDir), /^Error: resume: '.*' is a refine run: continue it with refine --resume$/);
+    assert.throws(() => resumeDistillConfig(stopped.runDir, { lrGen: 0.5 }, RefineConfig), /^Error: resume: 'lrGen' cannot change when resuming/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

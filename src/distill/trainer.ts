@@ -15,7 +15,8 @@ import { createRunDir, openRunDir, resolveResume as resolveRunResume, snapshotNa
 import { adamInit, adamStateFromTensors, adamStateToTensors } from '../train/adam.js';
 import { liveBuffers, trackBuffers } from '../train/live-buffers.js';
 import { DistillConfig as DistillConfigSchema, type DistillConfig } from './config.js';
-import { parseConfig } from '../config/config.js';
+import { parseConfig, type Schema } from '../config/config.js';
+import type { z } from 'zod';
 import type { Params } from './generator.js';
 import { makeSteps, type FakeState, type GenState, type StepLayouts, type StepStats } from './steps.js';
 import { flatParams, paramTree, treeLayout } from '../train/flat-params.js';
@@ -62,14 +63,20 @@ export const MUTABLE_ON_RESUME = ['duration', 'maxMinutes', 'stateMinutes', 'tic
 
 /**
  * The config of a resumed run: the one saved in its training state, with the values the user gave
- * explicitly laid over it; changing anything but MUTABLE_ON_RESUME is a one-line error.
+ * explicitly laid over it; changing anything but MUTABLE_ON_RESUME is a one-line error. `schema` is the
+ * command's (RefineConfig for `refine`, whose runs save their `generator`): a run continues with the
+ * command that made it.
  */
-export function resumeDistillConfig(resume: string, explicit: Record<string, unknown> = {}): DistillConfig {
+export function resumeDistillConfig<S extends Schema = typeof DistillConfigSchema>(resume: string, explicit: Record<string, unknown> = {}, schema: S = DistillConfigSchema as unknown as S): z.infer<S> {
   const { statePath } = resolveResume(resume);
   const { meta } = readMeta(statePath);
   if (!meta || meta.format !== STATE_FORMAT) throw new Error(`resume: '${statePath}' is not a distillation training state`);
-  const merged = parseConfig(DistillConfigSchema, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
-  for (const k of Object.keys(merged) as (keyof DistillConfig)[]) {
+  const isRefine = typeof meta.config?.generator === 'string' && meta.config.generator !== '';
+  if (isRefine !== 'generator' in schema.shape) {
+    throw new Error(`resume: '${statePath}' is ${isRefine ? 'a refine run: continue it with refine --resume' : 'a distill run, not a refine run: continue it with distill --resume'}`);
+  }
+  const merged = parseConfig(schema, { ...meta.config, ...explicit, resume }, statePath, new Set(Object.keys(explicit)));
+  for (const k of Object.keys(merged)) {
     if ((MUTABLE_ON_RESUME as readonly string[]).includes(k)) continue;
     if (JSON.stringify(merged[k]) !== JSON.stringify(meta.config[k])) {
       throw new Error(`resume: '${k}' cannot change when resuming (run has ${JSON.stringify(meta.config[k])}, got ${JSON.stringify(merged[k])})`);
@@ -312,17 +319,24 @@ export async function runDistill(cfg: DistillConfig, setup: DistillSetup, opts: 
 async function withImageProgress<T>(label: string, fn: (on: (done: number, total: number) => void) => Promise<T>): Promise<T> {
   let bar: Progress | null = null;
   let shown = 0;
+  // until the first batch reports (its compile alone takes seconds on Wasm), a line without a count says what runs
+  let first: Progress | null = new Progress(0, label, { minIntervalMs: 1000, rateUnit: ' img/s' });
+  first.working('first batch (compile + run)…', true);
+  first.tick(0);
   const on = (done: number, total: number) => {
+    first?.clear();
+    first = null;
     bar ??= new Progress(total, label, { minIntervalMs: 1000, rateUnit: ' img/s' });
     bar.tick(done - shown);
     shown = done;
   };
-  const timer = setInterval(() => bar?.tick(0), 1000);
+  const timer = setInterval(() => (first ?? bar)?.tick(0), 1000);
   timer.unref?.();
   try {
     return await fn(on);
   } finally {
     clearInterval(timer);
+    (first as Progress | null)?.clear();
     (bar as Progress | null)?.clear();
   }
 }

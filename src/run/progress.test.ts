@@ -75,3 +75,16 @@ test('progress: the live line fits the terminal, leaving out whole parts (elapse
   }
   assert.match(lines(50).at(-1)!, /^train 0\.064k\/0\.256k 25% eta 3:00 gen -0\.2233$/);
 });
+
+test('progress: working(text, true) shows what runs and its time in the main thread\'s draws; null restores the info', () => {
+  const out: string[] = [];
+  let t = 0;
+  const p = new Progress(0, 'grid', { stream: { isTTY: true, columns: 80, write: (s) => out.push(s) }, now: () => t, minIntervalMs: 0, heartbeat: false });
+  p.working('first batch (compile + run)…', true);
+  t = 12_000;
+  p.tick(0, 'loss 1');
+  assert.match(out.at(-1)!, /^\rgrid 0 0:12 0\.00\/s first batch \(compile \+ run\)… \(0:12\)\x1b\[K$/);
+  p.working('running step 2'); // not shown by the main thread: its info stays
+  p.tick(0);
+  assert.match(out.at(-1)!, /loss 1\x1b\[K$/);
+});

@@ -30,7 +30,7 @@ test('loop: with batch, a live line on a terminal shows kimg of total, img/s, ET
       finishTick: async () => {
         // while a tick closes (reads results, logs, draws a grid) the line says so and keeps its clock
         lastOut = out.length;
-        assert.match(out.at(-1)!, /^\rtrain .* tick…\x1b\[K$/);
+        assert.match(out.at(-1)!, /^\rtrain .* tick… \(0:0\d\)\x1b\[K$/); // and how long it has taken
         await new Promise((r) => setTimeout(r, 1100));
         assert.ok(out.length > lastOut, 'redrawn while the phase runs');
       },

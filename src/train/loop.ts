@@ -117,58 +117,68 @@ export async function trainingLoop(o: LoopOptions, h: LoopHooks): Promise<{ step
     tickSteps = 0;
     tickStart = Date.now();
   };
-  while (step < o.totalSteps) {
-    if (o.signal?.aborted) stoppedEarly = 'interrupted';
-    else if (o.maxMinutes > 0 && (Date.now() - o.t0) / 60000 >= o.maxMinutes) stoppedEarly = 'max-minutes';
-    if (stoppedEarly) break;
-    // the first step compiles the jitted phases (seconds to minutes on a CPU): say so while it runs
-    if (step === o.startStep) {
-      await phase('compiling and running the first step', () => h.step(step));
-      if (isFitProbe()) throw new FitProbeDone();
-    } else await h.step(step);
-    step++;
-    tickSteps++;
-    if (step === o.startStep + 1) {
-      bar?.clear();
-      o.log?.(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
-    }
-    bar?.tick(o.batch, h.status?.());
-    // Wasm on the main thread runs a step without leaving the microtask queue, so signals (a stop
-    // request), timers and the live line's redraws wait for the event loop: give it a turn now and then
-    if (Date.now() - lastYield >= 50) {
-      await new Promise((r) => setImmediate(r));
-      lastYield = Date.now();
-    }
-    if (step % o.stepsPerTick === 0 || step === o.totalSteps) {
-      await closeTick();
-      if (tick % o.snap === 0 && step !== o.totalSteps) {
-        await phase('snapshot', () => h.snapshot({ tick, tickSteps }));
-        snapStep = step;
+  try {
+    while (step < o.totalSteps) {
+      if (o.signal?.aborted) stoppedEarly = 'interrupted';
+      else if (o.maxMinutes > 0 && (Date.now() - o.t0) / 60000 >= o.maxMinutes) stoppedEarly = 'max-minutes';
+      if (stoppedEarly) break;
+      // the first step compiles the jitted phases (seconds to minutes on a CPU): say so while it runs
+      if (step === o.startStep) {
+        await phase('compiling and running the first step', () => h.step(step));
+        if (isFitProbe()) throw new FitProbeDone();
+      } else {
+        // a Wasm step keeps the main thread busy for seconds: the live line's heartbeat says which one runs
+        bar?.working(`running step ${step + 1}`);
+        await h.step(step);
+        bar?.working(null);
+      }
+      step++;
+      tickSteps++;
+      if (step === o.startStep + 1) {
+        bar?.clear();
+        o.log?.(`first step (compile + run): ${((Date.now() - tFirst) / 1000).toFixed(1)} s`);
+      }
+      bar?.tick(o.batch, h.status?.());
+      // Wasm on the main thread runs a step without leaving the microtask queue, so signals (a stop
+      // request), timers and the live line's redraws wait for the event loop: give it a turn now and then
+      if (Date.now() - lastYield >= 50) {
+        await new Promise((r) => setImmediate(r));
+        lastYield = Date.now();
+      }
+      if (step % o.stepsPerTick === 0 || step === o.totalSteps) {
+        await closeTick();
+        if (tick % o.snap === 0 && step !== o.totalSteps) {
+          await phase('snapshot', () => h.snapshot({ tick, tickSteps }));
+          snapStep = step;
+          lastState = Date.now();
+        }
+      }
+      if (stateMs > 0 && h.saveState && snapStep !== step && Date.now() - lastState >= stateMs && step < o.totalSteps) {
+        await phase('training state', () => h.saveState!({ tick, tickSteps }));
         lastState = Date.now();
       }
     }
-    if (stateMs > 0 && h.saveState && snapStep !== step && Date.now() - lastState >= stateMs && step < o.totalSteps) {
-      await phase('training state', () => h.saveState!({ tick, tickSteps }));
-      lastState = Date.now();
+    // interrupted before its first step (e.g. during the initial evaluation): nothing changed since the
+    // start (or the state it resumed from), so nothing is written; a budget stop still writes its snapshot
+    if (stoppedEarly === 'interrupted' && step === o.startStep) {
+      bar?.done(stoppedEarly);
+      o.log?.(`${stopCause(stoppedEarly)} before the first step: nothing to write`);
+      return { step, stoppedEarly };
     }
-  }
-  // interrupted before its first step (e.g. during the initial evaluation): nothing changed since the
-  // start (or the state it resumed from), so nothing is written; a budget stop still writes its snapshot
-  if (stoppedEarly === 'interrupted' && step === o.startStep) {
-    bar?.done(stoppedEarly);
-    o.log?.(`${stopCause(stoppedEarly)} before the first step: nothing to write`);
+    if (stoppedEarly) {
+      bar?.done(stoppedEarly); // no live line (nor an ETA that climbs) while the stop finishes
+      o.log?.(stopLine(stoppedEarly, step === snapStep, tickSteps > 0 || h.pending()));
+    }
+    if (tickSteps > 0 || h.pending()) await closeTick();
+    // a stop that lands right after a snapshot (or a resumed run with nothing left to do) writes none again:
+    // the metrics rows of stats.jsonl stay one per evaluated kimg
+    if (step !== snapStep) await phase('snapshot', () => h.snapshot({ tick, tickSteps }));
+    bar?.done();
     return { step, stoppedEarly };
+  } catch (e) {
+    bar?.clear(); // the error's line follows: no live line (nor its heartbeat) behind it
+    throw e;
   }
-  if (stoppedEarly) {
-    bar?.done(stoppedEarly); // no live line (nor an ETA that climbs) while the stop finishes
-    o.log?.(stopLine(stoppedEarly, step === snapStep, tickSteps > 0 || h.pending()));
-  }
-  if (tickSteps > 0 || h.pending()) await closeTick();
-  // a stop that lands right after a snapshot (or a resumed run with nothing left to do) writes none again:
-  // the metrics rows of stats.jsonl stay one per evaluated kimg
-  if (step !== snapStep) await phase('snapshot', () => h.snapshot({ tick, tickSteps }));
-  bar?.done();
-  return { step, stoppedEarly };
 }
 
 /**

@@ -30,10 +30,10 @@ export function register(program: Command): void {
 /**
  * The body shared by `distill` and `refine`: build the setup on the chosen device, run the trainer with
  * Ctrl-C (SIGTERM, SIGHUP) wired to a clean stop, print where the run went and, when it stopped early, the
- * command that continues it (`command --resume <run folder>`; none for a command without --resume), free
+ * command that continues it (`<command> --resume <run folder>`), free
  * the teacher, and return the result.
  */
-export async function runDistillCommand(cfg: DistillConfig, device: string | undefined, makeSetup: () => Promise<DistillSetup>, command: string | null, note = ''): Promise<DistillResult> {
+export async function runDistillCommand(cfg: DistillConfig, device: string | undefined, makeSetup: () => Promise<DistillSetup>, command: string, note = ''): Promise<DistillResult> {
   const dev = await useDevice(device);
   const setup = await makeSetup();
   if (note) process.stderr.write(note + '\n'); // once the inputs loaded: an error stays the only line
