@@ -17,7 +17,8 @@ import { makeSteps } from '../distill/steps.js';
 import { songUNetConfig, type SongUNetPreset } from '../nets/song-unet.js';
 import { edmPresetSpec, isEdmPreset, type EdmPreset } from '../nets/edm-presets.js';
 import { teacherNet, type NetSpec } from '../teacher/net.js';
-import { adamInit } from '../train/adam.js';
+import { adamInit, type AdamState } from '../train/adam.js';
+import { flatParams, treeLayout } from '../train/flat-params.js';
 import { makeTeacherStep, type TeacherStepStage } from '../teacher/trainer.js';
 import { keyForSeed } from '../random/seeds.js';
 import { stepsInFlight, type DeviceInfo } from '../platform/devices.js';
@@ -172,6 +173,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
   const D: Denoiser = precondition('edm', net, { sigmaData: 0.5 });
   const B = o.batch;
   const params = tn.init(random.key(0));
+  const layout = treeLayout(params);
   const x = random.uniform(random.key(1), [B, ...shape]).mul(2).sub(1);
   const labels = o.labelDim ? oneHot(random.randint(random.key(2), { minval: 0, maxval: o.labelDim, shape: [B] }), o.labelDim) : null;
   const result: BenchResult = {
@@ -185,8 +187,9 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
 
   /** A teacher step cut at `stage`, with its state; `one(i)` runs step i and waits for its loss. */
   const teacherRunner = (stage: TeacherStepStage) => {
-    const step = makeTeacherStep(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5, stage });
-    let s: any = { params: tree.ref(params), ema: tree.ref(params), opt: adamInit(tree.ref(params)) };
+    // as the trainer runs it: params and EMA held flat (src/train/flat-params.ts)
+    const step = makeTeacherStep(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5, stage, layout });
+    let s: any = { params: flatParams(tree.ref(params)), ema: flatParams(tree.ref(params)), opt: adamInit(tree.ref(params)) };
     /** Runs step i and returns its loss. */
     const stepOnce = async (i: number) => {
       const [ns, st] = step(s, x.ref, labels ? [labels.ref] : [], keyForSeed(i, 99), np.array(1), np.array(0.999));
@@ -251,8 +254,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
         const { step, state } = teacherRunner('full');
         const losses: number[] = [];
         for (let i = 0; i < steps; i++) losses.push(await step(i));
-        const names = Object.keys(state().params).sort();
-        const values = await Promise.all(names.map((k) => state().params[k].ref.data() as Promise<Float32Array>));
+        const values = [(await state().params.ref.data()) as Float32Array];
         state(null);
         return { losses, values };
       } finally {
@@ -284,7 +286,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
 
   if (o.parts.includes('distill')) {
     const gen = oneStepGenerator(D, 2.5, shape, o.labelDim);
-    const { fakeStep, genStep } = makeSteps(
+    const { fakeStep, genStep } = makeSteps<np.Array>(
       { teacher: D, fake: D, generator: gen },
       {
         batch: B,
@@ -296,9 +298,15 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
         clipGen: 0,
         dropout: true,
       },
+      { theta: layout, phi: layout },
     );
-    let fake = { phi: tree.ref(params), opt: adamInit(tree.ref(params)) };
-    let g = { theta: tree.ref(params), ema: tree.ref(params), opt: adamInit(tree.ref(params)) };
+    /** Adam's state for the flat params (the same flat moments; typed for the flat vector). */
+    const flatAdam = (): AdamState<np.Array> => {
+      const { m, v, count } = adamInit(tree.ref(params));
+      return { m, v, count };
+    };
+    let fake = { phi: flatParams(tree.ref(params)), opt: flatAdam() };
+    let g = { theta: flatParams(tree.ref(params)), ema: flatParams(tree.ref(params)), opt: flatAdam() };
     /** Issues iteration i (fake-score step, then generator step); resolves once both losses are read. */
     const launch = (i: number) => {
       const [nf, sf] = fakeStep(fake, tree.ref(g.theta), keyForSeed(i, 7), np.array(1));
