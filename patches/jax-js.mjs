@@ -589,8 +589,10 @@ function pipelineSource(device, kernel) {`,
  * loss of step i−4 submits step i−4 and then waits for it. Here the jit rule asks a hook,
  * `globalThis[Symbol.for("diff-instruct.eagerSubmit")](backend)` (installed by src/engine/executor.ts),
  * and when it says yes and every pending entry of the call (the work its inputs still wait on, then the
- * program) is already prepared (`ready()`: compiled pipelines; a program's first call stays lazy and
- * compiles asynchronously as before), submits them at once, in that order. Results are unchanged: the
+ * program) is already compiled (the executor's entry says so itself with `ready()`; a group when all its
+ * members are; a stock kernel when it or the prepared cache holds its executable; a program's first
+ * call stays lazy and compiles asynchronously as before), submits them at once, in that order. The
+ * patch touches only the jit rule, so the other patches' text stays as they wrote it. Results are unchanged: the
  * same work in the same queue order; only work whose outputs would all have been dropped unread now runs.
  */
 const eagerSubmit = {
@@ -599,35 +601,15 @@ const eagerSubmit = {
     [
       `				pending.splice(0, 0, ...prevPending);`,
       `				pending.splice(0, 0, ...prevPending);
-				// diff-instruct patch 'eager-submit': submit now when the hook asks and all is compiled
-				if (pending.length > 0 && globalThis[Symbol.for("diff-instruct.eagerSubmit")]?.(backend) && pending.every((p) => p.ready?.() === true)) for (const p of pending) {
-					p.prepareSync();
-					p.submit();
+				// diff-instruct patch 'eager-submit': submit now when the hook asks and everything is compiled
+				// (an entry's own ready(), a group's members, a kernel's prepared executable or cache entry)
+				if (pending.length > 0 && globalThis[Symbol.for("diff-instruct.eagerSubmit")]?.(backend)) {
+					const ready = (p) => typeof p.ready === "function" ? p.ready() : p instanceof PendingGroup ? p.members.every(ready) : !!p.prepared || !!preparedBySource.get(p.source)?.get(p.backend)?.value;
+					if (pending.every(ready)) for (const p of pending) {
+						p.prepareSync();
+						p.submit();
+					}
 				}`,
-    ],
-    [
-      `	prepareSync() {
-		if (this.prepared) return;
-		const entry = preparedEntry(this.source, this.backend);`,
-      `	/** diff-instruct patch 'eager-submit': compiled already (here or in the prepared cache)? */
-	ready() {
-		return !!this.prepared || !!preparedBySource.get(this.source)?.get(this.backend)?.value;
-	}
-	prepareSync() {
-		if (this.prepared) return;
-		const entry = preparedEntry(this.source, this.backend);`,
-    ],
-    [
-      `	prepareSync() {
-		if (this.#prepared) return;
-		for (const exe of this.members) exe.prepareSync();`,
-      `	/** diff-instruct patch 'eager-submit': every member compiled? */
-	ready() {
-		return this.#prepared || this.members.every((exe) => exe.ready?.() === true);
-	}
-	prepareSync() {
-		if (this.#prepared) return;
-		for (const exe of this.members) exe.prepareSync();`,
     ],
   ],
 };
