@@ -63,15 +63,15 @@ testOnBackends(
     await trackBuffers();
     // each run leaves its jit's traced constants alive (a new jit per run): the same few buffers on both paths
     const live0 = liveBuffers();
-    const stock = await withExecutor(false, () => teacherRun(15));
+    const stock = await withExecutor(false, () => teacherRun(10));
     const live1 = liveBuffers();
     const calls0 = executorStats().calls;
-    const ours = await withExecutor(true, () => teacherRun(15));
+    const ours = await withExecutor(true, () => teacherRun(10));
     assert.ok(executorStats().calls > calls0, 'the executor ran the steps');
     assert.deepEqual(ours.losses, stock.losses);
     assert.ok(ours.losses.every(Number.isFinite));
-    assert.deepEqual(ours.hex, stock.hex, 'parameters after 15 steps');
-    assert.deepEqual(ours.emaHex, stock.emaHex, 'EMA after 15 steps');
+    assert.deepEqual(ours.hex, stock.hex, 'parameters after 10 steps');
+    assert.deepEqual(ours.emaHex, stock.emaHex, 'EMA after 10 steps');
     // once warm, a kernel's bind group is made once and replayed (a few outputs may still land on
     // buffers new to the pool: measured 0–12 bind groups for ~5,000 dispatches in the last 3 steps)
     assert.ok(ours.steadyBindGroups < 0.01, `the last 3 steps made ${ours.steadyBindGroups} bind groups per dispatch`);

@@ -98,7 +98,7 @@ const DATASETS_UNDER_TEST = (process.env.DI_METRICS_DATASETS ?? 'fashion-mnist')
 for (const dataset of DATASETS_UNDER_TEST) {
   const name = dataset === 'mnist' ? 'MNIST' : 'FMNIST';
 
-  testOnBackends(`FD-${name}: 10k train images vs test statistics is small, uniform noise is large, and FD grows with added noise`, async () => {
+  testOnBackends(`FD-${name}: 5k train images vs test statistics is small, uniform noise is large, and FD grows with added noise`, async () => {
     const { ev, test } = await setup(dataset);
     try {
       const train = await loadImageDataset(dataset, 'train');
@@ -108,18 +108,19 @@ for (const dataset of DATASETS_UNDER_TEST) {
         const o = await classifierOutputs(ev.classifier, quantize8bit(images));
         return frechetDistance(meanCov(o.features, o.n, F), { d: F, mu: ref.mu, sigma: ref.sigma });
       };
-      const fdTrain = await fdOf(toFloat(train, range(0, 10000)));
+      // 5k train images (10k measured FD 0.91 against 3.29 for 1k test images; the suite's time is short)
+      const fdTrain = await fdOf(toFloat(train, range(0, 5000)));
       const r = seededUniform(5);
       const fdNoise = await fdOf(Float32Array.from({ length: 1000 * 784 }, () => 2 * r() - 1));
       // noise added to the same 1,000 test images, one noise draw scaled by σ (common random numbers)
       const base = toFloat(test, range(0, 1000));
       const z = normals(base.length, 6);
-      const sigmas = [0, 0.05, 0.1, 0.2, 0.4, 0.8];
+      const sigmas = [0, 0.1, 0.4, 0.8];
       const fds: number[] = [];
       for (const s of sigmas) fds.push(await fdOf(base.map((v, i) => v + s * z[i])));
-      console.log(`FD-${name}: train10k ${fdTrain.toFixed(3)}, uniform noise ${fdNoise.toFixed(1)}, test1k + N(0,σ²) σ=${sigmas.join('/')}: ${fds.map((v) => v.toFixed(2)).join(' / ')}`);
+      console.log(`FD-${name}: train5k ${fdTrain.toFixed(3)}, uniform noise ${fdNoise.toFixed(1)}, test1k + N(0,σ²) σ=${sigmas.join('/')}: ${fds.map((v) => v.toFixed(2)).join(' / ')}`);
       assert.ok(fdTrain < 0.01 * fdNoise, `FD(train) ${fdTrain} is not ≪ FD(noise) ${fdNoise}`);
-      assert.ok(fdTrain < fds[0], `FD(train 10k) ${fdTrain} should be below FD(test 1k), whose small-sample bias is larger`);
+      assert.ok(fdTrain < fds[0], `FD(train 5k) ${fdTrain} should be below FD(test 1k), whose small-sample bias is larger`);
       for (let i = 1; i < fds.length; i++) assert.ok(fds[i] > fds[i - 1], `FD not increasing at σ = ${sigmas[i]}: ${fds.join(', ')}`);
       assert.ok(fds[fds.length - 1] > 10 * fds[0], `σ = 0.8 noise should raise FD far above clean images: ${fds.join(', ')}`);
     } finally {
