@@ -25,7 +25,8 @@ const flags = args.filter((a) => a.startsWith('-') && a !== '--slow');
 let files = [...find('web').sort(), ...find('src').sort()].filter((f) => f.endsWith('.slow.test.ts') === slow);
 if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
 const env = { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' };
-// Two files at a time (DI_TEST_CONCURRENCY to change): on the 2-core CI machine a file spends much of its
-// time single-threaded (start-up, tsx, small kernels), so two overlap well (7m10s against ~8 min, 2026-12-07).
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.DI_TEST_CONCURRENCY ?? 2}`, ...flags, ...files], { stdio: 'inherit', env });
+// Three files at a time (DI_TEST_CONCURRENCY to change): on the 2-core CI machine a file spends much of its
+// time single-threaded or waiting (start-up, tsx, small kernels, child processes, the browser), so files
+// overlap well: 2026-12-07, the same tree, 2 → 8m20s, 3 → 8m07s, 4 → 8m00s (CPU use ~1.2 cores either way).
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.DI_TEST_CONCURRENCY ?? 3}`, ...flags, ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);
