@@ -138,6 +138,9 @@ function bufferId(b: GPUBuffer): number {
   return id;
 }
 
+/** Where a kernel's buffer is on a call whose inputs and outputs are `ins`/`outs`. */
+const bufferOf = (ins: GPUBuffer[], outs: GPUBuffer[]) => (r: BufRef): GPUBuffer => (r.kind === 'arena' ? r.buffer : r.kind === 'input' ? ins[r.index] : outs[r.index]);
+
 /** The plan of one program: arena, ops, prepared executables. */
 class Plan {
   readonly ops: Op[] = [];
@@ -319,7 +322,7 @@ class Plan {
       return hit;
     }
     const device = this.program.backend.device;
-    const bufOf = (r: BufRef) => (r.kind === 'arena' ? r.buffer : r.kind === 'input' ? ins[r.index] : outs[r.index]);
+    const bufOf = bufferOf(ins, outs);
     const groups = this.ops.map((op) =>
       op.bind.map((bind, s) => {
         if ('fixed' in bind) return bind.fixed;
@@ -371,7 +374,7 @@ class Plan {
       pass = timer ? timer.begin(encoder) : encoder.beginComputePass();
       stats.passes++;
     };
-    const bufOf = (r: BufRef) => (r.kind === 'arena' ? r.buffer : r.kind === 'input' ? ins[r.index] : outs[r.index]);
+    const bufOf = bufferOf(ins, outs);
     const ops = this.ops;
     let dispatches = 0;
     for (let k = 0; k < ops.length; k++) {
