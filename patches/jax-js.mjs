@@ -366,10 +366,13 @@ const jitExecutorWebgpu = {
  * Here `jitCompile` asks a hook, `globalThis[Symbol.for("diff-instruct.customKernels")]`
  * (`{ enabled, primitives, lower(desc) }`, installed by src/engine/custom-kernels.ts), about each
  * equation whose primitive it lists. `desc` gives the backend type, primitive, params, output avals
- * and, per input, its aval plus the chain of `transpose`/`flip` views back to the array it was taken
- * from (`root`). A lowering `{ name, readRoot[], scratchBytes[], shaders(device) }` makes the equation
- * one routine step: its inputs are materialized buffers (the roots where `readRoot[i]`, so a kernel
- * reads a transposed or flipped operand in place), its outputs are the equation's outputs followed by
+ * and, per input, its aval plus the chain of view equations back to the array it was taken from
+ * (`root`): those whose primitive is in `hook.viewPrimitives` (default `transpose`, `flip`; `root.isInput`: the
+ * root is an input of the program, always materialized). A lowering
+ * `{ name, readFrom[], scratchBytes[], shaders(device) }` makes the equation one routine step: its
+ * inputs are materialized buffers, input i the array `readFrom[i]` views up its chain (0: the input
+ * itself, `views.length`: the root), so a kernel reads a sliced, reshaped, transposed or flipped
+ * operand in place (a conv weight straight out of a flat parameter vector), its outputs are the equation's outputs followed by
  * scratch buffers freed right after it, and the WebGPU backend's `createRoutineShader` returns
  * `shaders(device)` for it. The decision is made once per compiled jaxpr (a WeakMap), so graph
  * splitting and code generation see the same lowerings. A declined equation (other shapes, dtypes,
@@ -407,24 +410,31 @@ function customLowerings(backend, jaxpr) {
 	found = /* @__PURE__ */ new Map();
 	const defn = /* @__PURE__ */ new Map();
 	for (const eqn of jaxpr.eqns) for (const v of eqn.outBinders) defn.set(v, eqn);
+	const hookViewPrimitives = hook.viewPrimitives ?? ["transpose", "flip"];
 	for (const eqn of jaxpr.eqns) {
 		if (!hook.primitives.includes(eqn.primitive)) continue;
-		const roots = [];
+		const chains = [];
 		const inputs = eqn.inputs.map((input) => {
 			const views = [];
+			const chain = [input];
 			let root = input;
 			while (root instanceof Var) {
 				const d = defn.get(root);
-				if (!d || d.primitive !== "transpose" && d.primitive !== "flip" || !(d.inputs[0] instanceof Var)) break;
+				if (!d || !hookViewPrimitives.includes(d.primitive) || !(d.inputs[0] instanceof Var)) break;
 				views.unshift({ primitive: d.primitive, params: d.params });
 				root = d.inputs[0];
+				chain.push(root);
 			}
-			roots.push(root);
-			return { shape: input.aval.shape, dtype: input.aval.dtype, isVar: input instanceof Var, views, root: { shape: root.aval.shape, dtype: root.aval.dtype } };
+			chains.push(chain);
+			return { shape: input.aval.shape, dtype: input.aval.dtype, isVar: input instanceof Var, views, root: { shape: root.aval.shape, dtype: root.aval.dtype, isInput: root instanceof Var && !defn.has(root) } };
 		});
 		const lowering = hook.lower({ backend: backend.type, primitive: eqn.primitive, params: eqn.params, inputs, outputs: eqn.outBinders.map((v) => ({ shape: v.aval.shape, dtype: v.aval.dtype })) });
 		if (!lowering) continue;
-		const reads = eqn.inputs.map((input, i) => lowering.readRoot?.[i] ? roots[i] : input);
+		const reads = eqn.inputs.map((input, i) => {
+			const k = lowering.readFrom?.[i] ?? 0;
+			if (!Number.isInteger(k) || k < 0 || k >= chains[i].length) throw new Error(\`custom-kernels: lowering \${lowering.name} reads input \${i} from view \${k} of \${chains[i].length - 1}\`);
+			return chains[i][k];
+		});
 		if (reads.some((v) => !(v instanceof Var))) throw new Error(\`custom-kernels: lowering \${lowering.name} takes a literal input\`);
 		found.set(eqn, { lowering, reads });
 	}
@@ -489,6 +499,12 @@ function splitGraphDataflow(backend, jaxpr) {
       `	const blackNodes = splitGraphDataflow(backend, jaxpr);`,
       `	const customKernels = customLowerings(backend, jaxpr);
 	const blackNodes = splitGraphDataflow(backend, jaxpr);`,
+    ],
+    [
+      // a custom kernel reads the buffers of its lowering's \`reads\`, never its own inputs: it does not make
+      // them (or the views between) buffers of their own
+      `		for (const v of eqn.outBinders) for (const j of varToUsages.get(v) ?? []) for (const o of jaxpr.eqns[j].outBinders) {`,
+      `		for (const v of eqn.outBinders) for (const j of varToUsages.get(v) ?? []) if (!customKernels?.has(jaxpr.eqns[j])) for (const o of jaxpr.eqns[j].outBinders) {`,
     ],
     [`const cached = jitCompileCache.get(cacheKey);`, `const cached = jitCompileCache.get(customKernelsKey() + cacheKey);`],
     [`jitCompileCache.set(cacheKey, jp);`, `jitCompileCache.set(customKernelsKey() + cacheKey, jp);`],

@@ -1,12 +1,14 @@
 /**
  * Our kernels in whole jitted programs, hook on against hook off (stock jax-js) on WebGPU: the gradient
  * of a small conv net's loss, and two SongUNet teacher steps (loss, gradient, Adam, EMA) from the same
- * start — same losses and parameters within f32 summation-order tolerance. The counts of dispatched
- * kernels are printed.
+ * start — same losses and parameters within f32 summation-order tolerance, and with params held flat
+ * (weights read in place out of the flat vector) the same bits as held as a tree. The counts of
+ * dispatched kernels are printed. And `viewOf`, the strided view a kernel reads an operand through.
  */
 import '../platform/node.js';
 import { grad, jit, lax, nn, numpy as np, random, tree } from '@jax-js/jax';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { testOnBackends } from '../testing/backends.js';
 import { precondition, type Denoiser } from '../edm/precond.js';
 import { initSongUNet, songUNet, songUNetConfig } from '../nets/song-unet.js';
@@ -14,7 +16,8 @@ import { makeTeacherStep } from '../teacher/trainer.js';
 import { adamInit } from '../train/adam.js';
 import type { Params } from '../nets/layers.js';
 import { keyForSeed } from '../random/seeds.js';
-import { customKernelStats, setCustomKernels } from './custom-kernels.js';
+import { flatParams, paramTree, treeLayout, type Stored } from '../train/flat-params.js';
+import { customKernelStats, setCustomKernels, viewOf, type EqnDesc } from './custom-kernels.js';
 
 /** Counts compute dispatches (one per kernel pass) while `fn` runs. */
 async function countDispatches<T>(fn: () => Promise<T>): Promise<{ value: T; dispatches: number }> {
@@ -72,10 +75,12 @@ testOnBackends('SongUNet teacher steps: our kernels against stock jax-js (same l
   const init = initSongUNet(random.key(0), cfg);
   const x = random.uniform(random.key(1), [2, 1, 12, 12]).mul(2).sub(1);
   const adam = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-  const run = async (on: boolean) => {
+  const layout = treeLayout(init);
+  const run = async (on: boolean, flat = false) => {
     setCustomKernels(on);
-    const step = makeTeacherStep(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5 });
-    let s: any = { params: tree.ref(init), ema: tree.ref(init), opt: adamInit(tree.ref(init)) };
+    const step = makeTeacherStep<Stored<Params>>(D, { adam, pMean: -1.2, pStd: 1.2, sigmaData: 0.5, layout: flat ? layout : undefined });
+    const p0 = (): Stored<Params> => (flat ? flatParams(tree.ref(init)) : tree.ref(init));
+    let s: any = { params: p0(), ema: p0(), opt: adamInit(p0()) };
     const losses: number[] = [];
     const norms: number[] = [];
     let dispatches = 0;
@@ -91,13 +96,22 @@ testOnBackends('SongUNet teacher steps: our kernels against stock jax-js (same l
       dispatches = r.dispatches;
     }
     const params: Record<string, Float32Array> = {};
-    for (const [k, v] of Object.entries(s.params as Params)) params[k] = (await v.ref.data()) as Float32Array;
+    const final = (flat ? paramTree(s.params.ref, layout) : tree.ref(s.params)) as Params;
+    for (const [k, v] of Object.entries(final)) params[k] = (await v.data()) as Float32Array;
     tree.dispose(s);
     return { losses, norms, params, dispatches };
   };
   const stock = await run(false);
   const ours = await run(true);
-  console.log(`# teacher step (SongUNet 8ch, one level, batch 2, 12×12): ${stock.dispatches} dispatches stock, ${ours.dispatches} with our kernels; losses ${stock.losses} vs ${ours.losses}; ‖g‖ ${stock.norms} vs ${ours.norms}`);
+  const oursFlat = await run(true, true);
+  console.log(`# teacher step (SongUNet 8ch, one level, batch 2, 12×12): ${stock.dispatches} dispatches stock, ${ours.dispatches} with our kernels, ${oursFlat.dispatches} with params flat; losses ${stock.losses} vs ${ours.losses}; ‖g‖ ${stock.norms} vs ${ours.norms}`);
+  // held flat, the convs read their weights in place out of the flat vector (no copy kernels): the same
+  // kernels on the same values, so the same bits
+  assert.deepEqual(oursFlat.losses, ours.losses);
+  assert.deepEqual(oursFlat.norms, ours.norms);
+  for (const k of Object.keys(ours.params)) assert.deepEqual(oursFlat.params[k], ours.params[k], `${k}: flat and tree params differ`);
+  const weights = Object.values(init).filter((w) => w.ndim === 4).length;
+  assert.ok(oursFlat.dispatches <= ours.dispatches - weights, `params flat: ${oursFlat.dispatches} dispatches, tree ${ours.dispatches}: the ${weights} conv weights were copied out of the flat vector`);
   for (let i = 0; i < 2; i++) {
     assert.ok(Math.abs(ours.losses[i] - stock.losses[i]) <= 1e-5 * Math.abs(stock.losses[i]), `loss ${i}: ${ours.losses[i]} vs ${stock.losses[i]}`);
     assert.ok(Math.abs(ours.norms[i] - stock.norms[i]) <= 1e-5 * Math.abs(stock.norms[i]), `‖g‖ ${i}: ${ours.norms[i]} vs ${stock.norms[i]}`);
@@ -114,3 +128,28 @@ testOnBackends('SongUNet teacher steps: our kernels against stock jax-js (same l
   console.log(`# teacher step parameters after 2 steps: max |Δ| ${worst.toExponential(2)} (lr ${adam.lr})`);
   tree.dispose([init, x]);
 }, { only: ['webgpu'] });
+
+test('viewOf: slices, reshapes, transposes and flips as one strided view; a reshape of a non-contiguous view declined', () => {
+  const input = (shape: number[], root: number[], views: EqnDesc['inputs'][number]['views']) => ({ shape, dtype: 'float32', isVar: true, views, root: { shape: root, dtype: 'float32', isInput: true } });
+  // a [4, 3, 3, 3] weight at offset 10 of a flat vector, then transposed and flipped as the input gradient reads it
+  const w = input([3, 4, 3, 3], [200], [
+    { primitive: 'shrink', params: { slice: [[10, 118]] } },
+    { primitive: 'reshape', params: { shape: [4, 3, 3, 3] } },
+    { primitive: 'transpose', params: { perm: [1, 0, 2, 3] } },
+    { primitive: 'flip', params: { axis: [2, 3] } },
+  ]);
+  assert.deepEqual(viewOf(w), { shape: [3, 4, 3, 3], strides: [9, 27, -3, -1], offset: 10 + 8 });
+  // from the reshaped weight (two views up): no offset
+  assert.deepEqual(viewOf(w, 2), { shape: [3, 4, 3, 3], strides: [9, 27, -3, -1], offset: 8 });
+  assert.deepEqual(viewOf(w, 0), { shape: [3, 4, 3, 3], strides: [36, 9, 3, 1], offset: 0 });
+  // a 4-D slice of a 4-D array: offset from every axis
+  const s = input([2, 3, 4, 4], [5, 6, 7, 8], [{ primitive: 'shrink', params: { slice: [[1, 3], [2, 5], [3, 7], [4, 8]] } }]);
+  assert.deepEqual(viewOf(s), { shape: [2, 3, 4, 4], strides: [336, 56, 8, 1], offset: 336 + 2 * 56 + 3 * 8 + 4 });
+  // a transposed array reshaped is not a strided view of the root
+  const t = input([6, 2, 1, 1], [2, 6], [
+    { primitive: 'transpose', params: { perm: [1, 0] } },
+    { primitive: 'reshape', params: { shape: [6, 2, 1, 1] } },
+  ]);
+  assert.equal(viewOf(t), null);
+  assert.deepEqual(viewOf(t, 0), { shape: [6, 2, 1, 1], strides: [2, 1, 1, 1], offset: 0 });
+});

@@ -3,7 +3,9 @@
  * about every `conv` equation of a program being compiled. For a stride-1, undilated 2-D f32 conv on
  * WebGPU (the forward convs of SongUNet and the GAN, and the input- and weight-gradient convs that
  * jax-js's transpose rule makes of them) it returns an implicit-GEMM lowering
- * (./kernels/conv-gemm.ts) that reads transposed/flipped operands in place; anything else is declined
+ * (./kernels/conv-gemm.ts) that reads its operands in place where they are strided views of another
+ * array (transposed or flipped by the transpose rule, sliced and reshaped out of a flat parameter vector:
+ * src/train/flat-params.ts), saving a copy kernel each; anything else is declined
  * and stays stock. On by default on hardware adapters, off on software ones (see
  * `installCustomKernels`); `DI_CUSTOM_KERNELS=1|0` forces it; `setCustomKernels` switches it at run
  * time (tests compare both in one process: the jit compile cache keys on the switch).
@@ -16,6 +18,12 @@ import { convGemmPlan, contiguousStrides, type View4 } from './kernels/conv-gemm
 import { chooseF16Tile, convGemmF16Plan, type F16Tile, type SubgroupMatrixConfig } from './kernels/conv-gemm-f16.js';
 import type { RoutineShader } from './kernels/shader.js';
 
+/** A view equation between an array and the array it was taken from. */
+export interface ViewEqn {
+  primitive: 'transpose' | 'flip' | 'shrink' | 'reshape';
+  params: Record<string, any>;
+}
+
 /** What the patched jitCompile tells the hook about one equation. */
 export interface EqnDesc {
   backend: string;
@@ -25,9 +33,10 @@ export interface EqnDesc {
     shape: number[];
     dtype: string;
     isVar: boolean;
-    /** transpose/flip views from `root` (first) to this input (last). */
-    views: { primitive: 'transpose' | 'flip'; params: Record<string, any> }[];
-    root: { shape: number[]; dtype: string };
+    /** View equations from `root` (first) to this input (last), of the primitives in the hook's `viewPrimitives`. */
+    views: ViewEqn[];
+    /** `isInput`: the root is an input of the program (a buffer already, unlike an intermediate that may be fused away). */
+    root: { shape: number[]; dtype: string; isInput?: boolean };
   }[];
   outputs: { shape: number[]; dtype: string }[];
 }
@@ -36,8 +45,8 @@ export interface EqnDesc {
 export interface Lowering {
   /** Kernel name (shown in profiles). */
   name: string;
-  /** Per input: read the root buffer of its view chain instead of the materialized input. */
-  readRoot: boolean[];
+  /** Per input: how many views up its chain the kernel reads (0: the input as materialized, `views.length`: the root). */
+  readFrom: number[];
   /** Extra scratch buffers (bytes), bound after the outputs and freed right after the step. */
   scratchBytes: number[];
   shaders: (device: unknown) => RoutineShader[];
@@ -46,6 +55,8 @@ export interface Lowering {
 interface Hook {
   enabled: boolean;
   primitives: string[];
+  /** View primitives the patch follows back from an input (its default: transpose, flip). */
+  viewPrimitives: ViewEqn['primitive'][];
   lower: (desc: EqnDesc) => Lowering | null;
   /** The device's f16 subgroup-matrix shape (null: none), and whether convs use it. */
   f16Tile?: F16Tile | null;
@@ -54,26 +65,81 @@ interface Hook {
 
 const HOOK = Symbol.for('diff-instruct.customKernels');
 
-/** The logical array an input is, as a strided view of its root buffer. */
-export function viewOf(input: EqnDesc['inputs'][number]): View4 | null {
-  if (input.root.shape.length !== 4) return null;
-  let shape = [...input.root.shape];
-  let strides = contiguousStrides(shape);
-  let offset = 0;
-  for (const v of input.views) {
-    if (v.primitive === 'transpose') {
+/** A strided view of a buffer: logical shape, element strides (negative where flipped), element offset. */
+interface StridedView {
+  shape: number[];
+  strides: number[];
+  offset: number;
+}
+
+/** The shape a view equation gives its input's shape. */
+function viewShape(v: ViewEqn, shape: number[]): number[] {
+  if (v.primitive === 'transpose') return (v.params.perm as number[]).map((p) => shape[p]);
+  if (v.primitive === 'shrink') return (v.params.slice as [number, number][]).map(([a, b]) => b - a);
+  if (v.primitive === 'reshape') return [...(v.params.shape as number[])];
+  return shape;
+}
+
+/** `x` after one view equation, or null where that is not a strided view of the same buffer (a reshape of a non-contiguous view). */
+function applyView(x: StridedView, v: ViewEqn): StridedView | null {
+  const { shape, strides } = x;
+  switch (v.primitive) {
+    case 'transpose': {
       const perm: number[] = v.params.perm;
-      shape = perm.map((p) => shape[p]);
-      strides = perm.map((p) => strides[p]);
-    } else {
+      return { shape: perm.map((p) => shape[p]), strides: perm.map((p) => strides[p]), offset: x.offset };
+    }
+    case 'flip': {
+      const out = { shape: [...shape], strides: [...strides], offset: x.offset };
       for (const a of v.params.axis as number[]) {
-        offset += (shape[a] - 1) * strides[a];
-        strides[a] = -strides[a];
+        out.offset += (shape[a] - 1) * strides[a];
+        out.strides[a] = -strides[a];
       }
+      return out;
+    }
+    case 'shrink': {
+      const slice: [number, number][] = v.params.slice;
+      return { shape: slice.map(([a, b]) => b - a), strides: [...strides], offset: x.offset + slice.reduce((o, [a], i) => o + a * strides[i], 0) };
+    }
+    case 'reshape': {
+      const dense = contiguousStrides(shape);
+      if (shape.some((n, i) => n > 1 && strides[i] !== dense[i])) return null;
+      const to: number[] = v.params.shape;
+      return { shape: [...to], strides: contiguousStrides(to), offset: x.offset };
     }
   }
-  if (shape.some((s, i) => s !== input.shape[i])) throw new Error(`custom-kernels: view chain gives [${shape}], input is [${input.shape}]`);
-  return { shape: shape as View4['shape'], strides: strides as View4['strides'], offset };
+}
+
+/**
+ * The logical 4-D array an input is, as a strided view of the array `depth` views up its chain (0: the
+ * input itself; `views.length`: the root), or null where the views between cannot be expressed as one.
+ */
+export function viewOf(input: EqnDesc['inputs'][number], depth = input.views.length): View4 | null {
+  const k = input.views.length - depth;
+  let shape = [...input.root.shape];
+  for (const v of input.views.slice(0, k)) shape = viewShape(v, shape);
+  let x: StridedView | null = { shape, strides: contiguousStrides(shape), offset: 0 };
+  for (const v of input.views.slice(k)) if (!(x = applyView(x, v))) return null;
+  if (x.shape.length !== 4) return null;
+  if (x.shape.some((s, i) => s !== input.shape[i])) throw new Error(`custom-kernels: view chain gives [${x.shape}], input is [${input.shape}]`);
+  return { shape: x.shape as View4['shape'], strides: x.strides as View4['strides'], offset: x.offset };
+}
+
+/**
+ * The deepest view of `input` a kernel should read in place: how far up its chain, and the view from
+ * there. Transposes and flips are always read through (they sit on arrays the step keeps anyway: the
+ * forward activations, the weights); slices and reshapes only where they reach an input of the program
+ * (a flat parameter vector), since reading through them to an intermediate would make it a buffer of
+ * its own, a kernel more where the slice or reshape was fused into its neighbours.
+ */
+function deepestView(input: EqnDesc['inputs'][number]): { depth: number; view: View4 } | null {
+  const n = input.views.length;
+  let reorders = 0;
+  while (reorders < n && ['transpose', 'flip'].includes(input.views[n - 1 - reorders].primitive)) reorders++;
+  for (const depth of input.root.isInput ? [n, reorders, 0] : [reorders, 0]) {
+    const view = viewOf(input, depth);
+    if (view) return { depth, view };
+  }
+  return null;
 }
 
 const stats: Record<string, number> = {};
@@ -93,20 +159,23 @@ export function lowerConv(desc: EqnDesc): Lowering | null {
   if (desc.inputs.length !== 2 || desc.outputs.length !== 1) return null;
   if (![...desc.inputs, ...desc.outputs].every((a) => a.dtype === 'float32' && a.shape.length === 4)) return null;
   if (!desc.inputs.every((x) => x.isVar && x.root.dtype === 'float32')) return null;
-  const [lhs, rhs] = desc.inputs.map(viewOf);
+  const [lhs, rhs] = desc.inputs.map(deepestView);
   if (!lhs || !rhs) return null;
   const outShape = desc.outputs[0].shape as [number, number, number, number];
   const padLo: [number, number] = [p.padding[0][0], p.padding[1][0]];
-  const spec = { lhs, rhs, padLo, outShape };
+  const spec = { lhs: lhs.view, rhs: rhs.view, padLo, outShape };
   const h = hook();
   const f16 = h.f16 && h.f16Tile ? h.f16Tile : null;
   const plan = f16 ? convGemmF16Plan(spec, f16) : convGemmPlan(spec);
-  const kind = desc.inputs[0].views.length > 0 ? 'wgrad' : desc.inputs[1].views.length > 0 ? 'dgrad' : 'fwd';
+  // jax-js's transpose rule makes the gradient convs of transposed/flipped operands: the weight gradient
+  // transposes the forward input, the input gradient flips the weight
+  const reordered = (i: number) => desc.inputs[i].views.some((v) => v.primitive === 'transpose' || v.primitive === 'flip');
+  const kind = reordered(0) ? 'wgrad' : reordered(1) ? 'dgrad' : 'fwd';
   const name = `conv-gemm-${f16 ? 'f16-' : ''}${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}`;
   stats[name] = (stats[name] ?? 0) + 1;
   return {
     name,
-    readRoot: [true, true],
+    readFrom: [lhs.depth, rhs.depth],
     scratchBytes: plan.scratchBytes,
     shaders: () => plan.shaders,
   };
@@ -114,7 +183,7 @@ export function lowerConv(desc: EqnDesc): Lowering | null {
 
 function hook(): Hook {
   const g = globalThis as any;
-  return (g[HOOK] ??= { enabled: false, primitives: ['conv'], lower: lowerConv } satisfies Hook);
+  return (g[HOOK] ??= { enabled: false, primitives: ['conv'], viewPrimitives: ['transpose', 'flip', 'shrink', 'reshape'], lower: lowerConv } satisfies Hook);
 }
 
 /**
