@@ -549,6 +549,12 @@ const customKernelsWebgpu = {
  * fewer than 16,384 outputs with ≥ 1,024 iterations, up to 256 threads per output while each keeps
  * ≥ 16 iterations. Any expression works (the loop index is only substituted), so eager and jitted
  * kernels, grouped or not, are covered. Results change by f32 summation order only.
+ * The 1,024 is the loop after the tuner's unrolling (it sums 4 terms an iteration), which left the
+ * GroupNorm statistics of a fmnist-base step (4,096 outputs × 3,136 terms: 784 iterations) and its bias
+ * gradients (128 outputs × 25,088: 16 threads each, 392 iterations) unsplit, at 30 GB/s on an H100
+ * (530 µs and 99 µs a kernel). `globalThis[Symbol.for("diff-instruct.reduceSplit")].minIterations`
+ * lowers it: src/engine/custom-kernels.ts sets 32 on hardware adapters and leaves 1,024 on software
+ * ones, where workgroup barriers are emulated on the CPU and cost more than a longer loop.
  * `DI_REDUCE_SPLIT=0` restores stock code generation.
  */
 const reduceSplit = {
@@ -565,7 +571,8 @@ function reductionLoopSplit(device, iterations, tunedGroups, outputs, dtype) {
 	const maxThreads = Math.min(256, device.limits.maxComputeWorkgroupSizeX, device.limits.maxComputeInvocationsPerWorkgroup);
 	let split = 1;
 	while (Math.ceil(iterations / split) > REDUCE_SPLIT_MAX_ITERATIONS && tunedGroups * split * 2 <= maxThreads) split *= 2;
-	if (outputs < 16384 && iterations >= 1024) while (Math.ceil(iterations / (split * 2)) >= 16 && tunedGroups * split * 2 <= maxThreads) split *= 2;
+	const minIterations = globalThis[Symbol.for("diff-instruct.reduceSplit")]?.minIterations ?? 1024;
+	if (outputs < 16384 && iterations >= minIterations) while (Math.ceil(iterations / (split * 2)) >= 16 && tunedGroups * split * 2 <= maxThreads) split *= 2;
 	return split;
 }
 function pipelineSource(device, kernel) {`,
@@ -638,6 +645,9 @@ const eagerSubmit = {
  * (f16 tensor cores on NVIDIA through Dawn with `allow_unsafe_apis`) fails to compile on its device.
  * Only features the adapter lists are requested (the same filter as before), so software adapters and
  * browsers without them get the device they got before. Used by src/engine/kernels/conv-gemm-f16.ts.
+ * The adapter is kept at `globalThis[Symbol.for("diff-instruct.webgpuAdapter")]`: its `info` lists the
+ * subgroup-matrix shapes (`subgroupMatrixConfigs`), which Dawn's `device.adapterInfo` leaves empty
+ * (measured on an H100: the device had the feature and `[]` for configs).
  */
 const deviceFeatures = {
   name: 'device-features',
@@ -645,7 +655,8 @@ const deviceFeatures = {
   replace: [
     [
       `const requestedFeatures = ["shader-f16", "timestamp-query"];`,
-      `const requestedFeatures = ["shader-f16", "timestamp-query", "subgroups", "chromium-experimental-subgroup-matrix"]; // diff-instruct patch 'device-features'`,
+      `const requestedFeatures = ["shader-f16", "timestamp-query", "subgroups", "chromium-experimental-subgroup-matrix"]; // diff-instruct patch 'device-features'
+		globalThis[Symbol.for("diff-instruct.webgpuAdapter")] = adapter;`,
     ],
   ],
 };

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getWebGPUDevice, jit, random, valueAndGrad } from '@jax-js/jax';
 import { initDevice } from '../../src/platform/devices.ts';
-import { convKernelPath, customKernelStats, f16KernelTile } from '../../src/engine/custom-kernels.ts';
+import { adapterInfo, convKernelPath, customKernelStats, f16KernelTile } from '../../src/engine/custom-kernels.ts';
 import { convGemmPlan } from '../../src/engine/kernels/conv-gemm.ts';
 import { convGemmF16Plan, trainingConvSpecs } from '../../src/engine/kernels/conv-gemm-f16.ts';
 import { songUNetConfig, songUNetShapes } from '../../src/nets/song-unet.ts';
@@ -108,7 +108,7 @@ if (args[0] === '--grads-child') {
 // ---------------------------------------------------------------- main
 const info = await initDevice('webgpu');
 const tile = f16KernelTile();
-if (!tile) fail(`no subgroup matrices: ${info.name} offers no f16 → f32 subgroup matrices to jax-js's device (features: ${info.features.join(', ') || 'none'}; on NVIDIA, Dawn needs the toggles allow_unsafe_apis,vulkan_enable_f16_on_nvidia)`);
+if (!tile) fail(`no subgroup matrices: ${info.name} offers no f16 → f32 subgroup matrices to jax-js's device (features: ${info.features.join(', ') || 'none'}; adapter info ${JSON.stringify(adapterInfo(getWebGPUDevice()))}; on NVIDIA, Dawn needs the toggles allow_unsafe_apis,vulkan_enable_f16_on_nvidia)`);
 const dev = getWebGPUDevice();
 const reps = Number(opt('reps', '20'));
 const presets = opt('presets', 'fmnist-small,fmnist-base').split(',');

@@ -23,6 +23,7 @@ import { makeTeacherStep, type TeacherStepStage } from '../teacher/trainer.js';
 import { keyForSeed } from '../random/seeds.js';
 import { stepsInFlight, type DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
+import { reduceSplitMinIterations } from '../engine/reduce-split.js';
 import { eagerSubmitEnabled, executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTiming } from '../engine/executor.js';
 import { convKernelPath, customKernelsEnabled } from '../engine/custom-kernels.js';
 
@@ -45,7 +46,8 @@ export interface BenchResult {
    * What ran the steps: the step executor (src/engine/executor.ts) or jax-js's stock dispatch, and our
    * conv kernels (src/engine/custom-kernels.ts) or jax-js's generic ones.
    */
-  engine: { executor: boolean; eagerSubmit: boolean; customKernels: boolean; convKernels: 'stock' | 'f32' | 'f16' };
+  /** reduceSplitMin: loop length from which few-output reductions are split (src/engine/reduce-split.ts; WebGPU). */
+  engine: { executor: boolean; eagerSubmit: boolean; customKernels: boolean; convKernels: 'stock' | 'f32' | 'f16'; reduceSplitMin: number };
   teacherStep?: Timed;
   distillIteration?: Timed;
   sampling?: { oneStep: { medianMs: number; imagesPerSec: number }; heun35: { medianMs: number; imagesPerSec: number } };
@@ -181,7 +183,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     device,
     host: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' },
     config: { ...o, params: Object.values(tn.shapes).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) },
-    engine: { executor: executorEnabled(), eagerSubmit: executorEnabled() && eagerSubmitEnabled(), customKernels: customKernelsEnabled(), convKernels: convKernelPath() },
+    engine: { executor: executorEnabled(), eagerSubmit: executorEnabled() && eagerSubmitEnabled(), customKernels: customKernelsEnabled(), convKernels: convKernelPath(), reduceSplitMin: reduceSplitMinIterations() },
   };
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 

@@ -219,8 +219,25 @@ function deviceFacts(): DeviceFacts | null {
   } catch {
     return null;
   }
-  const info = (device as any).adapterInfo ?? {};
+  const info = adapterInfo(device);
   return { features: device.features as Iterable<string>, subgroupMatrixConfigs: info.subgroupMatrixConfigs, subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize };
+}
+
+/**
+ * The adapter info of jax-js's device, with its subgroup-matrix shapes: from the adapter it was requested
+ * from (kept by the 'device-features' patch), whose `info` has them, where Dawn's `device.adapterInfo`
+ * leaves `subgroupMatrixConfigs` empty (on an H100 through Vulkan).
+ */
+export function adapterInfo(device: GPUDevice): { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number; [k: string]: unknown } {
+  const fromDevice = (device as any).adapterInfo ?? {};
+  const adapter = (globalThis as any)[Symbol.for('diff-instruct.webgpuAdapter')];
+  const fromAdapter = adapter?.info ?? {};
+  const configs = [fromAdapter.subgroupMatrixConfigs, fromDevice.subgroupMatrixConfigs].find((c) => c && c.length > 0);
+  return {
+    subgroupMinSize: fromAdapter.subgroupMinSize ?? fromDevice.subgroupMinSize,
+    subgroupMaxSize: fromAdapter.subgroupMaxSize ?? fromDevice.subgroupMaxSize,
+    subgroupMatrixConfigs: configs ? [...configs].map((c: any) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K })) : [],
+  };
 }
 
 const F16_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];

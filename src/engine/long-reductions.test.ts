@@ -9,6 +9,7 @@ import '../platform/node.js';
 import { grad, jit, lax, numpy as np } from '@jax-js/jax';
 import assert from 'node:assert/strict';
 import { testOnBackends } from '../testing/backends.js';
+import { installReduceSplit, reduceSplitMinIterations, setReduceSplitMinIterations } from './reduce-split.js';
 
 const first = async (x: np.Array) => ((await x.data()) as Float32Array)[0];
 
@@ -35,4 +36,25 @@ testOnBackends('eager conv weight gradient over 100,352 pixels is exact (stock o
   x.dispose();
   assert.equal(dw[4], 100_352);
   assert.equal(dw[0], 128 * 27 * 27);
+}, { only: ['webgpu'] });
+
+testOnBackends('few-output reductions split wide (as on hardware GPUs): GroupNorm statistics and bias gradients exact', async () => {
+  // the hardware setting (src/engine/reduce-split.ts) on whatever adapter runs the tests; shapes no other
+  // test compiles, since a compiled kernel keeps the split it was compiled with
+  const prev = reduceSplitMinIterations();
+  installReduceSplit({ software: false });
+  try {
+    // 6 × 4 GroupNorm groups of 4 channels × 28 × 28 = 3,136 terms (784 iterations after unrolling)
+    const x = np.arange(6 * 16 * 28 * 28).astype(np.float32).mul(1 / 4096).reshape([6, 16, 28, 28]);
+    const stats = (await jit((x: np.Array) => x.reshape([6, 4, -1]).sum(2))(x.ref).data()) as Float32Array;
+    const host = await x.ref.data() as Float32Array;
+    const want = Array.from({ length: 24 }, (_, g) => host.slice(g * 3136, (g + 1) * 3136).reduce((a, b) => a + b, 0));
+    stats.forEach((v, g) => assert.ok(Math.abs(v - want[g]) <= 1e-6 * Math.abs(want[g]), `group ${g}: ${v} vs ${want[g]}`));
+    // per-channel sums over (B, H, W) with few channels (a bias gradient): 6 × 14 × 14 = 1,176 terms each
+    const bias = (await jit((x: np.Array) => x.sum([0, 2, 3]))(np.ones([6, 5, 14, 14])).data()) as Float32Array;
+    assert.deepEqual([...bias], [1176, 1176, 1176, 1176, 1176]);
+    x.dispose();
+  } finally {
+    setReduceSplitMinIterations(prev);
+  }
 }, { only: ['webgpu'] });

@@ -14,6 +14,7 @@ import { isNode, settleWasmThreads, wasmThreads } from './node.js';
 import { batchSubmits } from './submit-batching.js';
 import { installExecutor } from '../engine/executor.js';
 import { installCustomKernels } from '../engine/custom-kernels.js';
+import { installReduceSplit } from '../engine/reduce-split.js';
 
 // jax-js is evaluated by now: if it was imported before node.ts, its Wasm stays single-threaded
 settleWasmThreads();
@@ -276,11 +277,13 @@ let unbatch: (() => void) | null = null;
 
 /**
  * Our WebGPU engine under jax-js (src/engine/): the step executor, our conv kernels in every jitted step
- * (off by default on software adapters, where they are slower), and, in Node, batched submits.
+ * (off by default on software adapters, where they are slower), reductions split wider on hardware, and,
+ * in Node, batched submits.
  */
 function useWebGPUEngine(software: boolean): void {
   installExecutor();
   installCustomKernels({ software });
+  installReduceSplit({ software });
   useSubmitBatching();
 }
 
