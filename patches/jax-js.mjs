@@ -661,4 +661,50 @@ const deviceFeatures = {
   ],
 };
 
-export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, reduceSplit, eagerSubmit, deviceFeatures];
+/**
+ * view-reads: a view of a buffer is read through by each of its readers, not copied into a buffer of its
+ * own.
+ *
+ * Stock 0.1.25's graph splitting (`splitGraphDataflow`) makes every value that reaches more than one
+ * kernel a buffer, views included. A view (transpose, broadcast, reshape, flip, shrink) of an array that
+ * is a buffer anyway (a program input, or a kernel's output) costs nothing to read in place, but became a
+ * copy kernel: with parameters held in one flat vector (src/train/flat-params.ts) every bias, GroupNorm
+ * scale and linear weight read by a forward and a backward kernel was copied out of it first, and so was
+ * every broadcast of the embedding: 121 copy kernels of a fmnist-small teacher step's 1,234. Here, after
+ * that decision and before the argument-count pass, such a view (and a view of such a view) stops being
+ * a buffer unless something needs one: a program output, what a custom kernel or a routine reads, the
+ * operands of `concatenate`/`pad`/`gather`/`random_bits`. Each reader then indexes the underlying buffer
+ * through the view, as it does for a view with a single reader. Results are unchanged (the same values
+ * are read); `DI_VIEW_READS=0` restores stock splitting.
+ */
+const viewReads = {
+  name: 'view-reads',
+  replace: [
+    [
+      `	const p2Deps = /* @__PURE__ */ new Map();`,
+      `	// diff-instruct patch 'view-reads': views of buffers are read through, not copied
+	if (globalThis.process?.env?.DI_VIEW_READS !== "0") {
+		const pinned = /* @__PURE__ */ new Set();
+		for (const v of jaxpr.outs) if (v instanceof Var) pinned.add(v);
+		for (const { reads } of customKernels?.values() ?? []) for (const v of reads) pinned.add(v);
+		for (const eqn of jaxpr.eqns) if (routinePrimitives.has(eqn.primitive) || needsCleanShapePrimitives.includes(eqn.primitive) || heterogeneousViewPrimitives.includes(eqn.primitive)) {
+			for (const v of eqn.inputs) if (v instanceof Var) pinned.add(v);
+		}
+		const inputs = new Set(jaxpr.inBinders);
+		const readThrough = /* @__PURE__ */ new Set();
+		const cheapViews = ["transpose", "broadcast", "reshape", "flip", "shrink"];
+		for (const eqn of jaxpr.eqns) {
+			if (!cheapViews.includes(eqn.primitive) || eqn.outBinders.length !== 1) continue;
+			const out = eqn.outBinders[0];
+			const src = eqn.inputs[0];
+			if (!(src instanceof Var) || !inputs.has(src) && !blackNodes.has(src) && !readThrough.has(src)) continue;
+			readThrough.add(out);
+			if (!pinned.has(out)) blackNodes.delete(out);
+		}
+	}
+	const p2Deps = /* @__PURE__ */ new Map();`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, viewReads, reduceSplit, eagerSubmit, deviceFeatures];
