@@ -36,7 +36,7 @@ for p in $presets; do
   for part in teacher distill; do torch --preset "$p" --part "$part"; done
   case " ${TOGGLES:-} " in *" $p "*) DAWN_TOGGLES="$DAWN_TOGGLES,disable_robustness,disable_workgroup_init,skip_validation" bench --preset "$p" --parts verify,teacher,distill --tag "toggles-$p" ;; esac
   case " ${F16:-} " in *" $p "*) DI_F16=1 bench --preset "$p" --parts verify,teacher,distill --tag "f16-$p" ;; esac
-  case " ${SPLIT1024:-} " in *" $p "*) DI_REDUCE_SPLIT_MIN=1024 bench --preset "$p" --parts teacher,distill --tag "split1024-$p" ;; esac
+  case " ${SPLIT1024:-} " in *" $p "*) DI_REDUCE_SPLIT_MIN=1024 bench --preset "$p" --parts teacher --tag "split1024-$p" ;; esac
   case " ${LAZY:-} " in *" $p "*) DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p" ;; esac
   [ "${NOCONV:-0}" = 1 ] && DI_CUSTOM_KERNELS=0 bench --preset "$p" --parts teacher --tag "noconv-$p"
 done
