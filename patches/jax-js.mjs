@@ -674,8 +674,10 @@ const deviceFeatures = {
  * that decision and before the argument-count pass, such a view (and a view of such a view) stops being
  * a buffer unless something needs one: a program output, what a custom kernel or a routine reads, the
  * operands of `concatenate`/`pad`/`gather`/`random_bits`. Each reader then indexes the underlying buffer
- * through the view, as it does for a view with a single reader. Results are unchanged (the same values
- * are read); `DI_VIEW_READS=0` restores stock splitting.
+ * through the view, as it does for a view with a single reader. The same values are read, but a reduction
+ * that reads through a view may be tuned differently (another summation order). WebGPU only: on Wasm the
+ * strided reads cost more than the copies (a fmnist-small teacher step measured ~3× slower) and the Wasm
+ * results stay those of stock splitting, to the bit. `DI_VIEW_READS=0` restores stock splitting.
  */
 const viewReads = {
   name: 'view-reads',
@@ -683,7 +685,7 @@ const viewReads = {
     [
       `	const p2Deps = /* @__PURE__ */ new Map();`,
       `	// diff-instruct patch 'view-reads': views of buffers are read through, not copied
-	if (globalThis.process?.env?.DI_VIEW_READS !== "0") {
+	if (backend.type === "webgpu" && globalThis.process?.env?.DI_VIEW_READS !== "0") {
 		const pinned = /* @__PURE__ */ new Set();
 		for (const v of jaxpr.outs) if (v instanceof Var) pinned.add(v);
 		for (const { reads } of customKernels?.values() ?? []) for (const v of reads) pinned.add(v);
