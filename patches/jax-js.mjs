@@ -666,7 +666,7 @@ const deviceFeatures = {
  * own.
  *
  * Stock 0.1.25's graph splitting (`splitGraphDataflow`) makes every value that reaches more than one
- * kernel a buffer, views included. A view (transpose, broadcast, reshape, flip, shrink) of an array that
+ * kernel a buffer, views included. A view (transpose, broadcast, reshape, flip, shrink, a part of a split) of an array that
  * is a buffer anyway (a program input, or a kernel's output) costs nothing to read in place, but became a
  * copy kernel: with parameters held in one flat vector (src/train/flat-params.ts) every bias, GroupNorm
  * scale and linear weight read by a forward and a backward kernel was copied out of it first, and so was
@@ -694,14 +694,15 @@ const viewReads = {
 		}
 		const inputs = new Set(jaxpr.inBinders);
 		const readThrough = /* @__PURE__ */ new Set();
-		const cheapViews = ["transpose", "broadcast", "reshape", "flip", "shrink"];
+		const cheapViews = ["transpose", "broadcast", "reshape", "flip", "shrink", "split"];
 		for (const eqn of jaxpr.eqns) {
-			if (!cheapViews.includes(eqn.primitive) || eqn.outBinders.length !== 1) continue;
-			const out = eqn.outBinders[0];
+			if (!cheapViews.includes(eqn.primitive)) continue;
 			const src = eqn.inputs[0];
 			if (!(src instanceof Var) || !inputs.has(src) && !blackNodes.has(src) && !readThrough.has(src)) continue;
-			readThrough.add(out);
-			if (!pinned.has(out)) blackNodes.delete(out);
+			for (const out of eqn.outBinders) {
+				readThrough.add(out);
+				if (!pinned.has(out)) blackNodes.delete(out);
+			}
 		}
 	}
 	const p2Deps = /* @__PURE__ */ new Map();`,
