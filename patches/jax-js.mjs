@@ -553,7 +553,7 @@ const customKernelsWebgpu = {
  * GroupNorm statistics of a fmnist-base step (4,096 outputs × 3,136 terms: 784 iterations) and its bias
  * gradients (128 outputs × 25,088: 16 threads each, 392 iterations) unsplit, at 30 GB/s on an H100
  * (530 µs and 99 µs a kernel). `globalThis[Symbol.for("diff-instruct.reduceSplit")].minIterations`
- * lowers it: src/engine/custom-kernels.ts sets 32 on hardware adapters and leaves 1,024 on software
+ * lowers it: src/engine/reduce-split.ts sets 32 on hardware adapters and leaves 1,024 on software
  * ones, where workgroup barriers are emulated on the CPU and cost more than a longer loop.
  * `DI_REDUCE_SPLIT=0` restores stock code generation.
  */
