@@ -29,7 +29,7 @@ for (const r of runs) {
   const which = ['engine', 'noconv', 'lazy', 'toggles', 'f16', 'split1024', 'noview', 'stock'].includes(r.variant) ? r.variant : r.engine?.executor ? (r.engine.customKernels ? 'engine' : 'noconv') : 'stock';
   (presets[p] ??= {})[which] = r;
 }
-const pick = (t) => t && { medianMs: t.medianMs, pipelinedMs: t.pipelinedMs, issueMsPerStep: t.issueMsPerStep, kernelsPerStep: t.kernelsPerStep, cpuMsPerStep: t.cpuMsPerStep, encodeMsPerStep: t.encodeMsPerStep, gpuMsPerStep: t.gpuMsPerStep };
+const pick = (t) => t && { medianMs: t.medianMs, pipelinedMs: t.pipelinedMs, issueMsPerStep: t.issueMsPerStep, kernelsPerStep: t.kernelsPerStep, cpuMsPerStep: t.cpuMsPerStep, encodeMsPerStep: t.encodeMsPerStep, submitMsPerStep: t.submitMsPerStep, passesPerStep: t.passesPerStep, gpuMsPerStep: t.gpuMsPerStep };
 const summary = {};
 for (const [p, v] of Object.entries(presets)) {
   const pt = torch.find((t) => t.preset === p && t.part === 'teacher');

@@ -75,6 +75,10 @@ interface Timed {
   kernelsPerStep: number | null;
   /** Executor only: host ms per step spent encoding and submitting the recorded passes. */
   encodeMsPerStep: number | null;
+  /** Executor only: of `encodeMsPerStep`, ms in `encoder.finish()` and `queue.submit` (Dawn's backend recording and submitting). */
+  submitMsPerStep: number | null;
+  /** Executor only: compute passes per step (one per submitted chunk, plus one after each kernel that clears its outputs). */
+  passesPerStep: number | null;
   /** GPU time per step: executor, timestamp queries around its passes; stock path, the sum of its kernels' times. */
   gpuMsPerStep: number | null;
   /** ms per step with steps issued back to back, as many unread as the trainers leave (`stepsInFlight()`; null: not measured). */
@@ -147,13 +151,15 @@ async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, 
     cpuMsPerStep: (c1.user + c1.system) / 1000 / repeats,
     kernelsPerStep: kernels,
     encodeMsPerStep: ex ? (s1.encodeMs - s0.encodeMs) / repeats : null,
+    submitMsPerStep: ex ? (s1.submitMs - s0.submitMs) / repeats : null,
+    passesPerStep: ex ? (s1.passes - s0.passes) / repeats : null,
     gpuMsPerStep: gpu,
   };
 }
 
 const fmtTimed = (t: Timed) =>
   `median ${t.medianMs.toFixed(1)} ms` + (t.pipelinedMs !== null ? ` (pipelined ${t.pipelinedMs.toFixed(1)} ms)` : '') + `; ${t.kernelsPerStep?.toFixed(0) ?? '?'} kernels, CPU ${t.cpuMsPerStep.toFixed(1)} ms` +
-  (t.encodeMsPerStep !== null ? ` (encode ${t.encodeMsPerStep.toFixed(1)} ms)` : '') +
+  (t.encodeMsPerStep !== null ? ` (encode ${t.encodeMsPerStep.toFixed(1)} ms, of which submit ${t.submitMsPerStep!.toFixed(1)}; ${t.passesPerStep!.toFixed(0)} passes)` : '') +
   (t.issueMsPerStep !== null ? `, issue ${t.issueMsPerStep.toFixed(1)} ms` : '') +
   `, GPU ${t.gpuMsPerStep?.toFixed(1) ?? '?'} ms per step`;
 

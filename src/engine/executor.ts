@@ -103,6 +103,8 @@ export interface ExecutorStats {
   bindGroups: number;
   /** ms spent encoding and submitting. */
   encodeMs: number;
+  /** Of `encodeMs`, ms spent in `encoder.finish()` and `queue.submit` (where Dawn's backend records and hands over the commands). */
+  submitMs: number;
   /** ms of GPU time measured with timestamp queries (only while `gpuTiming` is on). */
   gpuMs: number;
   /** Steps whose GPU time has been read back. */
@@ -111,7 +113,7 @@ export interface ExecutorStats {
   arenaBytes: number;
 }
 
-const stats: ExecutorStats = { plans: 0, calls: 0, dispatches: 0, passes: 0, bindGroups: 0, encodeMs: 0, gpuMs: 0, gpuTimedCalls: 0, arenaBytes: 0 };
+const stats: ExecutorStats = { plans: 0, calls: 0, dispatches: 0, passes: 0, bindGroups: 0, encodeMs: 0, submitMs: 0, gpuMs: 0, gpuTimedCalls: 0, arenaBytes: 0 };
 export function executorStats(): ExecutorStats {
   return { ...stats };
 }
@@ -355,7 +357,13 @@ class Plan {
     const t0 = performance.now();
     const device = this.program.backend.device;
     const queue = device.queue as GPUQueue & { submitNow?: (cbs: GPUCommandBuffer[]) => void };
-    const submit = (cb: GPUCommandBuffer) => (queue.submitNow ? queue.submitNow([cb]) : queue.submit([cb]));
+    const submit = (enc: GPUCommandEncoder) => {
+      const t = performance.now();
+      const cb = enc.finish();
+      if (queue.submitNow) queue.submitNow([cb]);
+      else queue.submit([cb]);
+      stats.submitMs += performance.now() - t;
+    };
     const groups = this.#groupsFor(ins, outs);
     const timer = gpuTimer(device);
     let encoder = device.createCommandEncoder();
@@ -363,16 +371,18 @@ class Plan {
     let pass = timer ? timer.begin(encoder) : encoder.beginComputePass();
     stats.passes++;
     let nextSubmit = this.firstChunk;
+    let lastPipeline: GPUComputePipeline | null = null; // a pass keeps its pipeline between dispatches
     const restart = (clear: GPUBuffer[] | null, flush: boolean) => {
       pass.end();
       if (timer) timer.end(encoder);
       if (clear) for (const b of clear) encoder.clearBuffer(b);
       if (flush) {
-        submit(encoder.finish());
+        submit(encoder);
         encoder = device.createCommandEncoder();
       }
       pass = timer ? timer.begin(encoder) : encoder.beginComputePass();
       stats.passes++;
+      lastPipeline = null;
     };
     const bufOf = bufferOf(ins, outs);
     const ops = this.ops;
@@ -386,7 +396,7 @@ class Plan {
         const live = op.live[s];
         if (sh.clearOutputs) restart(op.refs.slice(sh.numInputs).map(bufOf), false);
         if (live.length === 0) continue;
-        pass.setPipeline(sh.pipeline);
+        if (sh.pipeline !== lastPipeline) pass.setPipeline((lastPipeline = sh.pipeline));
         pass.setBindGroup(0, opGroups[s]);
         const u = op.uniforms[s];
         for (let i = 0; i < live.length; i++) {
@@ -405,7 +415,7 @@ class Plan {
     if (timer) timer.end(encoder);
     for (const { index, buffer } of this.stageOut) encoder.copyBufferToBuffer(buffer, 0, outs[index], 0, buffer.size);
     timer?.resolve(encoder);
-    submit(encoder.finish());
+    submit(encoder);
     timer?.collect();
     stats.calls++;
     stats.encodeMs += performance.now() - t0;
