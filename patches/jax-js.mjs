@@ -710,4 +710,56 @@ const viewReads = {
   ],
 };
 
-export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, viewReads, reduceSplit, eagerSubmit, deviceFeatures];
+/**
+ * recompute: a cheap elementwise value read by several kernels is recomputed in each of them instead of
+ * being written to a buffer of its own.
+ *
+ * Stock splitting (phase 1 of `splitGraphDataflow`) gives a kernel of its own to every value that reaches
+ * more than one kernel output, so `silu(h)`, `h·w + b` or `1 − sigmoid(h)` read by two kernels cost a
+ * dispatch, a write and a read per reader. Here such a value is inlined into each reader when its equation
+ * is elementwise (or a view) and at most one of its operands is as large as its output (the others are
+ * broadcast scalars or per-channel vectors): each reader then reads that one operand instead of the
+ * materialized value, which is never more memory traffic and one kernel fewer. A value read by more than
+ * four kernels is still materialized. The readers compute the same expression, so the values are those
+ * of stock splitting (a compiler may still contract a multiply-add differently in another kernel).
+ * WebGPU only, like 'view-reads' (Wasm stays stock to the bit); `DI_RECOMPUTE=0` restores stock splitting.
+ */
+const recompute = {
+  name: 'recompute',
+  replace: [
+    [
+      `	for (let i = jaxpr.eqns.length - 1; i >= 0; i--) {
+		const eqn = jaxpr.eqns[i];
+		if (customKernels?.has(eqn) || reductionEndpointEqns.has(i)`,
+      `	// diff-instruct patch 'recompute': cheap elementwise values reaching several kernels are inlined in each
+	const p1Recompute = /* @__PURE__ */ new Map();
+	const recomputeOn = backend.type === "webgpu" && globalThis.process?.env?.DI_RECOMPUTE !== "0";
+	const recomputePrimitives = new Set(["add", "mul", "min", "max", "neg", "reciprocal", "stop_gradient", "cast", "exp", "log", "sqrt", "sin", "cos", "erf", "compare", "where", "transpose", "broadcast", "reshape", "flip", "shrink"]);
+	const recomputable = (eqn, reach) => {
+		if (!recomputeOn || reach.size > 4 || !recomputePrimitives.has(eqn.primitive) || eqn.outBinders.length !== 1) return false;
+		const size = eqn.outBinders[0].aval.size;
+		let large = 0;
+		for (const v of eqn.inputs) if (v instanceof Var && v.aval.size >= size) large++;
+		return large <= 1;
+	};
+	for (let i = jaxpr.eqns.length - 1; i >= 0; i--) {
+		const eqn = jaxpr.eqns[i];
+		if (customKernels?.has(eqn) || reductionEndpointEqns.has(i)`,
+    ],
+    [
+      `			const u = p1NextBlack.get(o);
+			if (u) reach.add(u);
+		}
+		if (reach.size > 1) for (const v of eqn.outBinders) {`,
+      `			const u = p1NextBlack.get(o);
+			if (u) reach.add(u);
+			const many = p1Recompute.get(o);
+			if (many) for (const b of many) reach.add(b);
+		}
+		if (reach.size > 1 && recomputable(eqn, reach)) for (const v of eqn.outBinders) p1Recompute.set(v, reach);
+		else if (reach.size > 1) for (const v of eqn.outBinders) {`,
+    ],
+  ],
+};
+
+export const PATCHES = [pendingGroup, wasmInline, wasmGrow, preparedCache, jitExecutor, jitExecutorWebgpu, customKernels, customKernelsWebgpu, viewReads, recompute, reduceSplit, eagerSubmit, deviceFeatures];

@@ -6,14 +6,17 @@
  * DCGAN). Batch 2 by default. Prints one JSON line per count. A first call compiles; the count is of the
  * second call.
  *
- *   EGL_PLATFORM=surfaceless npx tsx scripts/count-step-kernels.ts [teacher,distill,gan] [batch]
+ *   EGL_PLATFORM=surfaceless npx tsx scripts/count-step-kernels.ts [teacher,distill,gan] [batch] [--classes]
+ *
+ * `--classes` also prints each counted program's kernels by class (map/reduce sizes, routines), most
+ * dispatches first.
  *
  * On llvmpipe our conv kernels are off unless DI_CUSTOM_KERNELS=1 (they are on on GPUs): run both.
  */
 import '../src/platform/node.js';
 import { defaultDevice, numpy as np, random, tree } from '@jax-js/jax';
 import { initBackend } from '../src/platform/devices.js';
-import { executorStats } from '../src/engine/executor.js';
+import { executorStats, lastPlanCensus } from '../src/engine/executor.js';
 import { customKernelsEnabled } from '../src/engine/custom-kernels.js';
 import { precondition } from '../src/edm/precond.js';
 import { initSongUNet, songUNet, songUNetConfig } from '../src/nets/song-unet.js';
@@ -31,8 +34,10 @@ import { adamInit } from '../src/train/adam.js';
 import { flatParams, treeLayout, type Stored } from '../src/train/flat-params.js';
 import { keyForSeed } from '../src/random/seeds.js';
 
-const parts = (process.argv[2] ?? 'teacher,distill,gan').split(',');
-const B = Number(process.argv[3] ?? 2);
+const args = process.argv.slice(2).filter((a) => a !== '--classes');
+const classes = process.argv.includes('--classes');
+const parts = (args[0] ?? 'teacher,distill,gan').split(',');
+const B = Number(args[1] ?? 2);
 if (!(await initBackend('webgpu'))) throw new Error('count-step-kernels: no WebGPU adapter here');
 defaultDevice('webgpu');
 const adam = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
@@ -42,6 +47,7 @@ const engine = { customKernels: customKernelsEnabled() };
 async function count(fn: () => Promise<void>): Promise<number> {
   const d0 = executorStats().dispatches;
   await fn();
+  if (classes) console.log(JSON.stringify({ classes: lastPlanCensus() }));
   return executorStats().dispatches - d0;
 }
 const report = (what: string, form: string, kernels: Record<string, number>) => console.log(JSON.stringify({ what, form, batch: B, ...kernels, engine }));

@@ -10,6 +10,8 @@
 #           per-call validation: ../shared/probes/dispatch.mjs measured 4.5 → 3.5 µs per dispatch);
 #   f16 (presets in $F16): the engine with our convs on f16 subgroup matrices (DI_F16=1; tensor cores);
 #   noview (presets in $NOVIEW): views of buffers copied as stock jax-js does (DI_VIEW_READS=0);
+#   norecompute (presets in $NORECOMPUTE): cheap elementwise values read by several kernels materialized as
+#           stock jax-js does (DI_RECOMPUTE=0, the 'recompute' patch off);
 #   split1024 (presets in $SPLIT1024): few-output reductions split only from 1,024 loop iterations, as
 #           before src/engine/reduce-split.ts (DI_REDUCE_SPLIT_MIN=1024);
 #   noconv (NOCONV=1): the executor with jax-js's generic conv kernels, teacher step only;
@@ -38,6 +40,7 @@ for p in $presets; do
   case " ${TOGGLES:-} " in *" $p "*) DAWN_TOGGLES="$DAWN_TOGGLES,disable_robustness,disable_workgroup_init,skip_validation" bench --preset "$p" --parts verify,teacher,distill --tag "toggles-$p" ;; esac
   case " ${F16:-} " in *" $p "*) DI_F16=1 bench --preset "$p" --parts verify,teacher,distill --tag "f16-$p" ;; esac
   case " ${NOVIEW:-} " in *" $p "*) DI_VIEW_READS=0 bench --preset "$p" --parts teacher,distill --tag "noview-$p" ;; esac
+  case " ${NORECOMPUTE:-} " in *" $p "*) DI_RECOMPUTE=0 bench --preset "$p" --parts teacher,distill --tag "norecompute-$p" ;; esac
   case " ${SPLIT1024:-} " in *" $p "*) DI_REDUCE_SPLIT_MIN=1024 bench --preset "$p" --parts teacher --tag "split1024-$p" ;; esac
   case " ${LAZY:-} " in *" $p "*) DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p" ;; esac
   [ "${NOCONV:-0}" = 1 ] && DI_CUSTOM_KERNELS=0 bench --preset "$p" --parts teacher --tag "noconv-$p"

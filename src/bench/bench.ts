@@ -47,7 +47,8 @@ export interface BenchResult {
    * conv kernels (src/engine/custom-kernels.ts) or jax-js's generic ones.
    */
   /** reduceSplitMin: loop length from which few-output reductions are split (src/engine/reduce-split.ts; WebGPU). */
-  engine: { executor: boolean; eagerSubmit: boolean; customKernels: boolean; convKernels: 'stock' | 'f32' | 'f16'; reduceSplitMin: number };
+  /** viewReads / recompute: jax-js's splitting patches 'view-reads' and 'recompute' on (WebGPU; DI_VIEW_READS, DI_RECOMPUTE). */
+  engine: { executor: boolean; eagerSubmit: boolean; customKernels: boolean; convKernels: 'stock' | 'f32' | 'f16'; reduceSplitMin: number; viewReads: boolean; recompute: boolean };
   teacherStep?: Timed;
   distillIteration?: Timed;
   sampling?: { oneStep: { medianMs: number; imagesPerSec: number }; heun35: { medianMs: number; imagesPerSec: number } };
@@ -189,7 +190,7 @@ export async function runBench(o: BenchOptions, device: DeviceInfo, log: (s: str
     device,
     host: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' },
     config: { ...o, params: Object.values(tn.shapes).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) },
-    engine: { executor: executorEnabled(), eagerSubmit: executorEnabled() && eagerSubmitEnabled(), customKernels: customKernelsEnabled(), convKernels: convKernelPath(), reduceSplitMin: reduceSplitMinIterations() },
+    engine: { executor: executorEnabled(), eagerSubmit: executorEnabled() && eagerSubmitEnabled(), customKernels: customKernelsEnabled(), convKernels: convKernelPath(), reduceSplitMin: reduceSplitMinIterations(), viewReads: process.env.DI_VIEW_READS !== '0', recompute: process.env.DI_RECOMPUTE !== '0' },
   };
   const adam = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 

@@ -306,6 +306,20 @@ class Plan {
     this.#ready = true;
   }
 
+  /** The plan's kernels by class ('map size N', 'reduce Op:len size N', or a routine's name), with their dispatches. */
+  census(): Map<string, { kernels: number; dispatches: number }> {
+    const out = new Map<string, { kernels: number; dispatches: number }>();
+    this.ops.forEach((op) => {
+      const src = op.source as { size?: number; reduction?: { op: string; size: number }; name?: string; exp?: unknown };
+      const kind = src.exp === undefined ? `routine ${src.name}` : src.reduction ? `reduce ${src.reduction.op}:${src.reduction.size} size ${src.size}` : `map size ${src.size}`;
+      const c = out.get(kind) ?? { kernels: 0, dispatches: 0 };
+      c.kernels++;
+      c.dispatches += op.live.reduce((n, l) => n + l.length, 0);
+      out.set(kind, c);
+    });
+    return out;
+  }
+
   /**
    * Every kernel's bind group for a call whose inputs and outputs are `ins`/`outs`: fixed ones as made
    * at planning, the others from the kernel's own cache. The whole list is remembered per call
@@ -465,6 +479,17 @@ class ReplayPending implements PendingLike {
 }
 
 const plans = new WeakMap<Program, Plan>();
+let lastPlan: WeakRef<Plan> | null = null;
+
+/**
+ * Kernel classes of the program the executor ran most recently (null: none, or collected), most
+ * dispatches first: what `scripts/count-step-kernels.ts --classes` prints to find kernels worth fusing.
+ */
+export function lastPlanCensus(): { kind: string; kernels: number; dispatches: number }[] | null {
+  const plan = lastPlan?.deref();
+  if (!plan?.ready) return null;
+  return [...plan.census()].map(([kind, c]) => ({ kind, ...c })).sort((a, b) => b.dispatches - a.dispatches);
+}
 let enabled = (globalThis as any).process?.env?.DI_EXECUTOR !== '0';
 
 /** The executor jax-js calls for every jit program on WebGPU (registered by `installExecutor`). */
@@ -474,6 +499,7 @@ const webgpuExecutor = {
     let plan = plans.get(program);
     if (!plan) plans.set(program, (plan = new Plan(program, prepare, inputs.map((s) => program.backend.gpuBuffer(s).size))));
     if (plan.ops.length === 0) return null; // nothing to run: the stock path handles pure aliasing
+    lastPlan = new WeakRef(plan);
     const backend = program.backend;
     const outputs: Slot[] = [];
     for (const [j, o] of plan.outputSource.entries()) {
