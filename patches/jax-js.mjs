@@ -735,8 +735,18 @@ const recompute = {
 	const p1Recompute = /* @__PURE__ */ new Map();
 	const recomputeOn = backend.type === "webgpu" && globalThis.process?.env?.DI_RECOMPUTE !== "0";
 	const recomputePrimitives = new Set(["add", "mul", "min", "max", "neg", "reciprocal", "stop_gradient", "cast", "exp", "log", "sqrt", "sin", "cos", "erf", "compare", "where", "transpose", "broadcast", "reshape", "flip", "shrink"]);
+	// values that flow (through fused equations) into a generic conv or dot: there each element is read once per
+	// output it contributes to, so a value recomputed there would be recomputed that many times
+	const p1IntoContraction = /* @__PURE__ */ new Set();
+	const contractionPrimitives = ["conv", "dot", "pool_transpose"];
+	const intoContraction = (eqn) => eqn.outBinders.some((v) => (varToUsages.get(v) ?? []).some((j) => {
+		const user = jaxpr.eqns[j];
+		if (customKernels?.has(user)) return false;
+		return contractionPrimitives.includes(user.primitive) || user.outBinders.some((o) => p1IntoContraction.has(o));
+	}));
 	const recomputable = (eqn, reach) => {
 		if (!recomputeOn || reach.size > 4 || !recomputePrimitives.has(eqn.primitive) || eqn.outBinders.length !== 1) return false;
+		if (intoContraction(eqn)) return false;
 		const size = eqn.outBinders[0].aval.size;
 		let large = 0;
 		for (const v of eqn.inputs) if (v instanceof Var && v.aval.size >= size) large++;
@@ -756,6 +766,7 @@ const recompute = {
 			const many = p1Recompute.get(o);
 			if (many) for (const b of many) reach.add(b);
 		}
+		if (recomputeOn && intoContraction(eqn)) for (const v of eqn.outBinders) p1IntoContraction.add(v);
 		if (reach.size > 1 && recomputable(eqn, reach)) for (const v of eqn.outBinders) p1Recompute.set(v, reach);
 		else if (reach.size > 1) for (const v of eqn.outBinders) {`,
     ],
