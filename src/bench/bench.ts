@@ -24,7 +24,7 @@ import { keyForSeed } from '../random/seeds.js';
 import { stepsInFlight, type DeviceInfo } from '../platform/devices.js';
 import { profileKernels, type Profile } from './profile.js';
 import { reduceSplitMinIterations } from '../engine/reduce-split.js';
-import { eagerSubmitEnabled, executorEnabled, executorStats, gpuTimingSettled, setExecutor, setGpuTiming } from '../engine/executor.js';
+import { eagerSubmitEnabled, executorEnabled, executorStats, gpuTimingSettled, lastPlanCensus, setExecutor, setGpuTiming } from '../engine/executor.js';
 import { convKernelPath, customKernelsEnabled } from '../engine/custom-kernels.js';
 
 export interface BenchOptions {
@@ -78,6 +78,8 @@ interface Timed {
   encodeMsPerStep: number | null;
   /** Executor only: of `encodeMsPerStep`, ms in `encoder.finish()` and `queue.submit` (Dawn's backend recording and submitting). */
   submitMsPerStep: number | null;
+  /** Executor only: the kernels of the step's last program by class, most dispatches first (the Diff-Instruct iteration: its generator step). */
+  kernelClasses: { kind: string; kernels: number; dispatches: number }[] | null;
   /** Executor only: compute passes per step (one per submitted chunk, plus one after each kernel that clears its outputs). */
   passesPerStep: number | null;
   /** GPU time per step: executor, timestamp queries around its passes; stock path, the sum of its kernels' times. */
@@ -155,6 +157,7 @@ async function timeStep(one: (i: number) => Promise<void>, firstStepMs: number, 
     submitMsPerStep: ex ? (s1.submitMs - s0.submitMs) / repeats : null,
     passesPerStep: ex ? (s1.passes - s0.passes) / repeats : null,
     gpuMsPerStep: gpu,
+    kernelClasses: ex ? lastPlanCensus() : null,
   };
 }
 
