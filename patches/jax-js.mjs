@@ -692,6 +692,12 @@ const viewReads = {
 		for (const eqn of jaxpr.eqns) if (routinePrimitives.has(eqn.primitive) || needsCleanShapePrimitives.includes(eqn.primitive) || heterogeneousViewPrimitives.includes(eqn.primitive)) {
 			for (const v of eqn.inputs) if (v instanceof Var) pinned.add(v);
 		}
+		// jax-js's own convs and dots read each operand element many times, in their inner loop: for a large
+		// operand a copy read contiguously beats a view's index arithmetic there (on Wasm, weight-gradient sums
+		// ran 10x slower); small ones (a linear layer's weight) are read through
+		for (const eqn of jaxpr.eqns) if (["conv", "dot", "pool_transpose"].includes(eqn.primitive) && !customKernels?.has(eqn)) {
+			for (const v of eqn.inputs) if (v instanceof Var && v.aval.size >= 16384) pinned.add(v);
+		}
 		const inputs = new Set(jaxpr.inBinders);
 		const readThrough = /* @__PURE__ */ new Set();
 		const cheapViews = ["transpose", "broadcast", "reshape", "flip", "shrink", "split"];
