@@ -729,6 +729,8 @@ const viewReads = {
  * four kernels is still materialized. The readers compute the same expression, so the values are those
  * of stock splitting (a compiler may still contract a multiply-add differently in another kernel).
  * WebGPU only, like 'view-reads' (Wasm stays stock to the bit); `DI_RECOMPUTE=0` restores stock splitting.
+ * Both switches are part of the compile cache's key, so a program compiled under one setting is not reused
+ * under another in the same process.
  */
 const recompute = {
   name: 'recompute',
@@ -775,6 +777,20 @@ const recompute = {
 		if (recomputeOn && intoContraction(eqn)) for (const v of eqn.outBinders) p1IntoContraction.add(v);
 		if (reach.size > 1 && recomputable(eqn, reach)) for (const v of eqn.outBinders) p1Recompute.set(v, reach);
 		else if (reach.size > 1) for (const v of eqn.outBinders) {`,
+    ],
+    [
+      `function customKernelsKey() {
+	return globalThis[CUSTOM_KERNELS_HOOK]?.enabled ? "custom-kernels," : "";
+}`,
+      `function customKernelsKey() {
+	// diff-instruct patch 'recompute': the splitting switches are part of the compile cache's key
+	const env = globalThis.process?.env ?? {};
+	return (globalThis[CUSTOM_KERNELS_HOOK]?.enabled ? "custom-kernels," : "") + (env.DI_VIEW_READS === "0" ? "noview," : "") + (env.DI_RECOMPUTE === "0" ? "norecompute," : "");
+}`,
+    ],
+    [
+      `	const key = globalThis[Symbol.for("diff-instruct.customKernels")]?.enabled ? "custom" : "stock";`,
+      `	const key = customKernelsKey() || "stock"; // diff-instruct patch 'recompute': with the splitting switches`,
     ],
   ],
 };
