@@ -297,7 +297,7 @@ const jitCompileByJaxpr = /* @__PURE__ */ new WeakMap();
 function jitCompile(backend, jaxpr) {
 	let byBackend = jitCompileByJaxpr.get(jaxpr);
 	if (!byBackend) jitCompileByJaxpr.set(jaxpr, byBackend = /* @__PURE__ */ new Map());
-	const key = globalThis[Symbol.for("diff-instruct.customKernels")]?.enabled ? "custom" : "stock";
+	const key = customKernelsKey(); // the hook's switch and the splitting switches (patch 'custom-kernels')
 	let programs = byBackend.get(backend);
 	if (!programs) byBackend.set(backend, programs = {});
 	return programs[key] ??= jitCompileUncached(backend, jaxpr);
@@ -397,9 +397,13 @@ var CustomKernelRoutine = class {
 };
 const CUSTOM_KERNELS_HOOK = Symbol.for("diff-instruct.customKernels");
 const customLoweringsByJaxpr = /* @__PURE__ */ new WeakMap();
-/** Prefix of the jit compile cache key: programs built with and without the hook are different. */
+/**
+ * Prefix of the jit compile cache key: programs built with and without the hook are different, and so are
+ * programs split with the 'view-reads' or 'recompute' patch switched off.
+ */
 function customKernelsKey() {
-	return globalThis[CUSTOM_KERNELS_HOOK]?.enabled ? "custom-kernels," : "";
+	const env = globalThis.process?.env ?? {};
+	return (globalThis[CUSTOM_KERNELS_HOOK]?.enabled ? "custom-kernels," : "") + (env.DI_VIEW_READS === "0" ? "noview," : "") + (env.DI_RECOMPUTE === "0" ? "norecompute," : "");
 }
 /** Equation → { lowering, reads } for every equation the hook lowers (null when the hook is off). */
 function customLowerings(backend, jaxpr) {
@@ -729,8 +733,8 @@ const viewReads = {
  * four kernels is still materialized. The readers compute the same expression, so the values are those
  * of stock splitting (a compiler may still contract a multiply-add differently in another kernel).
  * WebGPU only, like 'view-reads' (Wasm stays stock to the bit); `DI_RECOMPUTE=0` restores stock splitting.
- * Both switches are part of the compile cache's key, so a program compiled under one setting is not reused
- * under another in the same process.
+ * Both switches are part of the compile cache's key (`customKernelsKey`), so a program compiled under one
+ * setting is not reused under another in the same process.
  */
 const recompute = {
   name: 'recompute',
@@ -777,20 +781,6 @@ const recompute = {
 		if (recomputeOn && intoContraction(eqn)) for (const v of eqn.outBinders) p1IntoContraction.add(v);
 		if (reach.size > 1 && recomputable(eqn, reach)) for (const v of eqn.outBinders) p1Recompute.set(v, reach);
 		else if (reach.size > 1) for (const v of eqn.outBinders) {`,
-    ],
-    [
-      `function customKernelsKey() {
-	return globalThis[CUSTOM_KERNELS_HOOK]?.enabled ? "custom-kernels," : "";
-}`,
-      `function customKernelsKey() {
-	// diff-instruct patch 'recompute': the splitting switches are part of the compile cache's key
-	const env = globalThis.process?.env ?? {};
-	return (globalThis[CUSTOM_KERNELS_HOOK]?.enabled ? "custom-kernels," : "") + (env.DI_VIEW_READS === "0" ? "noview," : "") + (env.DI_RECOMPUTE === "0" ? "norecompute," : "");
-}`,
-    ],
-    [
-      `	const key = globalThis[Symbol.for("diff-instruct.customKernels")]?.enabled ? "custom" : "stock";`,
-      `	const key = customKernelsKey() || "stock"; // diff-instruct patch 'recompute': with the splitting switches`,
     ],
   ],
 };
