@@ -44,10 +44,10 @@ export interface BenchResult {
   config: BenchOptions & { params: number };
   /**
    * What ran the steps: the step executor (src/engine/executor.ts) or jax-js's stock dispatch, and our
-   * conv kernels (src/engine/custom-kernels.ts) or jax-js's generic ones.
+   * conv kernels (src/engine/custom-kernels.ts) or jax-js's generic ones; reduceSplitMin: the loop length
+   * from which few-output reductions are split (src/engine/reduce-split.ts; WebGPU); viewReads / recompute:
+   * jax-js's splitting patches 'view-reads' and 'recompute' on (WebGPU; DI_VIEW_READS, DI_RECOMPUTE).
    */
-  /** reduceSplitMin: loop length from which few-output reductions are split (src/engine/reduce-split.ts; WebGPU). */
-  /** viewReads / recompute: jax-js's splitting patches 'view-reads' and 'recompute' on (WebGPU; DI_VIEW_READS, DI_RECOMPUTE). */
   engine: { executor: boolean; eagerSubmit: boolean; customKernels: boolean; convKernels: 'stock' | 'f32' | 'f16'; reduceSplitMin: number; viewReads: boolean; recompute: boolean };
   teacherStep?: Timed;
   distillIteration?: Timed;
