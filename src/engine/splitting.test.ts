@@ -5,41 +5,24 @@
  * a tiny SongUNet teacher trained a few steps with each switched off, against both on.
  */
 import '../platform/node.js';
-import { numpy as np, random, tree } from '@jax-js/jax';
+import { tree } from '@jax-js/jax';
 import assert from 'node:assert/strict';
 import { testOnBackends } from '../testing/backends.js';
-import { executorStats } from './executor.js';
-import { precondition } from '../edm/precond.js';
-import { initSongUNet, songUNet, songUNetConfig } from '../nets/song-unet.js';
+import { tinyTeacher, tinyTeacherSteps } from '../testing/tiny-nets.js';
 import { adamInit } from '../train/adam.js';
 import { makeTeacherStep } from '../teacher/trainer.js';
-import { keyForSeed } from '../random/seeds.js';
 
 /** Runs a fresh tiny teacher for `steps` steps with `env` set while it compiles and runs. */
 async function run(env: Record<string, string>, steps = 2) {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
-    const cfg = songUNetConfig('tiny', { imgResolution: 8, channels: 1, labelDim: 3 });
-    const D = precondition('edm', (p, x, c, l, o) => songUNet(cfg, p, x, c, l, o), { sigmaData: 0.5 });
+    const { D, params } = tinyTeacher();
     const step = makeTeacherStep(D, { adam: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, pMean: -1.2, pStd: 1.2, sigmaData: 0.5 });
-    const x = random.uniform(random.key(1), [3, 1, 8, 8]).mul(2).sub(1);
-    const labels = np.eye(3);
-    const params = initSongUNet(random.key(0), cfg);
-    let s = { params: tree.ref(params), ema: params, opt: adamInit(tree.ref(params)) };
-    const losses: number[] = [];
-    let kernels = 0;
-    for (let i = 0; i < steps; i++) {
-      const d0 = executorStats().dispatches;
-      const [ns, st] = step(s, x.ref, [labels.ref], keyForSeed(i, 99), np.array(1), np.array(0.9));
-      s = ns;
-      tree.dispose([st.gradNorm, st.finite]);
-      losses.push(((await st.loss.data()) as Float32Array)[0]);
-      kernels = executorStats().dispatches - d0;
-    }
+    const { state: s, losses, kernels } = await tinyTeacherSteps(step, { params: tree.ref(params), ema: params, opt: adamInit(tree.ref(params)) }, steps, { seed: 99, emaBeta: 0.9 });
     const names = Object.keys(s.params).sort();
     const values = await Promise.all(names.map(async (k) => Array.from((await s.params[k].ref.data()) as Float32Array)));
-    tree.dispose([s, x, labels]);
+    tree.dispose(s);
     step.dispose();
     return { losses, values: values.flat(), kernels };
   } finally {

@@ -6,15 +6,13 @@
  * The Diff-Instruct and GAN steps' checks are in flat-params.slow.test.ts (they compile four more steps).
  */
 import '../platform/node.js';
-import { numpy as np, random, tree } from '@jax-js/jax';
+import { numpy as np, tree } from '@jax-js/jax';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { testOnBackends } from '../testing/backends.js';
-import { hex, tinyTeacher } from '../testing/tiny-nets.js';
-import { executorStats } from '../engine/executor.js';
+import { hex, tinyTeacher, tinyTeacherSteps } from '../testing/tiny-nets.js';
 import type { Params } from '../nets/layers.js';
 import { makeTeacherStep } from '../teacher/trainer.js';
-import { keyForSeed } from '../random/seeds.js';
 import { adamInit } from './adam.js';
 import { flatParams, isFlat, paramTree, treeLayout, type Stored } from './flat-params.js';
 import { concatLeaves, leafNames } from './tree.js';
@@ -24,20 +22,8 @@ async function teacherRun(flat: boolean, steps: number) {
   const { D, params } = tinyTeacher();
   const layout = treeLayout(params);
   const step = makeTeacherStep<Stored<Params>>(D, { adam: { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, pMean: -1.2, pStd: 1.2, sigmaData: 0.5, layout: flat ? layout : undefined });
-  const x = random.uniform(random.key(1), [3, 1, 8, 8]).mul(2).sub(1);
-  const labels = np.eye(3);
   const p0: Stored<Params> = flat ? flatParams(params) : params;
-  let s = { params: tree.ref(p0), ema: p0, opt: adamInit(tree.ref(p0)) };
-  const losses: number[] = [];
-  let kernels = 0;
-  for (let i = 0; i < steps; i++) {
-    const d0 = executorStats().dispatches;
-    const [ns, st] = step(s, x.ref, [labels.ref], keyForSeed(i, 7), np.array(1), np.array(0.8));
-    s = ns;
-    tree.dispose([st.gradNorm, st.finite]);
-    losses.push(((await st.loss.data()) as Float32Array)[0]);
-    kernels = executorStats().dispatches - d0;
-  }
+  const { state: s, losses, kernels } = await tinyTeacherSteps(step, { params: tree.ref(p0), ema: p0, opt: adamInit(tree.ref(p0)) }, steps, { seed: 7, emaBeta: 0.8 });
   step.dispose();
   assert.equal(isFlat(s.params), flat);
   // compare as trees (the flat padding is zero and stays zero: checked below)
@@ -54,7 +40,7 @@ async function teacherRun(flat: boolean, steps: number) {
     pad: flat ? Array.from(((await (s.params as np.Array).ref.slice([layout.offsets.at(-1)! + layout.sizes.at(-1)!]).data()) as Float32Array)) : [],
     leaves: names.length,
   };
-  tree.dispose([out, s, x, labels]);
+  tree.dispose([out, s]);
   return result;
 }
 
