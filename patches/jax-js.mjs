@@ -399,17 +399,22 @@ const CUSTOM_KERNELS_HOOK = Symbol.for("diff-instruct.customKernels");
 const customLoweringsByJaxpr = /* @__PURE__ */ new WeakMap();
 /**
  * Prefix of the jit compile cache key: programs built with and without the hook are different, and so are
+ * those built with its kernels chosen differently (its \`cacheKey()\`: f16 or f32, which tile variant) and
  * programs split with the 'view-reads' or 'recompute' patch switched off.
  */
 function customKernelsKey() {
 	const env = globalThis.process?.env ?? {};
-	return (globalThis[CUSTOM_KERNELS_HOOK]?.enabled ? "custom-kernels," : "") + (env.DI_VIEW_READS === "0" ? "noview," : "") + (env.DI_RECOMPUTE === "0" ? "norecompute," : "");
+	const hook = globalThis[CUSTOM_KERNELS_HOOK];
+	return (hook?.enabled ? "custom-kernels," + (hook.cacheKey?.() ?? "") + "," : "") + (env.DI_VIEW_READS === "0" ? "noview," : "") + (env.DI_RECOMPUTE === "0" ? "norecompute," : "");
 }
 /** Equation → { lowering, reads } for every equation the hook lowers (null when the hook is off). */
 function customLowerings(backend, jaxpr) {
 	const hook = globalThis[CUSTOM_KERNELS_HOOK];
 	if (!hook?.enabled) return null;
-	let found = customLoweringsByJaxpr.get(jaxpr);
+	const key = hook.cacheKey?.() ?? "";
+	let byKey = customLoweringsByJaxpr.get(jaxpr);
+	if (!byKey) customLoweringsByJaxpr.set(jaxpr, byKey = /* @__PURE__ */ new Map());
+	let found = byKey.get(key);
 	if (found) return found;
 	found = /* @__PURE__ */ new Map();
 	const defn = /* @__PURE__ */ new Map();
@@ -442,7 +447,7 @@ function customLowerings(backend, jaxpr) {
 		if (reads.some((v) => !(v instanceof Var))) throw new Error(\`custom-kernels: lowering \${lowering.name} takes a literal input\`);
 		found.set(eqn, { lowering, reads });
 	}
-	customLoweringsByJaxpr.set(jaxpr, found);
+	byKey.set(key, found);
 	return found;
 }
 /** Determines how to split the Jaxpr into kernels via dataflow analysis. */

@@ -33,10 +33,12 @@ trap 'rm -rf "$stage"' EXIT
 node_modules/.bin/esbuild src/cli/main.ts --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --external:@jax-js/jax --outfile="$stage/dist/cli.mjs" \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" --log-level=warning
-# the f16 kernel check (issue 26), bundled the same way: dist/f16-check.mjs
-node_modules/.bin/esbuild benchmarks/gpu/f16-check.mjs --bundle --platform=node --format=esm --target=node20 \
-  --external:webgpu --external:@jax-js/jax --outfile="$stage/dist/f16-check.mjs" \
-  --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" --log-level=warning
+# the conv kernel checks (issue 26: f16 against f32, f32 tile variants), bundled the same way: dist/<name>.mjs
+for tool in f16-check conv-sweep; do
+  node_modules/.bin/esbuild "benchmarks/gpu/$tool.mjs" --bundle --platform=node --format=esm --target=node20 \
+    --external:webgpu --external:@jax-js/jax --outfile="$stage/dist/$tool.mjs" \
+    --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" --log-level=warning
+done
 mkdir -p "$stage/node_modules/@jax-js" "$stage/node_modules/webgpu/dist"
 cp -r node_modules/@jax-js/jax "$stage/node_modules/@jax-js/jax"
 cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$stage/node_modules/webgpu/"

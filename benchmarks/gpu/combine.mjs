@@ -4,10 +4,13 @@
  * the `bench` results (engine: executor + eager submission + our conv kernels; lazy: the same with
  * jax-js's lazy submission; noconv: executor without our conv kernels; stock: jax-js's own), the PyTorch
  * peers from the same call, and "ratios" (ours / PyTorch median wall time of a step waited for, and of
- * steps run back to back: "pipelined") at the top level.
+ * steps run back to back: "pipelined") at the top level. Where the folder has conv-sweep.json and
+ * conv-torch.jsonl (engine.sh CONVSWEEP=1), "convs" compares our conv kernels with cuDNN on the same
+ * shapes: per preset, Σ layers × ms over the step's convs for our default tiling, the best single
+ * variant, the best variant per conv, the f16 kernels, and cuDNN with TF32 off and on.
  *   node benchmarks/gpu/combine.mjs <folder> <out.json>
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [dir, outFile] = process.argv.slice(2);
@@ -17,7 +20,7 @@ if (!dir || !outFile) {
 }
 // file names are <date>-<tag>-<preset>-b<batch>.json; the tag's first word names the variant
 const runs = readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
+  .filter((f) => /^\d{4}-\d{2}-\d{2}-.+-b\d+\.json$/.test(f))
   .map((f) => ({ ...JSON.parse(readFileSync(join(dir, f), 'utf8')), variant: f.slice(11).split('-')[0] }));
 const torch = readFileSync(join(dir, 'pytorch.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 const gpu = readFileSync(join(dir, 'gpu.txt'), 'utf8').trim().split('\n').slice(1).join('; ');
@@ -61,5 +64,40 @@ for (const [p, v] of Object.entries(presets)) {
     },
   };
 }
-writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), card: gpu, ratios, summary, runs: presets }, null, 1) + '\n');
-console.log(JSON.stringify({ ratios, summary }, null, 1));
+
+/** Our conv kernels (conv-sweep.json) against cuDNN (conv-torch.jsonl) on the same convs, or null. */
+function compareConvs() {
+  const [sf, tf] = [join(dir, 'conv-sweep.json'), join(dir, 'conv-torch.jsonl')];
+  if (!existsSync(sf) || !existsSync(tf)) return null;
+  const sweep = JSON.parse(readFileSync(sf, 'utf8').split('\n').find((l) => l.startsWith('{')));
+  const cudnn = readFileSync(tf, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const key = (c) => `${c.preset} ${c.kind} ${c.C} ${c.O} ${c.H} ${c.k}`;
+  const theirs = new Map(cudnn.map((c) => [`${key(c)} ${c.tf32}`, c.ms]));
+  const out = {};
+  for (const c of sweep.convs) {
+    const s = (out[c.preset] ??= { oursDefaultMs: 0, oursBestPerConvMs: 0, oursF16Ms: null, cudnnFp32Ms: 0, cudnnTf32Ms: 0, byKind: {}, rows: [] });
+    const def = c.results[sweep.variants[0]].ms;
+    const best = c.results[c.best].ms;
+    const f16 = c.results.f16?.ms ?? null;
+    const [fp32, tf32] = [theirs.get(`${key(c)} false`), theirs.get(`${key(c)} true`)];
+    s.oursDefaultMs += c.count * def;
+    s.oursBestPerConvMs += c.count * best;
+    if (f16 !== null) s.oursF16Ms = (s.oursF16Ms ?? 0) + c.count * f16;
+    s.cudnnFp32Ms += c.count * (fp32 ?? NaN);
+    s.cudnnTf32Ms += c.count * (tf32 ?? NaN);
+    const k = (s.byKind[c.kind] ??= { oursDefaultMs: 0, oursBestPerConvMs: 0, cudnnFp32Ms: 0 });
+    k.oursDefaultMs += c.count * def;
+    k.oursBestPerConvMs += c.count * best;
+    k.cudnnFp32Ms += c.count * (fp32 ?? NaN);
+    s.rows.push({ conv: `${c.kind} ${c.C}→${c.O} ${c.H}×${c.H} k${c.k} ×${c.count}`, gflop: c.gflop, oursDefaultMs: def, best: c.best, oursBestMs: best, oursF16Ms: f16, cudnnFp32Ms: fp32, cudnnTf32Ms: tf32 });
+  }
+  const r2 = (v) => (v === null ? null : Math.round(v * 100) / 100);
+  for (const s of Object.values(out)) {
+    for (const f of ['oursDefaultMs', 'oursBestPerConvMs', 'oursF16Ms', 'cudnnFp32Ms', 'cudnnTf32Ms']) s[f] = r2(s[f]);
+    for (const k of Object.values(s.byKind)) for (const f of Object.keys(k)) k[f] = r2(k[f]);
+  }
+  return { device: sweep.device, batch: sweep.batch, variants: sweep.variants, sweepSummary: sweep.summary, wrong: sweep.wrong, presets: out };
+}
+const convs = compareConvs();
+writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), card: gpu, ratios, summary, convs, runs: presets }, null, 1) + '\n');
+console.log(JSON.stringify({ ratios, summary, convs: convs && Object.fromEntries(Object.entries(convs.presets).map(([p, s]) => [p, { ...s, rows: undefined }])) }, null, 1));

@@ -16,7 +16,9 @@
 #           before src/engine/reduce-split.ts (DI_REDUCE_SPLIT_MIN=1024);
 #   noconv (NOCONV=1): the executor with jax-js's generic conv kernels, teacher step only;
 #   stock (presets in $STOCK, default none): jax-js's own dispatch and kernels, with its kernel profile.
-# Extras, each only when asked: CPUPROF=1 a V8 CPU profile of the fmnist-small engine teacher step
+# Extras, each only when asked: CONVSWEEP=1 every conv of fmnist-base (CONVSWEEP_PRESETS, comma-separated) timed with each f32 tile variant of
+# our kernels and the f16 one (dist/conv-sweep.mjs) and with cuDNN right after (bench_convs.py, TF32 off
+# and on), first, since it is what the next kernel choice rests on; CPUPROF=1 a V8 CPU profile of the fmnist-small engine teacher step
 # (top functions by self time in cpuprof.txt); QUICKSTART=1 the shipped GPU quick start timed (40 kimg);
 # CIFAR=1 the edm-cifar10 (DDPM++, 56M) teacher step beside PyTorch's.
 # Results under $OUT/res (JSON per run, pytorch.jsonl, gpu.txt, logs); benchmarks/gpu/combine.mjs turns
@@ -31,6 +33,11 @@ export PYTHONPATH=$PWD/edm${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/res/gpu.txt"
 bench() { node dist/cli.mjs bench --device webgpu --repeats "$repeats" --outdir "$out/res" "$@" 2>&1 | grep -v '^Warning: max'; }
 torch() { PYTHONUNBUFFERED=1 python3 benchmarks/pytorch/bench_edm.py "$@" --repeats 30 | tee -a "$out/res/pytorch.jsonl"; }
+if [ "${CONVSWEEP:-0}" = 1 ]; then
+  timeout 300 node dist/conv-sweep.mjs --presets "${CONVSWEEP_PRESETS:-fmnist-base}" --batch 128 --reps 20 --budget-s 200 --shapes-out "$out/res/conv-shapes.json" > "$out/res/conv-sweep.json" 2> "$out/res/conv-sweep.log"; echo "conv-sweep exit $?"
+  grep -E '^conv-sweep: fmnist-[a-z]+:' "$out/res/conv-sweep.log" | cut -c1-400
+  [ -s "$out/res/conv-shapes.json" ] && timeout 200 python3 benchmarks/pytorch/bench_convs.py "$out/res/conv-shapes.json" --repeats 20 > "$out/res/conv-torch.jsonl"; echo "bench_convs exit $?"
+fi
 # Ordered so that a call cut short still brings back each preset's engine run beside its PyTorch peer.
 for p in $presets; do
   parts=verify,teacher,distill

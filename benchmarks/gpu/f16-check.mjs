@@ -31,13 +31,13 @@ import { initDevice } from '../../src/platform/devices.ts';
 import { adapterInfo, convKernelPath, customKernelStats, f16KernelTile } from '../../src/engine/custom-kernels.ts';
 import { convGemmPlan } from '../../src/engine/kernels/conv-gemm.ts';
 import { convGemmF16Plan, trainingConvSpecs } from '../../src/engine/kernels/conv-gemm-f16.ts';
-import { songUNetConfig, songUNetShapes } from '../../src/nets/song-unet.ts';
+import { songUNetConfig } from '../../src/nets/song-unet.ts';
 import { teacherNet } from '../../src/teacher/net.ts';
 import { precondition } from '../../src/edm/precond.ts';
 import { edmLoss } from '../../src/edm/loss.ts';
 import { oneHot } from '../../src/distill/generator.ts';
+import { gpuKit, LABELS, relErr, round, songUNetConvs } from './conv-harness.mjs';
 
-const LABELS = 10;
 const MAX_KERNEL_REL_ERR = 1e-2;
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -52,20 +52,6 @@ const fail = (msg) => {
   for (const c of children) c.kill();
   process.exit(1);
 };
-
-/** Distinct convs of a SongUNet preset on 28×28×1 data: [C, O, H, k], the resolution from the EDM parameter name. */
-function songUNetConvs(preset) {
-  const shapes = songUNetShapes(songUNetConfig(preset, { imgResolution: 28, channels: 1, labelDim: LABELS }));
-  const seen = new Map();
-  for (const [name, s] of Object.entries(shapes)) {
-    if (s.length !== 4 || !name.endsWith('.weight')) continue;
-    const res = /\.(\d+)x\d+_/.exec(name);
-    if (!res) fail(`cannot read the resolution of conv ${name}`);
-    const [O, C, k] = s;
-    seen.set(`${C}-${O}-${res[1]}-${k}`, [C, O, Number(res[1]), k]);
-  }
-  return [...seen.values()];
-}
 
 // ---------------------------------------------------------------- child: one teacher-step gradient
 if (args[0] === '--grads-child') {
@@ -112,85 +98,14 @@ if (!tile) fail(`no subgroup matrices: ${info.name} offers no f16 → f32 subgro
 const dev = getWebGPUDevice();
 const reps = Number(opt('reps', '20'));
 const presets = opt('presets', 'fmnist-small,fmnist-base').split(',');
-const U = globalThis.GPUBufferUsage;
+const { randomBuffer, outBuffer, routine, read, timeRoutine } = gpuKit(dev);
 
-/** A storage buffer of `n` floats, uniform in [−1, 1) (seeded, so every run uses the same operands). */
-function randomBuffer(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  const b = dev.createBuffer({ size: n * 4, usage: U.STORAGE | U.COPY_DST | U.COPY_SRC });
-  dev.queue.writeBuffer(b, 0, a);
-  return b;
-}
-
-/** A plan's shaders as pipelines bound to (lhs, rhs, out, scratch…); `run(n)` dispatches the routine n times in one pass. */
-function routine(plan, lhs, rhs, out) {
-  const scratch = plan.scratchBytes.map((size) => dev.createBuffer({ size, usage: U.STORAGE }));
-  const steps = plan.shaders.map((sh) => {
-    const module = dev.createShaderModule({ code: sh.code });
-    const pipe = dev.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-    const bufs = [lhs, rhs, out, ...scratch].slice(0, sh.numInputs + sh.numOutputs);
-    const bg = dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: bufs.map((buffer, binding) => ({ binding, resource: { buffer } })) });
-    return { pipe, bg, passes: sh.passes };
-  });
-  const run = (n) => {
-    const enc = dev.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let r = 0; r < n; r++)
-      for (const s of steps) {
-        pass.setPipeline(s.pipe);
-        pass.setBindGroup(0, s.bg);
-        for (const p of s.passes) pass.dispatchWorkgroups(p.grid[0], p.grid[1]);
-      }
-    pass.end();
-    dev.queue.submit([enc.finish()]);
-  };
-  return { run, dispose: () => scratch.forEach((b) => b.destroy()) };
-}
-
-async function read(buf, n) {
-  const rb = dev.createBuffer({ size: n * 4, usage: U.MAP_READ | U.COPY_DST });
-  const enc = dev.createCommandEncoder();
-  enc.copyBufferToBuffer(buf, 0, rb, 0, n * 4);
-  dev.queue.submit([enc.finish()]);
-  await rb.mapAsync(globalThis.GPUMapMode.READ);
-  const out = new Float32Array(rb.getMappedRange()).slice();
-  rb.unmap();
-  rb.destroy();
-  return out;
-}
-
-/** max |a − e| / max |e|. */
-function relErr(a, e) {
-  let d = 0, m = 0;
-  for (let i = 0; i < e.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - e[i]));
-    m = Math.max(m, Math.abs(e[i]));
-  }
-  return d / (m || 1);
-}
-
-/** Runs `r` once (warm-up) then `reps` times; ms per run. */
-async function timeRoutine(r) {
-  r.run(1);
-  await dev.queue.onSubmittedWorkDone();
-  const t = performance.now();
-  r.run(reps);
-  await dev.queue.onSubmittedWorkDone();
-  return (performance.now() - t) / reps;
-}
-
-const round = (v, d = 4) => Number(v.toPrecision(d));
 const kernels = {};
 const worst = { relErr: 0, where: '' };
 for (const preset of presets) {
   const rows = [];
   let f32Ms = 0, f16Ms = 0;
-  for (const [C, O, H, k] of songUNetConvs(preset)) {
+  for (const { C, O, H, k } of songUNetConvs(preset)) {
     const x = randomBuffer(BATCH * C * H * H, 1 + C * 7 + H);
     const w = randomBuffer(O * C * k * k, 2 + O * 13 + k);
     const dy = randomBuffer(BATCH * O * H * H, 3 + O * 5 + H);
@@ -199,12 +114,12 @@ for (const preset of presets) {
     for (const [kind, spec] of Object.entries(specs)) {
       const n = spec.outShape.reduce((a, b) => a * b, 1);
       const [lhs, rhs] = operands[kind];
-      const outs = [0, 1].map(() => dev.createBuffer({ size: n * 4, usage: U.STORAGE | U.COPY_SRC }));
+      const outs = [0, 1].map(() => outBuffer(n));
       const p32 = convGemmPlan(spec);
       const r32 = routine(p32, lhs, rhs, outs[0]);
       const r16 = routine(convGemmF16Plan(spec, tile), lhs, rhs, outs[1]);
-      const ms32 = await timeRoutine(r32);
-      const ms16 = await timeRoutine(r16);
+      const ms32 = await timeRoutine(r32, reps);
+      const ms16 = await timeRoutine(r16, reps);
       const err = relErr(await read(outs[1], n), await read(outs[0], n));
       const where = `${preset} ${kind} ${C}→${O} ${H}×${H} k${k}`;
       if (!Number.isFinite(err)) fail(`${where}: f16 result not finite`);

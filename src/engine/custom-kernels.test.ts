@@ -17,7 +17,7 @@ import { adamInit } from '../train/adam.js';
 import type { Params } from '../nets/layers.js';
 import { keyForSeed } from '../random/seeds.js';
 import { flatParams, paramTree, treeLayout, type Stored } from '../train/flat-params.js';
-import { customKernelStats, setCustomKernels, viewOf, type EqnDesc } from './custom-kernels.js';
+import { convTile, customKernelStats, setConvTile, setCustomKernels, viewOf, type EqnDesc } from './custom-kernels.js';
 
 /** Counts compute dispatches (one per kernel pass) while `fn` runs. */
 async function countDispatches<T>(fn: () => Promise<T>): Promise<{ value: T; dispatches: number }> {
@@ -65,6 +65,38 @@ testOnBackends('a small conv net\'s jitted gradient: our kernels against stock j
     assert.ok(e <= 1e-5, `${k}: relative difference ${e.toExponential(2)}`);
   }
   tree.dispose([params, x]);
+}, { only: ['webgpu'] });
+
+testOnBackends('a tile variant (DI_CONV_TILE) compiles into jit programs beside the default, with the same gradients', async () => {
+  // > 16 channels, so forward, input- and weight-gradient GEMMs all take the variant's large tile
+  const [k1, k2, k3] = random.split(random.key(9), 3);
+  const params = { w1: random.normal(k1, [20, 3, 3, 3]).mul(0.3), w2: random.normal(k2, [18, 20, 3, 3]).mul(0.1) };
+  const x = random.normal(k3, [2, 3, 9, 9]);
+  const same = (h: np.Array, w: np.Array) => lax.conv(h, w, [1, 1], [[1, 1], [1, 1]]);
+  const loss = (p: typeof params) => np.square(same(nn.silu(same(x.ref, p.w1)), p.w2)).mean();
+  const g = jit(grad(loss));
+  const run = async (variant: string | undefined) => {
+    setConvTile(variant);
+    const out = g(tree.ref(params)) as typeof params;
+    return Object.fromEntries(await Promise.all(Object.entries(out).map(async ([k, v]) => [k, (await v.data()) as Float32Array]))) as Record<string, Float32Array>;
+  };
+  const tagged = () => Object.entries(customKernelStats()).filter(([n]) => n.endsWith('@m64n64-pf')).reduce((a, [, c]) => a + c, 0);
+  setCustomKernels(true);
+  try {
+    const base = await run(undefined);
+    const before = tagged();
+    const variant = await run('m64n64-pf');
+    assert.equal(convTile(), 'm64n64-pf');
+    // the same jitted function compiled again under the variant: its convs (3 of them at least) went through it
+    assert.ok(tagged() - before >= 3, JSON.stringify(customKernelStats()));
+    for (const k of Object.keys(base)) {
+      const e = maxRelDiff(variant[k], base[k]);
+      assert.ok(e <= 1e-5, `${k}: relative difference ${e.toExponential(2)}`);
+    }
+  } finally {
+    setConvTile(undefined);
+    tree.dispose([params, x]);
+  }
 }, { only: ['webgpu'] });
 
 testOnBackends('SongUNet teacher steps: our kernels against stock jax-js (same losses and parameters)', async () => {

@@ -12,9 +12,11 @@
  * Where the device offers f16 subgroup matrices (tensor cores: NVIDIA through Dawn), `DI_F16=1` runs the
  * convs on them (./kernels/conv-gemm-f16.ts, f16 operands, f32 accumulation; off by default until
  * measured on a GPU: `chooseF16`), `setF16Kernels` switches it; the f32 kernels stay the reference.
+ * `DI_CONV_TILE=<variant>` picks the f32 kernels' tiling (conv-gemm.ts `F32_VARIANTS`; default m64n64),
+ * `setConvTile` switches it; the jit compile cache keys on both choices (`cacheKey`).
  */
 import { getWebGPUDevice } from '@jax-js/jax';
-import { convGemmPlan, contiguousStrides, type View4 } from './kernels/conv-gemm.js';
+import { convGemmPlan, contiguousStrides, DEFAULT_F32_VARIANT, f32Choice, type View4 } from './kernels/conv-gemm.js';
 import { chooseF16Tile, convGemmF16Plan, type F16Tile, type SubgroupMatrixConfig } from './kernels/conv-gemm-f16.js';
 import type { RoutineShader } from './kernels/shader.js';
 
@@ -61,6 +63,10 @@ interface Hook {
   /** The device's f16 subgroup-matrix shape (null: none), and whether convs use it. */
   f16Tile?: F16Tile | null;
   f16?: boolean;
+  /** The f32 kernels' tile variant (conv-gemm.ts `F32_VARIANTS`). */
+  convTile?: string;
+  /** What programs compiled now depend on besides `enabled` (jax-js patch 'custom-kernels' keys its caches on it). */
+  cacheKey: () => string;
 }
 
 const HOOK = Symbol.for('diff-instruct.customKernels');
@@ -166,12 +172,14 @@ export function lowerConv(desc: EqnDesc): Lowering | null {
   const spec = { lhs: lhs.view, rhs: rhs.view, padLo, outShape };
   const h = hook();
   const f16 = h.f16 && h.f16Tile ? h.f16Tile : null;
-  const plan = f16 ? convGemmF16Plan(spec, f16) : convGemmPlan(spec);
+  const variant = h.convTile ?? DEFAULT_F32_VARIANT;
+  const plan = f16 ? convGemmF16Plan(spec, f16) : convGemmPlan(spec, undefined, f32Choice(variant));
   // jax-js's transpose rule makes the gradient convs of transposed/flipped operands: the weight gradient
   // transposes the forward input, the input gradient flips the weight
   const reordered = (i: number) => desc.inputs[i].views.some((v) => v.primitive === 'transpose' || v.primitive === 'flip');
   const kind = reordered(0) ? 'wgrad' : reordered(1) ? 'dgrad' : 'fwd';
-  const name = `conv-gemm-${f16 ? 'f16-' : ''}${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}`;
+  const tiled = f16 || variant === DEFAULT_F32_VARIANT ? '' : `@${variant}`;
+  const name = `conv-gemm-${f16 ? 'f16-' : ''}${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}${tiled}`;
   stats[name] = (stats[name] ?? 0) + 1;
   return {
     name,
@@ -183,7 +191,15 @@ export function lowerConv(desc: EqnDesc): Lowering | null {
 
 function hook(): Hook {
   const g = globalThis as any;
-  return (g[HOOK] ??= { enabled: false, primitives: ['conv'], viewPrimitives: ['transpose', 'flip', 'shrink', 'reshape'], lower: lowerConv } satisfies Hook);
+  return (g[HOOK] ??= {
+    enabled: false,
+    primitives: ['conv'],
+    viewPrimitives: ['transpose', 'flip', 'shrink', 'reshape'],
+    lower: lowerConv,
+    cacheKey(this: Hook) {
+      return this.f16 && this.f16Tile ? `f16-${this.f16Tile.m}x${this.f16Tile.n}x${this.f16Tile.k}` : `f32-${this.convTile ?? DEFAULT_F32_VARIANT}`;
+    },
+  } satisfies Hook);
 }
 
 /**
@@ -193,7 +209,8 @@ function hook(): Hook {
  * emulated on the CPU and these tiled kernels measured 2.5–6× slower than jax-js's one-thread-per-output
  * convs (benchmarks/README.md, "Our kernels on llvmpipe"); the 'reduce-split' patch keeps the stock
  * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off. Also picks the f16
- * subgroup-matrix convs where the device has them (`chooseF16`; `DI_F16=1|0`).
+ * subgroup-matrix convs where the device has them (`chooseF16`; `DI_F16=1|0`) and the f32 kernels' tile
+ * variant (`DI_CONV_TILE`, a one-line error for an unknown one).
  */
 export function installCustomKernels({ software = false }: { software?: boolean } = {}): void {
   const env = typeof process === 'undefined' ? undefined : process.env?.DI_CUSTOM_KERNELS;
@@ -201,6 +218,18 @@ export function installCustomKernels({ software = false }: { software?: boolean 
   const f16 = chooseF16(typeof process === 'undefined' ? undefined : process.env?.DI_F16, software ? null : deviceFacts());
   hook().f16Tile = f16.tile;
   hook().f16 = f16.on;
+  setConvTile(typeof process === 'undefined' ? undefined : process.env?.DI_CONV_TILE || undefined);
+}
+
+/** The f32 kernels' tile variant for programs compiled from now on (conv-gemm.ts `F32_VARIANTS`; undefined: the default). Throws for an unknown name. */
+export function setConvTile(name: string | undefined): void {
+  if (name !== undefined) f32Choice(name); // the one-line error naming the variants
+  hook().convTile = name ?? DEFAULT_F32_VARIANT;
+}
+
+/** The f32 kernels' tile variant programs compile with now. */
+export function convTile(): string {
+  return hook().convTile ?? DEFAULT_F32_VARIANT;
 }
 
 /** What the f16 choice needs to know of a WebGPU device (its features and adapter info). */
@@ -262,10 +291,8 @@ export function chooseF16(env: string | undefined, facts: DeviceFacts | null): {
 }
 
 /**
- * Turns the f16 subgroup-matrix convs on or off for programs compiled from now on. The jit compile cache
- * keys only on `setCustomKernels`'s switch, not on this one: a program already compiled keeps the kernels
- * it was compiled with, so compare the two paths of one program in separate processes (`DI_F16`).
- * Throws where the device has no f16 subgroup matrices.
+ * Turns the f16 subgroup-matrix convs on or off for programs compiled from now on (the jit compile cache
+ * keys on it). Throws where the device has no f16 subgroup matrices.
  */
 export function setF16Kernels(on: boolean): void {
   if (on && !hook().f16Tile) throw new Error('f16 conv kernels: this WebGPU device has no f16 subgroup matrices');

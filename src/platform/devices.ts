@@ -4,7 +4,8 @@
  *
  * Dawn setup in Node:
  *  - a real GPU (Vulkan): flags `enable-dawn-features=<DAWN_TOGGLES>`; on NVIDIA the toggles
- *    `allow_unsafe_apis,vulkan_enable_f16_on_nvidia` expose shader-f16 and f16 subgroup matrices.
+ *    `allow_unsafe_apis,vulkan_enable_f16_on_nvidia` expose shader-f16 and f16 subgroup matrices;
+ *    `disable-dawn-features=<DAWN_DISABLED_TOGGLES>` (default `timestamp_quantization`: exact GPU timings).
  *  - no GPU (CPU-only Linux): Dawn's OpenGL ES backend on Mesa llvmpipe (`backend=opengles`,
  *    `EGL_PLATFORM=surfaceless`, adapter `featureLevel: 'compatibility'`). Slow but real WebGPU.
  */
@@ -88,9 +89,18 @@ async function loadDawn(): Promise<any> {
   }
 }
 
+/**
+ * Dawn toggles turned off by default: `timestamp_quantization` rounds timestamp queries to 65,536 ns
+ * (a browser's defence against timing attacks), which made the per-kernel profile of a step
+ * (`bench --parts profile`) report most kernels as 0 or 65.5 µs (benchmarks/results/2026-12-07-h100-engine-late.json).
+ * `DAWN_DISABLED_TOGGLES` replaces the list ('' keeps Dawn's defaults).
+ */
+export const DEFAULT_DAWN_DISABLED_TOGGLES = 'timestamp_quantization';
+
 function dawnFlags(): string[] {
   const toggles = process.env.DAWN_TOGGLES ?? DEFAULT_DAWN_TOGGLES;
-  return toggles ? [`enable-dawn-features=${toggles}`] : [];
+  const disabled = process.env.DAWN_DISABLED_TOGGLES ?? DEFAULT_DAWN_DISABLED_TOGGLES;
+  return [...(toggles ? [`enable-dawn-features=${toggles}`] : []), ...(disabled ? [`disable-dawn-features=${disabled}`] : [])];
 }
 
 /**

@@ -10,8 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { create as createDawn, globals as dawnGlobals } from 'webgpu';
-import type { ConvGemmSpec } from './conv-gemm.js';
+import { convOfViews, llvmpipeDevice, runPlan } from '../../testing/dawn-devices.js';
 import { convGemmF16Plan, trainingConvSpecs, type F16Tile } from './conv-gemm-f16.js';
 
 /** NVIDIA's 8×8×8. The 16×16×16 tile passed the same cases (max rel err ≤ 4.2e-7) but its emulation
@@ -61,74 +60,7 @@ function emulateSubgroupMatrices(code: string, { m, n, k }: F16Tile): string {
   return `${out}\n${helpers}\n`;
 }
 
-/** out = conv(spec) in float64 from the flat buffers, operands rounded by `round` (the spec's own definition, independent of the kernels). */
-function convOfViews(spec: ConvGemmSpec, lhs: Float32Array, rhs: Float32Array, round: (x: number) => number): Float64Array {
-  const [N, C, H, W] = spec.lhs.shape;
-  const [O, , kh, kw] = spec.rhs.shape;
-  const [, , Ho, Wo] = spec.outShape;
-  const at = (v: ConvGemmSpec['lhs'], a: Float32Array, i: number[]) => round(a[v.offset + i.reduce((s, x, d) => s + x * v.strides[d], 0)]);
-  const out = new Float64Array(N * O * Ho * Wo);
-  for (let b = 0; b < N; b++)
-    for (let o = 0; o < O; o++)
-      for (let y = 0; y < Ho; y++)
-        for (let x = 0; x < Wo; x++) {
-          let s = 0;
-          for (let c = 0; c < C; c++)
-            for (let ky = 0; ky < kh; ky++)
-              for (let kx = 0; kx < kw; kx++) {
-                const iy = y + ky - spec.padLo[0];
-                const ix = x + kx - spec.padLo[1];
-                if (iy >= 0 && iy < H && ix >= 0 && ix < W) s += at(spec.lhs, lhs, [b, c, iy, ix]) * at(spec.rhs, rhs, [o, c, ky, kx]);
-              }
-          out[((b * O + o) * Ho + y) * Wo + x] = s;
-        }
-  return out;
-}
-
-/** Dawn's OpenGL ES adapter (Mesa llvmpipe), or the reason there is none. */
-async function llvmpipeDevice(): Promise<GPUDevice | string> {
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  Object.assign(globalThis, dawnGlobals);
-  gles = createDawn(['backend=opengles']) as GPU;
-  const adapter = await gles.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
-  if (!adapter) return "Dawn's OpenGL ES backend gives no adapter";
-  const { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup } = adapter.limits; // the split-K sum runs 256 invocations
-  return adapter.requestDevice({ requiredLimits: { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup } });
-}
-let gles: GPU | null = null;
 const glDevice = await llvmpipeDevice();
-
-/** Runs a plan's shaders once on (lhs, rhs) and reads the output. */
-async function runPlan(dev: GPUDevice, shaders: { code: string; numInputs: number; numOutputs: number; passes: { grid: [number, number] }[] }[], scratchBytes: number[], lhs: Float32Array, rhs: Float32Array, outLen: number): Promise<Float32Array> {
-  const U = GPUBufferUsage;
-  const buf = (size: number, data?: Float32Array) => {
-    const b = dev.createBuffer({ size, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
-    if (data) dev.queue.writeBuffer(b, 0, data.buffer as ArrayBuffer);
-    return b;
-  };
-  const all = [buf(lhs.byteLength, lhs), buf(rhs.byteLength, rhs), buf(outLen * 4), ...scratchBytes.map((b) => buf(b))];
-  const enc = dev.createCommandEncoder();
-  for (const sh of shaders) {
-    dev.pushErrorScope('validation');
-    const pipe = dev.createComputePipeline({ layout: 'auto', compute: { module: dev.createShaderModule({ code: sh.code }), entryPoint: 'main' } });
-    const bg = dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: all.slice(0, sh.numInputs + sh.numOutputs).map((buffer, binding) => ({ binding, resource: { buffer } })) });
-    const err = await dev.popErrorScope();
-    assert.equal(err?.message, undefined);
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipe);
-    pass.setBindGroup(0, bg);
-    for (const p of sh.passes) pass.dispatchWorkgroups(p.grid[0], p.grid[1]);
-    pass.end();
-  }
-  const read = dev.createBuffer({ size: outLen * 4, usage: U.MAP_READ | U.COPY_DST });
-  enc.copyBufferToBuffer(all[2], 0, read, 0, outLen * 4);
-  dev.queue.submit([enc.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(read.getMappedRange()).slice();
-  read.unmap();
-  for (const b of [...all, read]) b.destroy();
-  return out;
-}
 
 test('the f16 kernels compute the convs (llvmpipe, subgroup matrices emulated): forward, input and weight gradients, split-K', { skip: typeof glDevice === 'string' ? glDevice : false }, async () => {
   const dev = glDevice as GPUDevice;

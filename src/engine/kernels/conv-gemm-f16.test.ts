@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chooseF16, convKernelPath, f16KernelTile, installCustomKernels, setF16Kernels } from '../custom-kernels.js';
 import { convGemmPlan, GEMM_TILES } from './conv-gemm.js';
+import { compileErrors, nullDevice } from '../../testing/dawn-devices.js';
 import { chooseF16Tile, convGemmF16Plan, subgroupGrid, trainingConvSpecs, type F16Tile, type SubgroupMatrixConfig } from './conv-gemm-f16.js';
 
 const cfg = (M: number, N: number, K: number, componentType = 'f16', resultComponentType = 'f32'): SubgroupMatrixConfig => ({ componentType, resultComponentType, M, N, K });
@@ -84,27 +85,9 @@ test('f16 plans: the f32 plan (splits, scratch, grids, staging) with the inner p
     }
 });
 
-/** Dawn's GPU instance: kept referenced, since collecting it while its device lives crashes the process. */
-let dawn: GPU | null = null;
-
-/** A device on Dawn's null backend with the three features, or the reason there is none. */
-async function nullDevice(): Promise<GPUDevice | string> {
-  let mod: any;
-  try {
-    mod = await import('webgpu');
-  } catch (e) {
-    return `the webgpu package does not load (${(e as Error).message})`;
-  }
-  Object.assign(globalThis, mod.globals);
-  dawn = mod.create(['enable-dawn-features=allow_unsafe_apis', 'backend=null']) as GPU;
-  const adapter = await dawn.requestAdapter({});
-  if (!adapter) return "Dawn's null backend gives no adapter";
-  const missing = F16_FEATURES.filter((f) => !adapter.features.has(f));
-  if (missing.length) return `Dawn's null adapter lacks ${missing.join(', ')}`;
-  return adapter.requestDevice({ requiredFeatures: F16_FEATURES as GPUFeatureName[] });
-}
-
-const device = await nullDevice();
+const found = await nullDevice(F16_FEATURES as GPUFeatureName[]);
+const device = typeof found === 'string' ? found : found.device;
+const dawn = typeof found === 'string' ? null : found.gpu;
 
 test('Dawn accepts the f16 WGSL (null backend: compiled and validated, not run)', { skip: typeof device === 'string' ? device : false }, async () => {
   const dev = device as GPUDevice;
@@ -113,12 +96,7 @@ test('Dawn accepts the f16 WGSL (null backend: compiled and validated, not run)'
     for (const [kind, spec] of Object.entries(trainingConvSpecs(128, C, H, H, O, k)))
       for (const tile of [NV8, T16]) {
         const code = convGemmF16Plan(spec, tile).shaders[0].code;
-        const module = dev.createShaderModule({ code });
-        const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error');
-        assert.deepEqual(errors.map((m) => `${m.lineNum}: ${m.message}`), [], `${kind} C${C} O${O} k${k} tile ${tile.m}`);
-        dev.pushErrorScope('validation');
-        await dev.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-        assert.equal((await dev.popErrorScope())?.message, undefined);
+        assert.deepEqual(await compileErrors(dev, code), [], `${kind} C${C} O${O} k${k} tile ${tile.m}`);
         compiled++;
       }
   assert.equal(compiled, LAYERS.length * 3 * 2);

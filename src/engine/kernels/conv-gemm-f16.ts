@@ -93,7 +93,7 @@ export function f16Inner(tile: F16Tile): GemmInner {
   return {
     enables: ['enable f16;', 'enable chromium_experimental_subgroup_matrix;', 'diagnostic(off, chromium.subgroup_matrix_uniformity);'],
     elem: 'f16',
-    strides: (BM) => ({ aStride: BM + PAD, bStride: GEMM_TILES.BN + PAD }),
+    strides: (t) => ({ aStride: t.BM + PAD, bStride: t.BN + PAD }),
     // one m×n f32 block per subgroup, through which result matrices reach the bounds-checked stores
     decls: (t) => [`var<workgroup> Cs: array<f32, ${(t.threads / sgSize) * m * n}>;`],
     init: (t) => {

@@ -13,10 +13,14 @@
  *    [Cin,Cout,k,k] — a GEMM whose reduction runs over B·H·W.
  *
  * GEMM view: M = O (rows of R), N = n·y·x (output pixels), K = c·ky·kx. A[m,k] = R[m,c,ky,kx];
- * B[k,n] = L[…] (im2col, never materialized). Tiling: a workgroup of 128 threads computes a 64×64 tile
- * (16×64 when M ≤ 16) of the output (each thread 8×4 outputs in registers, 2×4 for the small tile:
- * rows ty + 8i, columns tx + 16j, so neighbouring threads write neighbouring pixels), stepping through
- * K in 16-deep tiles of A and B staged in workgroup memory. Loads are mapped so that neighbouring threads read neighbouring addresses (along k
+ * B[k,n] = L[…] (im2col, never materialized). Tiling, by default: a workgroup of 128 threads computes
+ * a 64×64 tile (16×64 when M ≤ 16) of the output (each thread 8×4 outputs in registers, 2×4 for the
+ * small tile: rows ty + 8i, columns tx + 16j, so neighbouring threads write neighbouring pixels),
+ * stepping through K in 16-deep tiles of A and B staged in workgroup memory. `F32_VARIANTS` names the
+ * others, for measuring on a GPU (`DI_CONV_TILE`): larger tiles (up to 128×128 with 256 threads of 8×8
+ * outputs), staged tiles read as vec4 (each thread's rows and columns in runs of 4 — a quarter of the
+ * workgroup-memory loads per multiply-add), and the next K-tile prefetched into registers while the
+ * current one is multiplied. Loads are mapped so that neighbouring threads read neighbouring addresses (along k
  * when the operand's run along k is longer, e.g. a weight gradient's B·H·W, else along m/n). The (c, ky,
  * kx) of each loaded k are carried from tile to tile by constant additions with carries, so the K loop
  * has no integer division (the per-thread output coordinates are divided once, before it). Split-K: when M×N gives too few workgroups to fill a GPU (weight gradients:
@@ -52,24 +56,28 @@ export interface ConvGemmPlan {
   shaders: RoutineShader[];
 }
 
-/** The sizes of one workgroup tile, as a GEMM inner product sees them. */
-export interface GemmTile {
-  /** GEMM sizes (outputs M × N) and the tile's rows (64 or 16) and columns (BN). */
-  M: number;
-  N: number;
+/** A workgroup tile's shape: rows BM × columns BN of the output, BK deep, `threads` invocations; `prefetch`: load the next K-tile into registers while multiplying the current one. */
+export interface TileShape {
   BM: number;
   BN: number;
-  /** Reduction depth staged per step. */
   BK: number;
   threads: number;
-  /** Row pitches (elements) of the staged tiles As [BK][aStride] (m fastest) and Bs [BK][bStride] (n fastest). */
+  prefetch?: boolean;
+}
+
+/** The sizes of one workgroup tile, as a GEMM inner product sees them. */
+export interface GemmTile extends TileShape {
+  /** GEMM sizes (outputs M × N). */
+  M: number;
+  N: number;
+  /** Row pitches of the staged tiles As [BK][aStride] (m fastest) and Bs [BK][bStride] (n fastest), in elements of `GemmInner.elem` (vec4s where `vec4`). */
   aStride: number;
   bStride: number;
 }
 
 /**
  * What differs between GEMM inner products over the same staged tiles: the f32 one here (each thread
- * 8×4 outputs by FMAs) and the f16 subgroup-matrix one (conv-gemm-f16.ts). Tiling, operand staging,
+ * TM×TN outputs by FMAs) and the f16 subgroup-matrix one (conv-gemm-f16.ts). Tiling, operand staging,
  * the K loop and split-K are shared (`convGemmPlan`). Every hook returns WGSL lines.
  */
 export interface GemmInner {
@@ -77,8 +85,10 @@ export interface GemmInner {
   enables: string[];
   /** Element type of the staged tiles; loads are converted to it. */
   elem: 'f32' | 'f16';
-  /** Row pitches of As and Bs for a tile of `BM` rows. */
-  strides: (BM: number) => { aStride: number; bStride: number };
+  /** The staged tiles are arrays of vec4<elem> (a staged element m is component m % 4 of entry m / 4). */
+  vec4?: boolean;
+  /** Row pitches of As and Bs for a tile. */
+  strides: (t: TileShape) => { aStride: number; bStride: number };
   /** Declarations after As and Bs (module scope). */
   decls: (t: GemmTile) => string[];
   /** Accumulators, before the K loop (`t` is the i32 invocation index). */
@@ -89,24 +99,24 @@ export interface GemmInner {
   epilogue: (t: GemmTile, store: (m: string, n: string, v: string) => string) => string[];
 }
 
+/** The tile and inner product one conv runs with, chosen from its M (output channels of the GEMM). */
+export type GemmChoice = (M: number) => { tile: TileShape; inner: GemmInner };
+
 /** Output rows (o) per workgroup: 64, or 16 when the conv has ≤ 16 output channels (a 1-channel image's
  * last conv, the input gradient of its first), which would leave most of a 64-row tile idle. */
-const BM_LARGE = 64;
-const BM_SMALL = 16;
-const rowsPerTile = (M: number) => (M <= BM_SMALL ? BM_SMALL : BM_LARGE);
-const BN = 64; // output columns (pixels) per workgroup
-const BK = 16; // reduction depth staged per step
-const TX = 16; // threads along n
-const TY = 8; // threads along m
-const THREADS = TX * TY;
-const TN = BN / TX; // 4 columns per thread
-/** The workgroup tiles `convGemmPlan` makes, whatever the inner product: rows BM (64, or 16 for M ≤ 16) × BN columns, BK deep, `threads` invocations. */
-export const GEMM_TILES = { rows: [BM_LARGE, BM_SMALL], BN, BK, threads: THREADS } as const;
+const TILE_LARGE: TileShape = { BM: 64, BN: 64, BK: 16, threads: 128 };
+const TILE_SMALL: TileShape = { BM: 16, BN: 64, BK: 16, threads: 128 };
+/** The default tiles for M: rows BM (64, or 16 for M ≤ 16) × BN columns, BK deep, `threads` invocations. */
+export const defaultTile = (M: number): TileShape => (M <= TILE_SMALL.BM ? TILE_SMALL : TILE_LARGE);
+/** The default tiles `convGemmPlan` makes, whatever the inner product (the f16 one uses these). */
+export const GEMM_TILES = { rows: [TILE_LARGE.BM, TILE_SMALL.BM], BN: TILE_LARGE.BN, BK: TILE_LARGE.BK, threads: TILE_LARGE.threads } as const;
 /** Workgroups that fill a large GPU (an H100 has 132 SMs): split K until M×N tiles × splits reach it. */
 const TARGET_WORKGROUPS = 1024;
 const MIN_K_TILES_PER_SPLIT = 16;
 const MAX_SPLITS = 128;
 const MAX_SCRATCH_FLOATS = 1 << 24;
+/** Workgroup memory the tiles may take: WebGPU's guaranteed minimum (browsers give no more unless asked). */
+const MAX_WORKGROUP_BYTES = 16384;
 
 /** Row-major strides of `shape`. */
 export function contiguousStrides(shape: readonly number[]): number[] {
@@ -126,9 +136,9 @@ export function gemmSizes(spec: ConvGemmSpec) {
 }
 
 /** How many K splits: enough workgroups to fill a GPU, each split ≥ 16 K-tiles, loops within llvmpipe's limit. */
-export function chooseSplits(M: number, N: number, K: number): number {
-  const tiles = Math.ceil(M / rowsPerTile(M)) * Math.ceil(N / BN);
-  const kTiles = Math.ceil(K / BK);
+export function chooseSplits(M: number, N: number, K: number, tile: TileShape = defaultTile(M)): number {
+  const tiles = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN);
+  const kTiles = Math.ceil(K / tile.BK);
   let s = Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.ceil(kTiles / MIN_K_TILES_PER_SPLIT), MAX_SPLITS, Math.floor(MAX_SCRATCH_FLOATS / (M * N)));
   s = Math.max(1, s, Math.ceil(kTiles / MAX_LOOP_ITERATIONS));
   if (s === 1) return 1;
@@ -136,16 +146,21 @@ export function chooseSplits(M: number, N: number, K: number): number {
   return Math.ceil(kTiles / chunkTiles);
 }
 
-/** The routine for one conv: one GEMM shader (inner product `inner`, f32 FMAs by default), plus a summing shader when K is split. */
-export function convGemmPlan(spec: ConvGemmSpec, splits?: number, inner: GemmInner = F32_INNER): ConvGemmPlan {
+/**
+ * The routine for one conv: one GEMM shader, plus a summing shader when K is split. `choice` picks the
+ * tile and inner product from M: by default f32 FMAs on `defaultTile` (the f16 kernels pass theirs;
+ * `f32Choice` gives the `F32_VARIANTS`).
+ */
+export function convGemmPlan(spec: ConvGemmSpec, splits?: number, choice: GemmChoice | GemmInner = F32_DEFAULT): ConvGemmPlan {
   const g = gemmSizes(spec);
-  const S = splits ?? chooseSplits(g.M, g.N, g.K);
-  const kTiles = Math.ceil(g.K / BK);
-  const chunk = Math.ceil(kTiles / S) * BK; // K per split, a multiple of BK
+  const { tile, inner } = typeof choice === 'function' ? choice(g.M) : { tile: defaultTile(g.M), inner: choice };
+  const S = splits ?? chooseSplits(g.M, g.N, g.K, tile);
+  const kTiles = Math.ceil(g.K / tile.BK);
+  const chunk = Math.ceil(kTiles / S) * tile.BK; // K per split, a multiple of BK
   if (Math.ceil(g.K / chunk) !== S) throw new Error(`conv-gemm: ${S} splits do not divide K = ${g.K} into non-empty chunks`);
-  if (chunk / BK > MAX_LOOP_ITERATIONS) throw new Error(`conv-gemm: ${chunk / BK} K-tiles per split exceed the ${MAX_LOOP_ITERATIONS}-iteration loop limit`);
+  if (chunk / tile.BK > MAX_LOOP_ITERATIONS) throw new Error(`conv-gemm: ${chunk / tile.BK} K-tiles per split exceed the ${MAX_LOOP_ITERATIONS}-iteration loop limit`);
   const outputs = S > 1 ? ['out', 'scratch'] : ['out'];
-  const shaders = [gemmShader(spec, g, S, chunk, outputs, inner)];
+  const shaders = [gemmShader(spec, g, S, chunk, outputs, inner, tile)];
   if (S > 1) shaders.push(sumShader(g, spec.outShape, S, outputs));
   return { splits: S, scratchBytes: S > 1 ? [S * g.M * g.N * 4] : [], shaders };
 }
@@ -157,54 +172,138 @@ function kFastest(kRun: number, otherRun: number): boolean {
   return kRun > otherRun;
 }
 
-/** 8×4 outputs per thread (2×4 for a 16-row tile), rows ty + 8i, columns tx + 16j, by f32 FMAs. */
-const F32_INNER: GemmInner = {
-  enables: [],
-  elem: 'f32',
-  // +1: fewer bank conflicts on the k-major stores
-  strides: (BM) => ({ aStride: BM + 1, bStride: BN + 1 }),
-  decls: () => [],
-  init: ({ BM }) => {
-    const lines = [`  let ty = t / ${TX};`, `  let tx = t % ${TX};`];
-    for (let i = 0; i < BM / TY; i++) for (let j = 0; j < TN; j++) lines.push(`  var acc${i}_${j}: f32 = 0.0;`);
-    return lines;
-  },
-  compute: ({ BM, aStride, bStride }) => {
-    const lines: string[] = [];
-    const TM = BM / TY;
-    for (let kk = 0; kk < BK; kk++) {
-      for (let i = 0; i < TM; i++) lines.push(`    let a${kk}_${i} = As[${kk * aStride} + ty + ${i * TY}];`);
-      for (let j = 0; j < TN; j++) lines.push(`    let b${kk}_${j} = Bs[${kk * bStride} + tx + ${j * TX}];`);
-      for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) lines.push(`    acc${i}_${j} = fma(a${kk}_${i}, b${kk}_${j}, acc${i}_${j});`);
-    }
-    return lines;
-  },
-  epilogue: ({ BM }, store) => {
-    const lines: string[] = [];
-    for (let i = 0; i < BM / TY; i++) {
-      lines.push(`  let om${i} = m0 + ty + ${i * TY};`);
-      for (let j = 0; j < TN; j++) lines.push(`  ${store(`om${i}`, `(n0 + tx + ${j * TX})`, `acc${i}_${j}`)}`);
-    }
-    return lines;
-  },
-};
+/**
+ * f32 FMAs, each thread TM×TN outputs of the tile, TN given (TX = BN / TN threads along n, the rest along
+ * m). `vec4: false`: rows ty + TY·i, columns tx + TX·j (neighbouring threads, neighbouring pixels), the
+ * staged rows padded by one element against bank conflicts on k-major stores. `vec4: true`: rows and
+ * columns in runs of 4 (rows 4·ty + 4·TY·h + r), read from the staged tiles as vec4 (padded by one vec4),
+ * so a thread makes (TM + TN) / 4 workgroup-memory loads per k instead of TM + TN.
+ */
+export function f32Inner(TN: number, vec4: boolean): GemmInner {
+  const grid = (t: TileShape) => {
+    const TX = t.BN / TN;
+    const TY = t.threads / TX;
+    const TM = t.BM / TY;
+    if (!Number.isInteger(TX) || !Number.isInteger(TY) || !Number.isInteger(TM) || TM < 1 || (vec4 && (TM % 4 || TN % 4)))
+      throw new Error(`conv-gemm: a ${t.BM}×${t.BN} tile of ${t.threads} threads cannot hold ${vec4 ? 'vec4 runs of ' : ''}${TN} columns per thread`);
+    return { TX, TY, TM };
+  };
+  if (!vec4)
+    return {
+      enables: [],
+      elem: 'f32',
+      // +1: fewer bank conflicts on the k-major stores
+      strides: (t) => ({ aStride: t.BM + 1, bStride: t.BN + 1 }),
+      decls: () => [],
+      init: (t) => {
+        const { TX, TM } = grid(t);
+        const lines = [`  let ty = t / ${TX};`, `  let tx = t % ${TX};`];
+        for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) lines.push(`  var acc${i}_${j}: f32 = 0.0;`);
+        return lines;
+      },
+      compute: (t) => {
+        const { TX, TY, TM } = grid(t);
+        const lines: string[] = [];
+        for (let kk = 0; kk < t.BK; kk++) {
+          for (let i = 0; i < TM; i++) lines.push(`    let a${kk}_${i} = As[${kk * t.aStride} + ty + ${i * TY}];`);
+          for (let j = 0; j < TN; j++) lines.push(`    let b${kk}_${j} = Bs[${kk * t.bStride} + tx + ${j * TX}];`);
+          for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) lines.push(`    acc${i}_${j} = fma(a${kk}_${i}, b${kk}_${j}, acc${i}_${j});`);
+        }
+        return lines;
+      },
+      epilogue: (t, store) => {
+        const { TX, TY, TM } = grid(t);
+        const lines: string[] = [];
+        for (let i = 0; i < TM; i++) {
+          lines.push(`  let om${i} = m0 + ty + ${i * TY};`);
+          for (let j = 0; j < TN; j++) lines.push(`  ${store(`om${i}`, `(n0 + tx + ${j * TX})`, `acc${i}_${j}`)}`);
+        }
+        return lines;
+      },
+    };
+  return {
+    enables: [],
+    elem: 'f32',
+    vec4: true,
+    strides: (t) => ({ aStride: t.BM / 4 + 1, bStride: t.BN / 4 + 1 }),
+    decls: () => [],
+    init: (t) => {
+      const { TX, TM } = grid(t);
+      const lines = [`  let ty = t / ${TX};`, `  let tx = t % ${TX};`];
+      // acc{i}_{h}: row i of the thread's TM, columns 4·tx + 4·TX·h + (0..3)
+      for (let i = 0; i < TM; i++) for (let h = 0; h < TN / 4; h++) lines.push(`  var acc${i}_${h} = vec4<f32>(0.0);`);
+      return lines;
+    },
+    compute: (t) => {
+      const { TX, TY, TM } = grid(t);
+      const lines: string[] = [];
+      for (let kk = 0; kk < t.BK; kk++) {
+        for (let g = 0; g < TM / 4; g++) lines.push(`    let a${kk}_${g} = As[${kk * t.aStride} + ty + ${g * TY}];`);
+        for (let h = 0; h < TN / 4; h++) lines.push(`    let b${kk}_${h} = Bs[${kk * t.bStride} + tx + ${h * TX}];`);
+        for (let i = 0; i < TM; i++) for (let h = 0; h < TN / 4; h++) lines.push(`    acc${i}_${h} = fma(vec4<f32>(a${kk}_${i >> 2}[${i & 3}]), b${kk}_${h}, acc${i}_${h});`);
+      }
+      return lines;
+    },
+    epilogue: (t, store) => {
+      const { TX, TY, TM } = grid(t);
+      const lines: string[] = [];
+      for (let i = 0; i < TM; i++) {
+        lines.push(`  let om${i} = m0 + 4 * ty + ${(i >> 2) * 4 * TY + (i & 3)};`);
+        for (let h = 0; h < TN / 4; h++) for (let c = 0; c < 4; c++) lines.push(`  ${store(`om${i}`, `(n0 + 4 * tx + ${h * 4 * TX + c})`, `acc${i}_${h}[${c}]`)}`);
+      }
+      return lines;
+    },
+  };
+}
 
-function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outputs: string[], inner: GemmInner): RoutineShader {
+/** The default inner product: 8×4 outputs per thread (2×4 for a 16-row tile), rows ty + 8i, columns tx + 16j. */
+const F32_DEFAULT = f32Inner(4, false);
+
+/**
+ * The f32 kernel variants, by name (`DI_CONV_TILE`; benchmarks/gpu/conv-sweep.mjs times each on a GPU):
+ * the large tile (M > 16) each uses; convs with M ≤ 16 always take the default 16×64 tile.
+ * `m64n64` is the default; names read rows × columns × depth, `v4` vec4 reads, `pf` prefetch.
+ */
+export const F32_VARIANTS: Record<string, { tile: TileShape; TN: number; vec4: boolean }> = {
+  m64n64: { tile: TILE_LARGE, TN: 4, vec4: false },
+  'm64n64-pf': { tile: { ...TILE_LARGE, prefetch: true }, TN: 4, vec4: false },
+  'm64n64-v4': { tile: TILE_LARGE, TN: 4, vec4: true },
+  'm64n128-v4': { tile: { BM: 64, BN: 128, BK: 16, threads: 128 }, TN: 8, vec4: true },
+  'm128n64-v4': { tile: { BM: 128, BN: 64, BK: 16, threads: 128 }, TN: 8, vec4: true },
+  'm128n128k8-v4': { tile: { BM: 128, BN: 128, BK: 8, threads: 256 }, TN: 8, vec4: true },
+  'm64n128-v4-pf': { tile: { BM: 64, BN: 128, BK: 16, threads: 128, prefetch: true }, TN: 8, vec4: true },
+  'm128n128k8-v4-pf': { tile: { BM: 128, BN: 128, BK: 8, threads: 256, prefetch: true }, TN: 8, vec4: true },
+};
+export const DEFAULT_F32_VARIANT = 'm64n64';
+
+/** The tile and inner product of the f32 variant `name` (the default 16-row tile where M ≤ 16); a one-line error naming the variants for an unknown name. */
+export function f32Choice(name: string = DEFAULT_F32_VARIANT): GemmChoice {
+  const v = F32_VARIANTS[name];
+  if (!v) throw new Error(`conv-gemm: unknown tile variant '${name}' (one of ${Object.keys(F32_VARIANTS).join(', ')})`);
+  const inner = f32Inner(v.TN, v.vec4);
+  return (M) => (M <= TILE_SMALL.BM ? { tile: TILE_SMALL, inner: F32_DEFAULT } : { tile: v.tile, inner });
+}
+
+function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outputs: string[], inner: GemmInner, shape: TileShape): RoutineShader {
   const { M, N, K, H, W, kh, kw, ho, wo } = g;
   const KK = kh * kw;
   const howo = ho * wo;
   const [L, R] = [spec.lhs, spec.rhs];
   const [padY, padX] = spec.padLo;
+  const { BM, BN, BK, threads: THREADS } = shape;
   const tilesN = Math.ceil(N / BN);
-  const BM = rowsPerTile(M);
-  const { aStride: A_STRIDE, bStride: B_STRIDE } = inner.strides(BM);
-  const tile: GemmTile = { M, N, BM, BN, BK, threads: THREADS, aStride: A_STRIDE, bStride: B_STRIDE };
+  const { aStride: A_STRIDE, bStride: B_STRIDE } = inner.strides(shape);
+  const tile: GemmTile = { ...shape, M, N, aStride: A_STRIDE, bStride: B_STRIDE };
   const cvt = (v: string) => (inner.elem === 'f32' ? v : `${inner.elem}(${v})`);
+  const staged = inner.vec4 ? `vec4<${inner.elem}>` : inner.elem;
+  const stagedBytes = BK * (A_STRIDE + B_STRIDE) * (inner.vec4 ? 4 : 1) * (inner.elem === 'f16' ? 2 : 4);
+  if (THREADS % BK || THREADS % BM || THREADS % BN || (BM * BK) % THREADS || (BN * BK) % THREADS || stagedBytes > MAX_WORKGROUP_BYTES)
+    throw new Error(`conv-gemm: a ${BM}×${BN}×${BK} tile of ${THREADS} threads cannot be staged (${stagedBytes} bytes of workgroup memory)`);
   const tilesM = Math.ceil(M / BM);
   const workgroups = tilesN * tilesM * S;
   const [gx, gy] = grid2d(workgroups);
-  const aPerThread = (BM * BK) / THREADS; // loads of A per thread per K-tile (8, or 2 for small M)
-  const bPerThread = (BN * BK) / THREADS; // loads of B (8)
+  const aPerThread = (BM * BK) / THREADS; // loads of A per thread per K-tile (8, or 2 for small M, by default)
+  const bPerThread = (BN * BK) / THREADS; // loads of B (8 by default)
   // run lengths along k and along m/n of each operand's unit-stride dim decide the load mapping
   const aKFast = kFastest(Math.abs(R.strides[3]) === 1 ? kw : Math.abs(R.strides[1]) === 1 ? R.shape[1] : 0, Math.abs(R.strides[0]) === 1 ? M : 0);
   const bKFast = kFastest(kw, wo);
@@ -213,13 +312,15 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
     kFast
       ? { kk: `(t % ${BK})`, mm: `(t / ${BK} + ${(THREADS / BK) * r})` }
       : { kk: `(t / ${mn} + ${(THREADS / mn) * r})`, mm: `(t % ${mn})` };
+  // the staged element (kk, mm) of As or Bs
+  const stagedAt = (arr: string, stride: number, kk: string, mm: string) => (inner.vec4 ? `${arr}[${kk} * ${stride} + ${mm} / 4][${mm} % 4]` : `${arr}[${kk} * ${stride} + ${mm}]`);
   const { decl, uses } = bindings(['lhs', 'rhs'], outputs);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
   for (const l of inner.enables) emit(l);
   emit(decl);
-  emit(`var<workgroup> As: array<${inner.elem}, ${BK * A_STRIDE}>;`);
-  emit(`var<workgroup> Bs: array<${inner.elem}, ${BK * B_STRIDE}>;`);
+  emit(`var<workgroup> As: array<${staged}, ${BK * A_STRIDE}>;`);
+  emit(`var<workgroup> Bs: array<${staged}, ${BK * B_STRIDE}>;`);
   for (const l of inner.decls(tile)) emit(l);
   emit(`@compute @workgroup_size(${THREADS})`);
   emit(`fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`);
@@ -268,35 +369,69 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
     emit(`  let bOk${r} = bn${r} < ${N};`);
   }
   for (const l of inner.init(tile)) emit(l);
-  emit(`  for (var kt = kBegin; kt < kEnd; kt += ${BK}) {`);
-  for (const a of aLoads) {
-    const k = a.k;
-    emit(`    var va${a.r}: f32 = 0.0;`);
-    emit(`    if (aOk${a.r} && ${k} < kEnd) { va${a.r} = rhs[aOff${a.r} + ${k}c * ${i32(R.strides[1])} + ${k}y * ${i32(R.strides[2])} + ${k}x * ${i32(R.strides[3])}]; }`);
-    emit(`    As[${a.kk} * ${A_STRIDE} + ${a.mm}] = ${cvt(`va${a.r}`)};`);
-  }
-  for (const b of bLoads) {
-    const k = b.k;
-    emit(`    var vb${b.r}: f32 = 0.0;`);
-    emit(`    let iy${b.r} = bY${b.r} + ${k}y;`);
-    emit(`    let ix${b.r} = bX${b.r} + ${k}x;`);
-    emit(`    if (bOk${b.r} && ${k} < kEnd && iy${b.r} >= 0 && iy${b.r} < ${H} && ix${b.r} >= 0 && ix${b.r} < ${W}) { vb${b.r} = lhs[bOff${b.r} + ${k}c * ${i32(L.strides[1])} + iy${b.r} * ${i32(L.strides[2])} + ix${b.r} * ${i32(L.strides[3])}]; }`);
-    emit(`    Bs[${b.kk} * ${B_STRIDE} + ${b.mm}] = ${cvt(`vb${b.r}`)};`);
-  }
-  emit(`    workgroupBarrier();`);
-  for (const l of inner.compute(tile)) emit(l);
-  emit(`    workgroupBarrier();`);
+  // one K-tile's operands from memory into va/vb (zero outside the operand or past kEnd)
+  const load = (ind: string, declare: boolean) => {
+    const v = declare ? 'var ' : '';
+    const ty = declare ? ': f32' : '';
+    for (const a of aLoads) {
+      const k = a.k;
+      emit(`${ind}${v}va${a.r}${ty} = 0.0;`);
+      emit(`${ind}if (aOk${a.r} && ${k} < kEnd) { va${a.r} = rhs[aOff${a.r} + ${k}c * ${i32(R.strides[1])} + ${k}y * ${i32(R.strides[2])} + ${k}x * ${i32(R.strides[3])}]; }`);
+      if (declare) emit(`${ind}${stagedAt('As', A_STRIDE, a.kk, a.mm)} = ${cvt(`va${a.r}`)};`);
+    }
+    for (const b of bLoads) {
+      const k = b.k;
+      emit(`${ind}${v}vb${b.r}${ty} = 0.0;`);
+      emit(`${ind}let iy${b.r} = bY${b.r} + ${k}y;`);
+      emit(`${ind}let ix${b.r} = bX${b.r} + ${k}x;`);
+      emit(`${ind}if (bOk${b.r} && ${k} < kEnd && iy${b.r} >= 0 && iy${b.r} < ${H} && ix${b.r} >= 0 && ix${b.r} < ${W}) { vb${b.r} = lhs[bOff${b.r} + ${k}c * ${i32(L.strides[1])} + iy${b.r} * ${i32(L.strides[2])} + ix${b.r} * ${i32(L.strides[3])}]; }`);
+      if (declare) emit(`${ind}${stagedAt('Bs', B_STRIDE, b.kk, b.mm)} = ${cvt(`vb${b.r}`)};`);
+    }
+  };
+  const stage = (ind: string) => {
+    for (const a of aLoads) emit(`${ind}${stagedAt('As', A_STRIDE, a.kk, a.mm)} = ${cvt(`va${a.r}`)};`);
+    for (const b of bLoads) emit(`${ind}${stagedAt('Bs', B_STRIDE, b.kk, b.mm)} = ${cvt(`vb${b.r}`)};`);
+  };
   // advance each k state by BK: BK = q·KK + qy·kw + qx, added digit by digit with carries
-  const q = Math.floor(BK / KK);
-  const qy = Math.floor((BK % KK) / kw);
-  const qx = BK % kw;
-  for (const name of kStates.values()) {
-    emit(`    ${name} += ${BK};`);
-    if (qx) emit(`    ${name}x += ${qx}; if (${name}x >= ${kw}) { ${name}x -= ${kw}; ${name}y += 1; }`);
-    if (qy || qx) emit(`    ${name}y += ${qy}; if (${name}y >= ${kh}) { ${name}y -= ${kh}; ${name}c += 1; }`);
-    if (q) emit(`    ${name}c += ${q};`);
+  const advance = (ind: string) => {
+    const q = Math.floor(BK / KK);
+    const qy = Math.floor((BK % KK) / kw);
+    const qx = BK % kw;
+    for (const name of kStates.values()) {
+      emit(`${ind}${name} += ${BK};`);
+      if (qx) emit(`${ind}${name}x += ${qx}; if (${name}x >= ${kw}) { ${name}x -= ${kw}; ${name}y += 1; }`);
+      if (qy || qx) emit(`${ind}${name}y += ${qy}; if (${name}y >= ${kh}) { ${name}y -= ${kh}; ${name}c += 1; }`);
+      if (q) emit(`${ind}${name}c += ${q};`);
+    }
+  };
+  if (!shape.prefetch) {
+    // stage (load and store) a K-tile, multiply it, move on
+    emit(`  for (var kt = kBegin; kt < kEnd; kt += ${BK}) {`);
+    load('    ', true);
+    emit(`    workgroupBarrier();`);
+    for (const l of inner.compute(tile)) emit(l);
+    emit(`    workgroupBarrier();`);
+    advance('    ');
+    emit(`  }`);
+  } else {
+    // registers hold the next K-tile: its loads are in flight while the current one is multiplied
+    for (const a of aLoads) emit(`  var va${a.r}: f32;`);
+    for (const b of bLoads) emit(`  var vb${b.r}: f32;`);
+    emit(`  {`);
+    load('    ', false);
+    emit(`  }`);
+    advance('  ');
+    emit(`  for (var kt = kBegin; kt < kEnd; kt += ${BK}) {`);
+    stage('    ');
+    emit(`    workgroupBarrier();`);
+    emit(`    {`);
+    load('      ', false);
+    emit(`    }`);
+    advance('    ');
+    for (const l of inner.compute(tile)) emit(l);
+    emit(`    workgroupBarrier();`);
+    emit(`  }`);
   }
-  emit(`  }`);
   const store = (m: string, n: string, v: string) =>
     S > 1
       ? `if (${m} < ${M} && ${n} < ${N}) { scratch[split * ${M * N} + ${m} * ${N} + ${n}] = ${v}; }`
