@@ -78,7 +78,8 @@ function compareConvs() {
     const s = (out[c.preset] ??= { oursDefaultMs: 0, oursBestPerConvMs: 0, oursF16Ms: null, cudnnFp32Ms: 0, cudnnTf32Ms: 0, byKind: {}, rows: [] });
     const def = c.results[sweep.variants[0]].ms;
     const best = c.results[c.best].ms;
-    const f16 = c.results.f16?.ms ?? null;
+    const f16s = Object.entries(c.results).filter(([v, r]) => v.startsWith('f16-') && r.ms !== undefined).map(([, r]) => r.ms);
+    const f16 = f16s.length ? Math.min(...f16s) : null; // the best f16 tile shape for this conv
     const [fp32, tf32] = [theirs.get(`${key(c)} false`), theirs.get(`${key(c)} true`)];
     s.oursDefaultMs += c.count * def;
     s.oursBestPerConvMs += c.count * best;

@@ -1,6 +1,7 @@
 /**
  * Times every f32 tile variant of our conv kernels (src/engine/kernels/conv-gemm.ts `F32_VARIANTS`) and,
- * where the device has f16 subgroup matrices, the f16 kernel, on each distinct conv of SongUNet presets
+ * where the device has f16 subgroup matrices, the f16 kernels in each tile shape (conv-gemm-f16.ts
+ * `F16_SHAPES`: `f16-<shape>`; a shape the device's matrices cannot use is reported, not run), on each distinct conv of SongUNet presets
  * at batch 128 (forward, input gradient, weight gradient with split-K; operands as the jit hook binds
  * them), so that the default tiling, or a per-shape choice, is picked from measurements (issue 26). Each
  * variant's output is compared with the default's (max |Δ| / max |default|); a variant above 1e-4 is
@@ -21,7 +22,7 @@ import { getWebGPUDevice } from '@jax-js/jax';
 import { initDevice } from '../../src/platform/devices.ts';
 import { f16KernelTile } from '../../src/engine/custom-kernels.ts';
 import { convGemmPlan, DEFAULT_F32_VARIANT, f32Choice, F32_VARIANTS, gemmSizes } from '../../src/engine/kernels/conv-gemm.ts';
-import { convGemmF16Plan, trainingConvSpecs } from '../../src/engine/kernels/conv-gemm-f16.ts';
+import { convGemmF16Plan, F16_SHAPES, trainingConvSpecs } from '../../src/engine/kernels/conv-gemm-f16.ts';
 import { gpuKit, relErr, round, songUNetConvs } from './conv-harness.mjs';
 
 const MAX_VARIANT_REL_ERR = 1e-4;
@@ -45,8 +46,9 @@ const info = await initDevice('webgpu');
 const dev = getWebGPUDevice();
 const f16 = f16KernelTile();
 const { randomBuffer, outBuffer, routine, read, timeRoutine } = gpuKit(dev);
-const planOf = (spec, variant) => (variant === 'f16' ? convGemmF16Plan(spec, f16) : convGemmPlan(spec, undefined, f32Choice(variant)));
-const all = f16 ? [...variants, 'f16'] : variants;
+const planOf = (spec, variant) => (variant.startsWith('f16-') ? convGemmF16Plan(spec, f16, undefined, variant.slice(4)) : convGemmPlan(spec, undefined, f32Choice(variant)));
+const f16Variants = f16 ? Object.keys(F16_SHAPES).map((s) => `f16-${s}`) : [];
+const all = [...variants, ...f16Variants];
 
 const rows = [];
 const summary = {};
@@ -73,7 +75,14 @@ for (const preset of presets) {
       const results = {};
       let reference = null;
       for (const v of all) {
-        const plan = planOf(spec, v);
+        let plan;
+        try {
+          plan = planOf(spec, v);
+        } catch (e) {
+          results[v] = { error: e.message };
+          sums[v] = NaN;
+          continue;
+        }
         const out = outBuffer(n);
         const r = routine(plan, lhs, rhs, out);
         const ms = await timeRoutine(r, reps);
@@ -81,7 +90,7 @@ for (const preset of presets) {
         reference ??= got; // the default variant runs first
         const err = relErr(got, reference);
         results[v] = { ms: round(ms), tflops: round(flops / ms / 1e9, 3), splits: plan.splits, relErr: round(err, 3) };
-        if (!(err <= (v === 'f16' ? 1e-2 : MAX_VARIANT_REL_ERR))) wrong.push(`${preset} ${kind} ${C}→${O} ${H}×${H} k${k} ${v}: rel err ${err}`);
+        if (!(err <= (v.startsWith('f16-') ? 1e-2 : MAX_VARIANT_REL_ERR))) wrong.push(`${preset} ${kind} ${C}→${O} ${H}×${H} k${k} ${v}: rel err ${err}`);
         sums[v] += count * ms;
         r.dispose();
         out.destroy();
@@ -89,7 +98,7 @@ for (const preset of presets) {
       const f32 = variants.map((v) => [v, results[v].ms]).sort((a, b) => a[1] - b[1]);
       bestSum += count * f32[0][1];
       rows.push({ preset, C, O, H, k, count, kind, M, N, K, gflop: round(flops / 1e9), best: f32[0][0], results });
-      console.error(`conv-sweep: ${preset} ${kind} ${C}→${O} ${H}×${H} k${k} ×${count}: ${all.map((v) => `${v} ${results[v].ms} ms`).join(', ')}`);
+      console.error(`conv-sweep: ${preset} ${kind} ${C}→${O} ${H}×${H} k${k} ×${count}: ${all.map((v) => `${v} ${results[v].ms ?? 'n/a'} ms`).join(', ')}`);
     }
     [x, w, dy].forEach((b) => b.destroy());
   }

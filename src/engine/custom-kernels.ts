@@ -13,11 +13,12 @@
  * convs on them (./kernels/conv-gemm-f16.ts, f16 operands, f32 accumulation; off by default until
  * measured on a GPU: `chooseF16`), `setF16Kernels` switches it; the f32 kernels stay the reference.
  * `DI_CONV_TILE=<variant>` picks the f32 kernels' tiling (conv-gemm.ts `F32_VARIANTS`; default m64n64),
- * `setConvTile` switches it; the jit compile cache keys on both choices (`cacheKey`).
+ * `DI_F16_TILE=<shape>` the f16 kernels' (conv-gemm-f16.ts `F16_SHAPES`; default m64n64), `setConvTile`
+ * switches them; the jit compile cache keys on these choices (`cacheKey`).
  */
 import { getWebGPUDevice } from '@jax-js/jax';
 import { convGemmPlan, contiguousStrides, DEFAULT_F32_VARIANT, f32Choice, type View4 } from './kernels/conv-gemm.js';
-import { chooseF16Tile, convGemmF16Plan, type F16Tile, type SubgroupMatrixConfig } from './kernels/conv-gemm-f16.js';
+import { chooseF16Tile, convGemmF16Plan, DEFAULT_F16_SHAPE, f16Shape, type F16Tile, type SubgroupMatrixConfig } from './kernels/conv-gemm-f16.js';
 import type { RoutineShader } from './kernels/shader.js';
 
 /** A view equation between an array and the array it was taken from. */
@@ -63,8 +64,9 @@ interface Hook {
   /** The device's f16 subgroup-matrix shape (null: none), and whether convs use it. */
   f16Tile?: F16Tile | null;
   f16?: boolean;
-  /** The f32 kernels' tile variant (conv-gemm.ts `F32_VARIANTS`). */
+  /** The f32 kernels' tile variant (conv-gemm.ts `F32_VARIANTS`) and the f16 kernels' tile shape (conv-gemm-f16.ts `F16_SHAPES`). */
   convTile?: string;
+  f16Shape?: string;
   /** What programs compiled now depend on besides `enabled` (jax-js patch 'custom-kernels' keys its caches on it). */
   cacheKey: () => string;
 }
@@ -173,12 +175,13 @@ export function lowerConv(desc: EqnDesc): Lowering | null {
   const h = hook();
   const f16 = h.f16 && h.f16Tile ? h.f16Tile : null;
   const variant = h.convTile ?? DEFAULT_F32_VARIANT;
-  const plan = f16 ? convGemmF16Plan(spec, f16) : convGemmPlan(spec, undefined, f32Choice(variant));
+  const shape = h.f16Shape ?? DEFAULT_F16_SHAPE;
+  const plan = f16 ? convGemmF16Plan(spec, f16, undefined, shape) : convGemmPlan(spec, undefined, f32Choice(variant));
   // jax-js's transpose rule makes the gradient convs of transposed/flipped operands: the weight gradient
   // transposes the forward input, the input gradient flips the weight
   const reordered = (i: number) => desc.inputs[i].views.some((v) => v.primitive === 'transpose' || v.primitive === 'flip');
   const kind = reordered(0) ? 'wgrad' : reordered(1) ? 'dgrad' : 'fwd';
-  const tiled = f16 || variant === DEFAULT_F32_VARIANT ? '' : `@${variant}`;
+  const tiled = f16 ? (shape === DEFAULT_F16_SHAPE ? '' : `@${shape}`) : variant === DEFAULT_F32_VARIANT ? '' : `@${variant}`;
   const name = `conv-gemm-${f16 ? 'f16-' : ''}${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}${tiled}`;
   stats[name] = (stats[name] ?? 0) + 1;
   return {
@@ -197,7 +200,7 @@ function hook(): Hook {
     viewPrimitives: ['transpose', 'flip', 'shrink', 'reshape'],
     lower: lowerConv,
     cacheKey(this: Hook) {
-      return this.f16 && this.f16Tile ? `f16-${this.f16Tile.m}x${this.f16Tile.n}x${this.f16Tile.k}` : `f32-${this.convTile ?? DEFAULT_F32_VARIANT}`;
+      return this.f16 && this.f16Tile ? `f16-${this.f16Tile.m}x${this.f16Tile.n}x${this.f16Tile.k}-${this.f16Shape ?? DEFAULT_F16_SHAPE}` : `f32-${this.convTile ?? DEFAULT_F32_VARIANT}`;
     },
   } satisfies Hook);
 }
@@ -209,22 +212,29 @@ function hook(): Hook {
  * emulated on the CPU and these tiled kernels measured 2.5–6× slower than jax-js's one-thread-per-output
  * convs (benchmarks/README.md, "Our kernels on llvmpipe"); the 'reduce-split' patch keeps the stock
  * convs exact there. `DI_CUSTOM_KERNELS=1` / `0` forces them on / off. Also picks the f16
- * subgroup-matrix convs where the device has them (`chooseF16`; `DI_F16=1|0`) and the f32 kernels' tile
- * variant (`DI_CONV_TILE`, a one-line error for an unknown one).
+ * subgroup-matrix convs where the device has them (`chooseF16`; `DI_F16=1|0`) and the kernels' tiling
+ * (`DI_CONV_TILE`, `DI_F16_TILE`: `setConvTile`; a one-line error for an unknown one).
  */
 export function installCustomKernels({ software = false }: { software?: boolean } = {}): void {
-  const env = typeof process === 'undefined' ? undefined : process.env?.DI_CUSTOM_KERNELS;
-  hook().enabled = env === '1' ? true : env === '0' ? false : !software;
-  const f16 = chooseF16(typeof process === 'undefined' ? undefined : process.env?.DI_F16, software ? null : deviceFacts());
+  const env = (name: string): string | undefined => (typeof process === 'undefined' ? undefined : process.env?.[name]);
+  const on = env('DI_CUSTOM_KERNELS');
+  hook().enabled = on === '1' ? true : on === '0' ? false : !software;
+  const f16 = chooseF16(env('DI_F16'), software ? null : deviceFacts());
   hook().f16Tile = f16.tile;
   hook().f16 = f16.on;
-  setConvTile(typeof process === 'undefined' ? undefined : process.env?.DI_CONV_TILE || undefined);
+  setConvTile(env('DI_CONV_TILE') || undefined, env('DI_F16_TILE') || undefined);
 }
 
-/** The f32 kernels' tile variant for programs compiled from now on (conv-gemm.ts `F32_VARIANTS`; undefined: the default). Throws for an unknown name. */
-export function setConvTile(name: string | undefined): void {
-  if (name !== undefined) f32Choice(name); // the one-line error naming the variants
-  hook().convTile = name ?? DEFAULT_F32_VARIANT;
+/**
+ * The tiling of programs compiled from now on: the f32 kernels' variant (conv-gemm.ts `F32_VARIANTS`)
+ * and the f16 kernels' shape (conv-gemm-f16.ts `F16_SHAPES`); undefined: the default. Throws a one-line
+ * error naming the choices for an unknown name.
+ */
+export function setConvTile(variant: string | undefined, shape?: string): void {
+  if (variant !== undefined) f32Choice(variant);
+  if (shape !== undefined) f16Shape(shape);
+  hook().convTile = variant ?? DEFAULT_F32_VARIANT;
+  hook().f16Shape = shape ?? DEFAULT_F16_SHAPE;
 }
 
 /** The f32 kernels' tile variant programs compile with now. */

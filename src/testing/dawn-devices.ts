@@ -76,8 +76,9 @@ export async function llvmpipeDevice(): Promise<GPUDevice | string> {
   gles ??= createDawn(['backend=opengles']) as GPU;
   const adapter = await gles.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
   if (!adapter) return "Dawn's OpenGL ES backend gives no adapter";
-  const { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup } = adapter.limits; // the split-K sum runs 256 invocations
-  return adapter.requestDevice({ requiredLimits: { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup } });
+  // 256 invocations (the split-K sum, the largest tiles); the f16 kernels' tiles emulated in f32 take twice their workgroup memory
+  const { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupStorageSize } = adapter.limits;
+  return adapter.requestDevice({ requiredLimits: { maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupStorageSize } });
 }
 
 /** Runs a plan's shaders once on (lhs, rhs) and reads the output. */

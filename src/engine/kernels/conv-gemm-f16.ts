@@ -25,7 +25,7 @@
  * use the majorness-as-template form (`subgroupMatrixLoad<T, col_major>(p, offset, stride)`): Dawn
  * (webgpu 0.6.2) warns on every compile of the older `(p, offset, col_major, stride)` form.
  */
-import { contiguousStrides, convGemmPlan, GEMM_TILES, type ConvGemmPlan, type ConvGemmSpec, type GemmInner, type GemmTile, type View4 } from './conv-gemm.js';
+import { contiguousStrides, convGemmPlan, defaultTile, GEMM_TILES, type ConvGemmPlan, type ConvGemmSpec, type GemmInner, type GemmTile, type TileShape, type View4 } from './conv-gemm.js';
 
 /** One entry of a WebGPU adapter's `info.subgroupMatrixConfigs` (Dawn / Chromium). */
 export interface SubgroupMatrixConfig {
@@ -96,6 +96,7 @@ export function f16Inner(tile: F16Tile): GemmInner {
     strides: (t) => ({ aStride: t.BM + PAD, bStride: t.BN + PAD }),
     // one m×n f32 block per subgroup, through which result matrices reach the bounds-checked stores
     decls: (t) => [`var<workgroup> Cs: array<f32, ${(t.threads / sgSize) * m * n}>;`],
+    declBytes: (t) => (t.threads / sgSize) * m * n * 4,
     init: (t) => {
       const { cols, rm, rn, tm, tn } = grid(t);
       const lines = [
@@ -138,9 +139,32 @@ export function f16Inner(tile: F16Tile): GemmInner {
   };
 }
 
-/** The routine for one conv on f16 subgroup matrices: conv-gemm.ts's plan (same splits, scratch and summing pass) with the f16 inner product. */
-export function convGemmF16Plan(spec: ConvGemmSpec, tile: F16Tile, splits?: number): ConvGemmPlan {
-  return convGemmPlan(spec, splits, f16Inner(tile));
+/**
+ * Workgroup tile shapes for the f16 kernels besides the default (`m64n64`: conv-gemm.ts's 64×64, 128
+ * invocations), for measuring on a GPU (`DI_F16_TILE`; benchmarks/gpu/conv-sweep.mjs): larger tiles give
+ * each subgroup a larger region (more result matrices per staged load). Convs with M ≤ 16 keep the
+ * 16-row tile. A shape the adapter's matrices cannot split is a one-line error when the plan is made.
+ */
+export const F16_SHAPES: Record<string, TileShape> = {
+  m64n64: defaultTile(64),
+  m128n64: { BM: 128, BN: 64, BK: 16, threads: 128 },
+  m64n128: { BM: 64, BN: 128, BK: 16, threads: 128 },
+  m128n128: { BM: 128, BN: 128, BK: 16, threads: 256 },
+};
+export const DEFAULT_F16_SHAPE = 'm64n64';
+
+/** The tile shape `name` of `F16_SHAPES`; a one-line error naming them for an unknown name. */
+export function f16Shape(name: string = DEFAULT_F16_SHAPE): TileShape {
+  const s = F16_SHAPES[name];
+  if (!s) throw new Error(`conv-gemm-f16: unknown tile shape '${name}' (one of ${Object.keys(F16_SHAPES).join(', ')})`);
+  return s;
+}
+
+/** The routine for one conv on f16 subgroup matrices: conv-gemm.ts's plan (same splits, scratch and summing pass) with the f16 inner product, on the tiles of `shape` (`F16_SHAPES`). */
+export function convGemmF16Plan(spec: ConvGemmSpec, tile: F16Tile, splits?: number, shape: string = DEFAULT_F16_SHAPE): ConvGemmPlan {
+  const inner = f16Inner(tile);
+  const large = f16Shape(shape);
+  return convGemmPlan(spec, splits, (M) => ({ tile: M <= GEMM_TILES.rows[1] ? defaultTile(M) : large, inner }));
 }
 
 /**

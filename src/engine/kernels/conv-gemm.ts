@@ -89,8 +89,9 @@ export interface GemmInner {
   vec4?: boolean;
   /** Row pitches of As and Bs for a tile. */
   strides: (t: TileShape) => { aStride: number; bStride: number };
-  /** Declarations after As and Bs (module scope). */
+  /** Declarations after As and Bs (module scope), and the workgroup memory they take (bytes). */
   decls: (t: GemmTile) => string[];
+  declBytes?: (t: GemmTile) => number;
   /** Accumulators, before the K loop (`t` is the i32 invocation index). */
   init: (t: GemmTile) => string[];
   /** Accumulates As·Bs, between the barriers that follow staging. */
@@ -296,9 +297,9 @@ function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outp
   const tile: GemmTile = { ...shape, M, N, aStride: A_STRIDE, bStride: B_STRIDE };
   const cvt = (v: string) => (inner.elem === 'f32' ? v : `${inner.elem}(${v})`);
   const staged = inner.vec4 ? `vec4<${inner.elem}>` : inner.elem;
-  const stagedBytes = BK * (A_STRIDE + B_STRIDE) * (inner.vec4 ? 4 : 1) * (inner.elem === 'f16' ? 2 : 4);
+  const stagedBytes = BK * (A_STRIDE + B_STRIDE) * (inner.vec4 ? 4 : 1) * (inner.elem === 'f16' ? 2 : 4) + (inner.declBytes?.(tile) ?? 0);
   if (THREADS % BK || THREADS % BM || THREADS % BN || (BM * BK) % THREADS || (BN * BK) % THREADS || stagedBytes > MAX_WORKGROUP_BYTES)
-    throw new Error(`conv-gemm: a ${BM}×${BN}×${BK} tile of ${THREADS} threads cannot be staged (${stagedBytes} bytes of workgroup memory)`);
+    throw new Error(`conv-gemm: a ${BM}×${BN}×${BK} tile of ${THREADS} threads cannot be staged (${stagedBytes} bytes of workgroup memory, at most ${MAX_WORKGROUP_BYTES})`);
   const tilesM = Math.ceil(M / BM);
   const workgroups = tilesN * tilesM * S;
   const [gx, gy] = grid2d(workgroups);
