@@ -22,14 +22,14 @@ if (!dir || !outFile) {
 const runs = readdirSync(dir)
   .filter((f) => /^\d{4}-\d{2}-\d{2}-.+-b\d+\.json$/.test(f))
   .map((f) => ({ ...JSON.parse(readFileSync(join(dir, f), 'utf8')), variant: f.slice(11).split('-')[0] }));
-const torch = readFileSync(join(dir, 'pytorch.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const torch = (existsSync(join(dir, 'pytorch.jsonl')) ? readFileSync(join(dir, 'pytorch.jsonl'), 'utf8') : '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 const gpu = readFileSync(join(dir, 'gpu.txt'), 'utf8').trim().split('\n').slice(1).join('; ');
 const presets = {};
 const ratios = {};
 for (const r of runs) {
   const p = r.config.preset;
   // the run's tag names it (engine-, noconv-, lazy-, stock-<preset>: benchmarks/gpu/engine.sh)
-  const which = ['engine', 'noconv', 'lazy', 'toggles', 'f16', 'split1024', 'noview', 'norecompute', 'stock'].includes(r.variant) ? r.variant : r.engine?.executor ? (r.engine.customKernels ? 'engine' : 'noconv') : 'stock';
+  const which = ['engine', 'noconv', 'lazy', 'toggles', 'f16', 'tile', 'split1024', 'noview', 'norecompute', 'stock'].includes(r.variant) ? r.variant : r.engine?.executor ? (r.engine.customKernels ? 'engine' : 'noconv') : 'stock';
   (presets[p] ??= {})[which] = r;
 }
 const pick = (t) => t && { medianMs: t.medianMs, pipelinedMs: t.pipelinedMs, issueMsPerStep: t.issueMsPerStep, kernelsPerStep: t.kernelsPerStep, cpuMsPerStep: t.cpuMsPerStep, encodeMsPerStep: t.encodeMsPerStep, submitMsPerStep: t.submitMsPerStep, passesPerStep: t.passesPerStep, gpuMsPerStep: t.gpuMsPerStep };
@@ -39,8 +39,8 @@ for (const [p, v] of Object.entries(presets)) {
   const pd = torch.find((t) => t.preset === p && t.part === 'distill');
   v.pytorch = { teacher: pt, distill: pd };
   summary[p] = {
-    teacherStep: { engine: pick(v.engine?.teacherStep), lazy: pick(v.lazy?.teacherStep), toggles: pick(v.toggles?.teacherStep), f16: pick(v.f16?.teacherStep), split1024: pick(v.split1024?.teacherStep), noview: pick(v.noview?.teacherStep), norecompute: pick(v.norecompute?.teacherStep), noconv: pick(v.noconv?.teacherStep), stock: pick(v.stock?.teacherStep), pytorchMs: pt?.medianMs, pytorchPipelinedMs: pt?.pipelinedMs },
-    distillIteration: { engine: pick(v.engine?.distillIteration), lazy: pick(v.lazy?.distillIteration), toggles: pick(v.toggles?.distillIteration), f16: pick(v.f16?.distillIteration), split1024: pick(v.split1024?.distillIteration), noview: pick(v.noview?.distillIteration), norecompute: pick(v.norecompute?.distillIteration), stock: pick(v.stock?.distillIteration), pytorchMs: pd?.medianMs, pytorchPipelinedMs: pd?.pipelinedMs },
+    teacherStep: { engine: pick(v.engine?.teacherStep), lazy: pick(v.lazy?.teacherStep), toggles: pick(v.toggles?.teacherStep), f16: pick(v.f16?.teacherStep), tile: pick(v.tile?.teacherStep), split1024: pick(v.split1024?.teacherStep), noview: pick(v.noview?.teacherStep), norecompute: pick(v.norecompute?.teacherStep), noconv: pick(v.noconv?.teacherStep), stock: pick(v.stock?.teacherStep), pytorchMs: pt?.medianMs, pytorchPipelinedMs: pt?.pipelinedMs },
+    distillIteration: { engine: pick(v.engine?.distillIteration), lazy: pick(v.lazy?.distillIteration), toggles: pick(v.toggles?.distillIteration), f16: pick(v.f16?.distillIteration), tile: pick(v.tile?.distillIteration), split1024: pick(v.split1024?.distillIteration), noview: pick(v.noview?.distillIteration), norecompute: pick(v.norecompute?.distillIteration), stock: pick(v.stock?.distillIteration), pytorchMs: pd?.medianMs, pytorchPipelinedMs: pd?.pipelinedMs },
     verify: v.engine?.verify,
   };
   const r = (ours, theirs) => (ours && theirs ? Math.round((ours / theirs) * 100) / 100 : null);
@@ -50,13 +50,14 @@ for (const [p, v] of Object.entries(presets)) {
       lazy: r(v.lazy?.teacherStep?.medianMs, pt?.medianMs),
       toggles: r(v.toggles?.teacherStep?.medianMs, pt?.medianMs),
       f16: r(v.f16?.teacherStep?.medianMs, pt?.medianMs),
+      tile: r(v.tile?.teacherStep?.medianMs, pt?.medianMs),
       split1024: r(v.split1024?.teacherStep?.medianMs, pt?.medianMs),
       noview: r(v.noview?.teacherStep?.medianMs, pt?.medianMs),
       norecompute: r(v.norecompute?.teacherStep?.medianMs, pt?.medianMs),
       noconv: r(v.noconv?.teacherStep?.medianMs, pt?.medianMs),
       stock: r(v.stock?.teacherStep?.medianMs, pt?.medianMs),
     },
-    distillIteration: { engine: r(v.engine?.distillIteration?.medianMs, pd?.medianMs), lazy: r(v.lazy?.distillIteration?.medianMs, pd?.medianMs), toggles: r(v.toggles?.distillIteration?.medianMs, pd?.medianMs), f16: r(v.f16?.distillIteration?.medianMs, pd?.medianMs), split1024: r(v.split1024?.distillIteration?.medianMs, pd?.medianMs), noview: r(v.noview?.distillIteration?.medianMs, pd?.medianMs), norecompute: r(v.norecompute?.distillIteration?.medianMs, pd?.medianMs), stock: r(v.stock?.distillIteration?.medianMs, pd?.medianMs) },
+    distillIteration: { engine: r(v.engine?.distillIteration?.medianMs, pd?.medianMs), lazy: r(v.lazy?.distillIteration?.medianMs, pd?.medianMs), toggles: r(v.toggles?.distillIteration?.medianMs, pd?.medianMs), f16: r(v.f16?.distillIteration?.medianMs, pd?.medianMs), tile: r(v.tile?.distillIteration?.medianMs, pd?.medianMs), split1024: r(v.split1024?.distillIteration?.medianMs, pd?.medianMs), noview: r(v.noview?.distillIteration?.medianMs, pd?.medianMs), norecompute: r(v.norecompute?.distillIteration?.medianMs, pd?.medianMs), stock: r(v.stock?.distillIteration?.medianMs, pd?.medianMs) },
     // steps back to back (ours: 4 in flight; PyTorch: one synchronisation at the end), as training runs
     pipelined: {
       teacherStep: r(v.engine?.teacherStep?.pipelinedMs, pt?.pipelinedMs),

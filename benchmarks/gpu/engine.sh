@@ -15,6 +15,8 @@
 #   split1024 (presets in $SPLIT1024): few-output reductions split only from 1,024 loop iterations, as
 #           before src/engine/reduce-split.ts (DI_REDUCE_SPLIT_MIN=1024);
 #   noconv (NOCONV=1): the executor with jax-js's generic conv kernels, teacher step only;
+#   tile (presets in $TILE, with TILE_ENV, e.g. "DI_CONV_TILE=m128n64-v4" or "DI_F16=1 DI_F16_TILE=m128n64"):
+#           the engine with another conv tiling, as conv-sweep.mjs picked it;
 #   stock (presets in $STOCK, default none): jax-js's own dispatch and kernels, with its kernel profile.
 # Extras, each only when asked: CONVSWEEP=1 every conv of fmnist-base (CONVSWEEP_PRESETS, comma-separated) timed with each f32 tile variant of
 # our kernels and the f16 one (dist/conv-sweep.mjs) and with cuDNN right after (bench_convs.py, TF32 off
@@ -25,7 +27,8 @@
 # them into one JSON with "ratios". Run:  EDM_DIR=<edm checkout> bash scripts/device-pack.sh, then on the
 # device:  source .device/boot.sh && LAZY=fmnist-small bash benchmarks/gpu/engine.sh "fmnist-small fmnist-base" 8
 set -u
-presets=${1:-"fmnist-small fmnist-base"}
+presets=${1:-"fmnist-small fmnist-base"}  # "none": only the extras asked for
+[ "$presets" = none ] && presets=""
 repeats=${2:-8}
 out=${OUT:-/tmp/out}
 mkdir -p "$out/res"
@@ -47,6 +50,7 @@ for p in $presets; do
   case " ${TOGGLES:-} " in *" $p "*) DAWN_TOGGLES="$DAWN_TOGGLES,disable_robustness,disable_workgroup_init,skip_validation" bench --preset "$p" --parts verify,teacher,distill --tag "toggles-$p" ;; esac
   case " ${F16:-} " in *" $p "*) DI_F16=1 bench --preset "$p" --parts verify,teacher,distill --tag "f16-$p" ;; esac
   case " ${NOVIEW:-} " in *" $p "*) DI_VIEW_READS=0 bench --preset "$p" --parts teacher,distill --tag "noview-$p" ;; esac
+  case " ${TILE:-} " in *" $p "*) env ${TILE_ENV:?TILE needs TILE_ENV} node dist/cli.mjs bench --device webgpu --repeats "$repeats" --outdir "$out/res" --preset "$p" --parts verify,teacher,distill --tag "tile-$p" 2>&1 | grep -v '^Warning: max' ;; esac
   case " ${NORECOMPUTE:-} " in *" $p "*) DI_RECOMPUTE=0 bench --preset "$p" --parts teacher,distill --tag "norecompute-$p" ;; esac
   case " ${SPLIT1024:-} " in *" $p "*) DI_REDUCE_SPLIT_MIN=1024 bench --preset "$p" --parts teacher --tag "split1024-$p" ;; esac
   case " ${LAZY:-} " in *" $p "*) DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p" ;; esac
