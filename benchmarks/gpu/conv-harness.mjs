@@ -7,6 +7,13 @@ import { songUNetConfig, songUNetShapes } from '../../src/nets/song-unet.ts';
 
 export const LABELS = 10;
 
+/** The value after `--name` on the command line, or `dflt`. */
+export function argOpt(name, dflt) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+}
+
 /**
  * Distinct convs of a SongUNet preset on 28×28×1 data, each with how many layers have it:
  * { C, O, H, k, count }, the resolution read from the EDM parameter name.

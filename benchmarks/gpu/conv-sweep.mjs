@@ -23,14 +23,10 @@ import { initDevice } from '../../src/platform/devices.ts';
 import { f16KernelTile } from '../../src/engine/custom-kernels.ts';
 import { convGemmPlan, DEFAULT_F32_VARIANT, f32Choice, F32_VARIANTS, gemmSizes } from '../../src/engine/kernels/conv-gemm.ts';
 import { convGemmF16Plan, F16_SHAPES, trainingConvSpecs } from '../../src/engine/kernels/conv-gemm-f16.ts';
-import { gpuKit, relErr, round, songUNetConvs } from './conv-harness.mjs';
+import { argOpt, gpuKit, relErr, round, songUNetConvs } from './conv-harness.mjs';
 
 const MAX_VARIANT_REL_ERR = 1e-4;
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = argOpt;
 const BATCH = Number(opt('batch', '128'));
 const reps = Number(opt('reps', '20'));
 const presets = opt('presets', 'fmnist-small,fmnist-base').split(',');

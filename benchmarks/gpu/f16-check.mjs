@@ -36,14 +36,11 @@ import { teacherNet } from '../../src/teacher/net.ts';
 import { precondition } from '../../src/edm/precond.ts';
 import { edmLoss } from '../../src/edm/loss.ts';
 import { oneHot } from '../../src/distill/generator.ts';
-import { gpuKit, LABELS, relErr, round, songUNetConvs } from './conv-harness.mjs';
+import { argOpt, gpuKit, LABELS, relErr, round, songUNetConvs } from './conv-harness.mjs';
 
 const MAX_KERNEL_REL_ERR = 1e-2;
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = argOpt;
 const BATCH = Number(opt('batch', '128'));
 /** Gradient child processes still running (killed when the check fails). */
 const children = new Set();
