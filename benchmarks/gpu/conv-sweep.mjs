@@ -7,7 +7,8 @@
  * variant's output is compared with the default's (max |Δ| / max |default|); a variant above 1e-4 is
  * wrong, not imprecise (exit 2 after printing). Per preset it sums count × ms over the step's convs
  * (count: layers with that shape; each runs forward, input and weight gradient once per teacher step).
- * Prints one JSON line; `--shapes-out F` also writes the conv list for benchmarks/pytorch/bench_convs.py
+ * Prints one JSON line, which `DI_CONV_TILES=<file>` takes as a per-conv tile table (each row's `key`
+ * and `best`: src/engine/custom-kernels.ts); `--shapes-out F` also writes the conv list for benchmarks/pytorch/bench_convs.py
  * (cuDNN on the same shapes, run right after in the same call: benchmarks/gpu/engine.sh CONVSWEEP=1).
  *   node --import tsx benchmarks/gpu/conv-sweep.mjs [--presets fmnist-small,fmnist-base] [--batch 128]
  *     [--reps 20] [--variants all|name,name] [--shapes-out convs.json] [--budget-s 600]
@@ -21,7 +22,7 @@ import { writeFileSync } from 'node:fs';
 import { getWebGPUDevice } from '@jax-js/jax';
 import { initDevice } from '../../src/platform/devices.ts';
 import { f16KernelTile } from '../../src/engine/custom-kernels.ts';
-import { convGemmPlan, DEFAULT_F32_VARIANT, f32Choice, F32_VARIANTS, gemmSizes } from '../../src/engine/kernels/conv-gemm.ts';
+import { convGemmPlan, convKey, DEFAULT_F32_VARIANT, f32Choice, F32_VARIANTS, gemmSizes } from '../../src/engine/kernels/conv-gemm.ts';
 import { convGemmF16Plan, F16_SHAPES, trainingConvSpecs } from '../../src/engine/kernels/conv-gemm-f16.ts';
 import { argOpt, gpuKit, relErr, round, songUNetConvs } from './conv-harness.mjs';
 
@@ -93,7 +94,7 @@ for (const preset of presets) {
       }
       const f32 = variants.map((v) => [v, results[v].ms]).sort((a, b) => a[1] - b[1]);
       bestSum += count * f32[0][1];
-      rows.push({ preset, C, O, H, k, count, kind, M, N, K, gflop: round(flops / 1e9), best: f32[0][0], results });
+      rows.push({ preset, C, O, H, k, count, kind, key: convKey(kind, spec), M, N, K, gflop: round(flops / 1e9), best: f32[0][0], results });
       console.error(`conv-sweep: ${preset} ${kind} ${C}→${O} ${H}×${H} k${k} ×${count}: ${all.map((v) => `${v} ${results[v].ms ?? 'n/a'} ms`).join(', ')}`);
     }
     [x, w, dy].forEach((b) => b.destroy());

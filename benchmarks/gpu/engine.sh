@@ -15,7 +15,8 @@
 #   split1024 (presets in $SPLIT1024): few-output reductions split only from 1,024 loop iterations, as
 #           before src/engine/reduce-split.ts (DI_REDUCE_SPLIT_MIN=1024);
 #   noconv (NOCONV=1): the executor with jax-js's generic conv kernels, teacher step only;
-#   tile (presets in $TILE, with TILE_ENV, e.g. "DI_CONV_TILE=m128n64-v4" or "DI_F16=1 DI_F16_TILE=m128n64"):
+#   tile (presets in $TILE, with TILE_ENV, e.g. "DI_CONV_TILE=m128n64-v4", "DI_CONV_TILES=<conv-sweep.json>"
+#           or "DI_F16=1 DI_F16_TILE=m128n64"):
 #           the engine with another conv tiling, as conv-sweep.mjs picked it;
 #   stock (presets in $STOCK, default none): jax-js's own dispatch and kernels, with its kernel profile.
 # Extras, each only when asked: CONVSWEEP=1 every conv of fmnist-base (CONVSWEEP_PRESETS, comma-separated) timed with each f32 tile variant of

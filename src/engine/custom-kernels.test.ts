@@ -17,7 +17,10 @@ import { adamInit } from '../train/adam.js';
 import type { Params } from '../nets/layers.js';
 import { keyForSeed } from '../random/seeds.js';
 import { flatParams, paramTree, treeLayout, type Stored } from '../train/flat-params.js';
-import { convTile, customKernelStats, setConvTile, setCustomKernels, viewOf, type EqnDesc } from './custom-kernels.js';
+import { convTile, customKernelStats, readConvTiles, setConvTile, setConvTiles, setCustomKernels, viewOf, type EqnDesc } from './custom-kernels.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Counts compute dispatches (one per kernel pass) while `fn` runs. */
 async function countDispatches<T>(fn: () => Promise<T>): Promise<{ value: T; dispatches: number }> {
@@ -93,11 +96,33 @@ testOnBackends('a tile variant (DI_CONV_TILE) compiles into jit programs beside 
       const e = maxRelDiff(variant[k], base[k]);
       assert.ok(e <= 1e-5, `${k}: relative difference ${e.toExponential(2)}`);
     }
+    // a per-conv table (DI_CONV_TILES): only the second conv's forward takes the variant
+    setConvTile(undefined);
+    setConvTiles({ 'fwd L2,20,9,9 R18,20,3,3 O2,18,9,9': 'm64n64-pf' }, 'one-conv');
+    const before2 = tagged();
+    const tabled = await run(undefined);
+    assert.equal(tagged() - before2, 1, JSON.stringify(customKernelStats()));
+    for (const k of Object.keys(base)) assert.ok(maxRelDiff(tabled[k], base[k]) <= 1e-5, k);
   } finally {
     setConvTile(undefined);
+    setConvTiles(null);
     tree.dispose([params, x]);
   }
 }, { only: ['webgpu'] });
+
+test('DI_CONV_TILES files: conv-sweep.mjs output or a key → variant object; one-line errors otherwise', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'conv-tiles-'));
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const sweep = { device: 'x', convs: [{ key: 'fwd L1 R2 O3', best: 'm64n64-v4', results: {} }, { key: 'dgrad L1 R2 O3', best: 'm64n64' }] };
+  assert.deepEqual(readConvTiles(file('sweep.json', `${JSON.stringify(sweep)}\n`)), { 'fwd L1 R2 O3': 'm64n64-v4', 'dgrad L1 R2 O3': 'm64n64' });
+  assert.deepEqual(readConvTiles(file('table.json', '{"wgrad L1 R2 O3": "m128n64-v4"}')), { 'wgrad L1 R2 O3': 'm128n64-v4' });
+  assert.throws(() => readConvTiles(join(dir, 'missing.json')), /^Error: DI_CONV_TILES: cannot read .*missing\.json \(ENOENT/);
+  assert.throws(() => readConvTiles(file('bad.json', '{"fwd": 3}')), /^Error: DI_CONV_TILES: .*bad\.json is neither conv-sweep\.mjs's output nor an object of conv keys to variant names$/);
+  assert.throws(() => setConvTiles({ 'fwd L1 R2 O3': 'm9' }), /^Error: conv-gemm: unknown tile variant 'm9'/);
+});
 
 testOnBackends('SongUNet teacher steps: our kernels against stock jax-js (same losses and parameters)', async () => {
   // one level keeps llvmpipe's shader compilation (most of this test's time) short

@@ -14,10 +14,12 @@
  * measured on a GPU: `chooseF16`), `setF16Kernels` switches it; the f32 kernels stay the reference.
  * `DI_CONV_TILE=<variant>` picks the f32 kernels' tiling (conv-gemm.ts `F32_VARIANTS`; default m64n64),
  * `DI_F16_TILE=<shape>` the f16 kernels' (conv-gemm-f16.ts `F16_SHAPES`; default m64n64), `setConvTile`
- * switches them; the jit compile cache keys on these choices (`cacheKey`).
+ * switches them; `DI_CONV_TILES=<file>` (`setConvTiles`) picks an f32 variant per conv from a table, such
+ * as the JSON benchmarks/gpu/conv-sweep.mjs prints (its rows' `key` and `best`); the jit compile cache
+ * keys on these choices (`cacheKey`).
  */
 import { getWebGPUDevice } from '@jax-js/jax';
-import { convGemmPlan, contiguousStrides, DEFAULT_F32_VARIANT, f32Choice, type View4 } from './kernels/conv-gemm.js';
+import { convGemmPlan, contiguousStrides, convKey, DEFAULT_F32_VARIANT, f32Choice, type View4 } from './kernels/conv-gemm.js';
 import { chooseF16Tile, convGemmF16Plan, DEFAULT_F16_SHAPE, f16Shape, type F16Tile, type SubgroupMatrixConfig } from './kernels/conv-gemm-f16.js';
 import type { RoutineShader } from './kernels/shader.js';
 
@@ -67,6 +69,8 @@ interface Hook {
   /** The f32 kernels' tile variant (conv-gemm.ts `F32_VARIANTS`) and the f16 kernels' tile shape (conv-gemm-f16.ts `F16_SHAPES`). */
   convTile?: string;
   f16Shape?: string;
+  /** f32 variant per conv (`convKey`) where it differs from `convTile`, and a name for the table (in `cacheKey`). */
+  convTiles?: { name: string; byKey: Map<string, string> } | null;
   /** What programs compiled now depend on besides `enabled` (jax-js patch 'custom-kernels' keys its caches on it). */
   cacheKey: () => string;
 }
@@ -173,14 +177,14 @@ export function lowerConv(desc: EqnDesc): Lowering | null {
   const padLo: [number, number] = [p.padding[0][0], p.padding[1][0]];
   const spec = { lhs: lhs.view, rhs: rhs.view, padLo, outShape };
   const h = hook();
-  const f16 = h.f16 && h.f16Tile ? h.f16Tile : null;
-  const variant = h.convTile ?? DEFAULT_F32_VARIANT;
-  const shape = h.f16Shape ?? DEFAULT_F16_SHAPE;
-  const plan = f16 ? convGemmF16Plan(spec, f16, undefined, shape) : convGemmPlan(spec, undefined, f32Choice(variant));
   // jax-js's transpose rule makes the gradient convs of transposed/flipped operands: the weight gradient
   // transposes the forward input, the input gradient flips the weight
   const reordered = (i: number) => desc.inputs[i].views.some((v) => v.primitive === 'transpose' || v.primitive === 'flip');
   const kind = reordered(0) ? 'wgrad' : reordered(1) ? 'dgrad' : 'fwd';
+  const f16 = h.f16 && h.f16Tile ? h.f16Tile : null;
+  const variant = h.convTiles?.byKey.get(convKey(kind, spec)) ?? h.convTile ?? DEFAULT_F32_VARIANT;
+  const shape = h.f16Shape ?? DEFAULT_F16_SHAPE;
+  const plan = f16 ? convGemmF16Plan(spec, f16, undefined, shape) : convGemmPlan(spec, undefined, f32Choice(variant));
   const tiled = f16 ? (shape === DEFAULT_F16_SHAPE ? '' : `@${shape}`) : variant === DEFAULT_F32_VARIANT ? '' : `@${variant}`;
   const name = `conv-gemm-${f16 ? 'f16-' : ''}${kind}${plan.splits > 1 ? `-splitk${plan.splits}` : ''}${tiled}`;
   stats[name] = (stats[name] ?? 0) + 1;
@@ -200,7 +204,9 @@ function hook(): Hook {
     viewPrimitives: ['transpose', 'flip', 'shrink', 'reshape'],
     lower: lowerConv,
     cacheKey(this: Hook) {
-      return this.f16 && this.f16Tile ? `f16-${this.f16Tile.m}x${this.f16Tile.n}x${this.f16Tile.k}-${this.f16Shape ?? DEFAULT_F16_SHAPE}` : `f32-${this.convTile ?? DEFAULT_F32_VARIANT}`;
+      return this.f16 && this.f16Tile
+        ? `f16-${this.f16Tile.m}x${this.f16Tile.n}x${this.f16Tile.k}-${this.f16Shape ?? DEFAULT_F16_SHAPE}`
+        : `f32-${this.convTile ?? DEFAULT_F32_VARIANT}${this.convTiles ? `+${this.convTiles.name}` : ''}`;
     },
   } satisfies Hook);
 }
@@ -223,6 +229,41 @@ export function installCustomKernels({ software = false }: { software?: boolean 
   hook().f16Tile = f16.tile;
   hook().f16 = f16.on;
   setConvTile(env('DI_CONV_TILE') || undefined, env('DI_F16_TILE') || undefined);
+  const table = env('DI_CONV_TILES');
+  setConvTiles(table ? readConvTiles(table) : null, table);
+}
+
+/**
+ * A per-conv tile table from a JSON file: conv-sweep.mjs's output (`convs: [{ key, best }]`) or an object
+ * `{ "<convKey>": "<variant>" }`. A one-line error for an unreadable file, another shape, or an unknown variant.
+ */
+export function readConvTiles(file: string): Record<string, string> {
+  let json: any;
+  try {
+    // Node only (DI_CONV_TILES is read where process.env is), as src/platform/devices.ts reads files
+    const fs = (globalThis as any).process?.getBuiltinModule?.('node:fs') as typeof import('node:fs') | undefined;
+    if (!fs) throw new Error('no file system here');
+    const text = fs.readFileSync(file, 'utf8');
+    json = JSON.parse(text.split('\n').find((l: string) => l.trim().startsWith('{')) ?? text);
+  } catch (e) {
+    throw new Error(`DI_CONV_TILES: cannot read ${file} (${(e as Error).message.split('\n')[0]})`);
+  }
+  const table: Record<string, string> = Array.isArray(json?.convs) ? Object.fromEntries(json.convs.filter((c: any) => c.key && c.best).map((c: any) => [c.key, c.best])) : json;
+  if (!table || typeof table !== 'object' || Object.values(table).some((v) => typeof v !== 'string')) throw new Error(`DI_CONV_TILES: ${file} is neither conv-sweep.mjs's output nor an object of conv keys to variant names`);
+  return table;
+}
+
+/**
+ * Per-conv f32 variants for programs compiled from now on (`convKey` → variant name; null: none, every
+ * conv takes `setConvTile`'s variant). `name` goes into the compile cache key. Throws for an unknown variant.
+ */
+export function setConvTiles(table: Record<string, string> | null, name = 'table'): void {
+  if (!table) {
+    hook().convTiles = null;
+    return;
+  }
+  for (const v of new Set(Object.values(table))) f32Choice(v);
+  hook().convTiles = { name, byKey: new Map(Object.entries(table)) };
 }
 
 /**

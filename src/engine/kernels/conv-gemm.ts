@@ -136,6 +136,15 @@ export function gemmSizes(spec: ConvGemmSpec) {
   return { M: o, N: n * ho * wo, K: c * kh * kw, H: h, W: w, kh, kw, ho, wo };
 }
 
+/**
+ * A conv's identity for choosing its tiling: which conv of a training step it is ('fwd', 'dgrad',
+ * 'wgrad') and the logical shapes of its operands and output, e.g. `fwd L128,64,28,28 R64,64,3,3
+ * O128,64,28,28` (what benchmarks/gpu/conv-sweep.mjs measures under the same key).
+ */
+export function convKey(kind: string, spec: ConvGemmSpec): string {
+  return `${kind} L${spec.lhs.shape} R${spec.rhs.shape} O${spec.outShape}`;
+}
+
 /** How many K splits: enough workgroups to fill a GPU, each split ≥ 16 K-tiles, loops within llvmpipe's limit. */
 export function chooseSplits(M: number, N: number, K: number, tile: TileShape = defaultTile(M)): number {
   const tiles = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN);
