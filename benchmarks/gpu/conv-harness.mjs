@@ -98,14 +98,28 @@ export function gpuKit(dev) {
     rb.destroy();
     return out;
   }
-  /** Runs `r` once (warm-up) then `reps` times back to back in one pass; ms per run (wall time: GPU-bound). */
+  /**
+   * ms per run of `r` (wall time of runs back to back in one pass: GPU-bound). First ≥ 50 ms of warm-up
+   * runs, then at least `reps` runs and ≥ 25 ms: a GPU left idle between short bursts (pipeline
+   * compiles in between) runs at low clocks — an H100 at 345 MHz of 1,980 timed every conv 2–6× slower
+   * than inside a training step (2026-12-08, before this warm-up).
+   */
   async function timeRoutine(r, reps) {
-    r.run(1);
-    await dev.queue.onSubmittedWorkDone();
-    const t = performance.now();
-    r.run(reps);
-    await dev.queue.onSubmittedWorkDone();
-    return (performance.now() - t) / reps;
+    const elapsed = async (n) => {
+      const t = performance.now();
+      r.run(n);
+      await dev.queue.onSubmittedWorkDone();
+      return performance.now() - t;
+    };
+    let per = await elapsed(1);
+    for (let warm = 0; warm < 50; ) {
+      const n = Math.min(1000, Math.max(1, Math.ceil(10 / Math.max(per, 1e-3))));
+      const ms = await elapsed(n);
+      per = ms / n;
+      warm += ms;
+    }
+    const n = Math.max(reps, Math.min(5000, Math.ceil(25 / Math.max(per, 1e-3))));
+    return (await elapsed(n)) / n;
   }
   return { randomBuffer, outBuffer, routine, read, timeRoutine };
 }

@@ -38,7 +38,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 
 bench() { node dist/cli.mjs bench --device webgpu --repeats "$repeats" --outdir "$out/res" "$@" 2>&1 | grep -v '^Warning: max'; }
 torch() { PYTHONUNBUFFERED=1 python3 benchmarks/pytorch/bench_edm.py "$@" --repeats 30 | tee -a "$out/res/pytorch.jsonl"; }
 if [ "${CONVSWEEP:-0}" = 1 ]; then
-  timeout 300 node dist/conv-sweep.mjs --presets "${CONVSWEEP_PRESETS:-fmnist-base}" --batch 128 --reps 20 --budget-s 200 --shapes-out "$out/res/conv-shapes.json" > "$out/res/conv-sweep.json" 2> "$out/res/conv-sweep.log"; echo "conv-sweep exit $?"
+  timeout 300 node dist/conv-sweep.mjs --presets "${CONVSWEEP_PRESETS:-fmnist-base}" --batch 128 --reps 20 --budget-s "${CONVSWEEP_BUDGET:-200}" --shapes-out "$out/res/conv-shapes.json" > "$out/res/conv-sweep.json" 2> "$out/res/conv-sweep.log"; echo "conv-sweep exit $?"
   grep -E '^conv-sweep: fmnist-[a-z]+:' "$out/res/conv-sweep.log" | cut -c1-400
   [ -s "$out/res/conv-shapes.json" ] && timeout 200 python3 benchmarks/pytorch/bench_convs.py "$out/res/conv-shapes.json" --repeats 20 > "$out/res/conv-torch.jsonl"; echo "bench_convs exit $?"
 fi
@@ -59,7 +59,7 @@ for p in $presets; do
 done
 # F16CHECK=1: f16 against f32 conv kernels (error, time) and a teacher step's gradients (dist/f16-check.mjs)
 if [ "${F16CHECK:-0}" = 1 ]; then
-  timeout 240 node dist/f16-check.mjs > "$out/res/f16-check.json" 2> "$out/res/f16-check.log"; echo "f16-check exit $?"
+  timeout 240 node dist/f16-check.mjs ${F16CHECK_ARGS:-} > "$out/res/f16-check.json" 2> "$out/res/f16-check.log"; echo "f16-check exit $?"
   head -c 2000 "$out/res/f16-check.json"; echo
 fi
 if [ "${CPUPROF:-0}" = 1 ]; then

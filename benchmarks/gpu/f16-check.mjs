@@ -6,13 +6,16 @@
  *     error max|f16 − f32| / max|f32| on uniform [−1, 1) operands, and the time of each kernel (wall
  *     time of `reps` back-to-back runs in one compute pass, after a warm-up run; GPU-bound);
  *  2. a whole teacher step's gradient (valueAndGrad of the batch-mean EDM loss, as makeTeacherStep
- *     computes it) with DI_F16=1 against DI_F16=0, each in its own child process (the jit compile cache
- *     does not key on the f16 switch), same params, batch, σ and noise: per-tensor max relative error.
+ *     computes it) with DI_F16=1 against DI_F16=0, each in its own child process, same params, batch, σ
+ *     and noise: per-tensor max relative error — for each preset at initialisation and for the shipped
+ *     trained teacher (`teacher:fmnist-cond`: at initialisation EDM's zero-initialised output layers
+ *     leave many gradients near 0, where a per-tensor relative error is noise).
  * Prints one JSON line on stdout. Exits 1 with a one-line message where the device has no f16 subgroup
  * matrices (llvmpipe, or Dawn without `allow_unsafe_apis`), or if a kernel's error is not finite; exits 2
  * after printing when a kernel's error exceeds MAX_KERNEL_REL_ERR (f16 rounding of operands in [−1, 1)
  * gives ~1e-3: more means the kernel is wrong, not imprecise).
- *   node --import tsx benchmarks/gpu/f16-check.mjs [--reps 20] [--batch 128] [--presets fmnist-small,fmnist-base] [--no-grads]
+ *   node --import tsx benchmarks/gpu/f16-check.mjs [--reps 20] [--batch 128] [--presets fmnist-small,fmnist-base]
+ *     [--grads-on fmnist-small,fmnist-base,teacher:fmnist-cond] [--no-grads]
  * On the GPU machine, where tsx does not travel, bundle it first (as scripts/device-pack.sh bundles the CLI):
  *   node_modules/.bin/esbuild benchmarks/gpu/f16-check.mjs --bundle --platform=node --format=esm --target=node20 \
  *     --external:webgpu --external:@jax-js/jax --outfile=dist/f16-check.mjs \
@@ -33,6 +36,7 @@ import { convGemmPlan } from '../../src/engine/kernels/conv-gemm.ts';
 import { convGemmF16Plan, trainingConvSpecs } from '../../src/engine/kernels/conv-gemm-f16.ts';
 import { songUNetConfig } from '../../src/nets/song-unet.ts';
 import { teacherNet } from '../../src/teacher/net.ts';
+import { loadDenoiser } from '../../src/teacher/load.ts';
 import { precondition } from '../../src/edm/precond.ts';
 import { edmLoss } from '../../src/edm/loss.ts';
 import { oneHot } from '../../src/distill/generator.ts';
@@ -54,10 +58,18 @@ const fail = (msg) => {
 if (args[0] === '--grads-child') {
   const [, preset, outFile] = args; // and --batch
   const info = await initDevice('webgpu');
-  const spec = { net: 'song-unet', netConfig: songUNetConfig(preset, { imgResolution: 28, channels: 1, labelDim: LABELS }) };
-  const tn = teacherNet(spec);
-  const D = precondition('edm', tn.raw, { sigmaData: 0.5 });
-  const params = tn.init(random.key(0));
+  // 'teacher:<name>': a trained checkpoint (at initialisation EDM's zero-initialised output layers leave
+  // many gradients ~0, where a relative error says nothing); else a preset at initialisation
+  let tn, D, params;
+  if (preset.startsWith('teacher:')) {
+    const t = await loadDenoiser(preset.slice('teacher:'.length));
+    if (t.meta.netConfig.labelDim !== LABELS) fail(`${preset}: a ${LABELS}-class teacher is needed, this one has ${t.meta.netConfig.labelDim} labels`);
+    ({ net: tn, denoiser: D, params } = t);
+  } else {
+    tn = teacherNet({ net: 'song-unet', netConfig: songUNetConfig(preset, { imgResolution: 28, channels: 1, labelDim: LABELS }) });
+    D = precondition('edm', tn.raw, { sigmaData: 0.5 });
+    params = tn.init(random.key(0));
+  }
   const x = random.uniform(random.key(1), [BATCH, ...tn.dataShape]).mul(2).sub(1);
   const labels = oneHot(random.randint(random.key(2), { minval: 0, maxval: LABELS, shape: [BATCH] }), LABELS);
   const step = jit((p, xx, ll, key) => {
@@ -95,6 +107,8 @@ if (!tile) fail(`no subgroup matrices: ${info.name} offers no f16 → f32 subgro
 const dev = getWebGPUDevice();
 const reps = Number(opt('reps', '20'));
 const presets = opt('presets', 'fmnist-small,fmnist-base').split(',');
+/** Whose teacher-step gradients to compare: presets at initialisation and/or `teacher:<checkpoint>`. */
+const gradsOn = opt('grads-on', [...presets, 'teacher:fmnist-cond'].join(',')).split(',');
 const { randomBuffer, outBuffer, routine, read, timeRoutine } = gpuKit(dev);
 
 const kernels = {};
@@ -156,8 +170,8 @@ async function stepGrads() {
     });
   const res = {};
   try {
-    const runs = await Promise.all(presets.flatMap((p) => [child(p, '0'), child(p, '1')]));
-    presets.forEach((preset, i) => {
+    const runs = await Promise.all(gradsOn.flatMap((p) => [child(p, '0'), child(p, '1')]));
+    gradsOn.forEach((preset, i) => {
       const [a, b] = [runs[2 * i], runs[2 * i + 1]];
       if (a.meta.path !== 'f32' || b.meta.path !== 'f16') fail(`${preset}: gradient children ran ${a.meta.path} / ${b.meta.path}, expected f32 / f16`);
       const per = b.meta.index.map(([name, off, len]) => [name, relErr(b.data.subarray(off, off + len), a.data.subarray(off, off + len))]).sort((x, y) => y[1] - x[1]);

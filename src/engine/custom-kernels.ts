@@ -12,7 +12,7 @@
  * Where the device offers f16 subgroup matrices (tensor cores: NVIDIA through Dawn), `DI_F16=1` runs the
  * convs on them (./kernels/conv-gemm-f16.ts, f16 operands, f32 accumulation; off by default until
  * measured on a GPU: `chooseF16`), `setF16Kernels` switches it; the f32 kernels stay the reference.
- * `DI_CONV_TILE=<variant>` picks the f32 kernels' tiling (conv-gemm.ts `F32_VARIANTS`; default m64n64),
+ * `DI_CONV_TILE=<variant>` picks the f32 kernels' tiling (conv-gemm.ts `F32_VARIANTS`; default m64n64-v4),
  * `DI_F16_TILE=<shape>` the f16 kernels' (conv-gemm-f16.ts `F16_SHAPES`; default m64n64), `setConvTile`
  * switches them; `DI_CONV_TILES=<file>` (`setConvTiles`) picks an f32 variant per conv from a table, such
  * as the JSON benchmarks/gpu/conv-sweep.mjs prints (its rows' `key` and `best`); the jit compile cache

@@ -13,14 +13,15 @@
  *    [Cin,Cout,k,k] — a GEMM whose reduction runs over B·H·W.
  *
  * GEMM view: M = O (rows of R), N = n·y·x (output pixels), K = c·ky·kx. A[m,k] = R[m,c,ky,kx];
- * B[k,n] = L[…] (im2col, never materialized). Tiling, by default: a workgroup of 128 threads computes
- * a 64×64 tile (16×64 when M ≤ 16) of the output (each thread 8×4 outputs in registers, 2×4 for the
- * small tile: rows ty + 8i, columns tx + 16j, so neighbouring threads write neighbouring pixels),
- * stepping through K in 16-deep tiles of A and B staged in workgroup memory. `F32_VARIANTS` names the
- * others, for measuring on a GPU (`DI_CONV_TILE`): larger tiles (up to 128×128 with 256 threads of 8×8
- * outputs), staged tiles read as vec4 (each thread's rows and columns in runs of 4 — a quarter of the
- * workgroup-memory loads per multiply-add), and the next K-tile prefetched into registers while the
- * current one is multiplied. Loads are mapped so that neighbouring threads read neighbouring addresses (along k
+ * B[k,n] = L[…] (im2col, never materialized). Tiling, by default (`m64n64-v4`): a workgroup of 128
+ * threads computes a 64×64 tile (16×64 when M ≤ 16) of the output, stepping through K in 16-deep tiles of
+ * A and B staged in workgroup memory; each thread holds 8×4 outputs in registers, rows 4·ty + 32h + r and
+ * columns 4·tx + c (r, c < 4), and reads them from the staged tiles as vec4 (3 loads per 32 FMAs instead
+ * of 12); the small tile keeps scalar reads, 2×4 outputs at rows ty + 8i, columns tx + 16j. On an H100
+ * the vec4 reads made a fmnist-base teacher step's GPU time 59.6 ms against 63.6 ms with scalar reads
+ * (`m64n64`; benchmarks/README.md, 2026-12-08). `F32_VARIANTS` names the others (`DI_CONV_TILE`):
+ * larger tiles (up to 128×128 with 256 threads of 8×8 outputs) and the next K-tile prefetched into
+ * registers while the current one is multiplied. Loads are mapped so that neighbouring threads read neighbouring addresses (along k
  * when the operand's run along k is longer, e.g. a weight gradient's B·H·W, else along m/n). The (c, ky,
  * kx) of each loaded k are carried from tile to tile by constant additions with carries, so the K loop
  * has no integer division (the per-thread output coordinates are divided once, before it). Split-K: when M×N gives too few workgroups to fill a GPU (weight gradients:
@@ -158,10 +159,10 @@ export function chooseSplits(M: number, N: number, K: number, tile: TileShape = 
 
 /**
  * The routine for one conv: one GEMM shader, plus a summing shader when K is split. `choice` picks the
- * tile and inner product from M: by default f32 FMAs on `defaultTile` (the f16 kernels pass theirs;
- * `f32Choice` gives the `F32_VARIANTS`).
+ * tile and inner product from M: by default the f32 variant `DEFAULT_F32_VARIANT` (`f32Choice` gives the
+ * `F32_VARIANTS`; an inner product alone runs on `defaultTile`, as the f16 kernels do).
  */
-export function convGemmPlan(spec: ConvGemmSpec, splits?: number, choice: GemmChoice | GemmInner = F32_DEFAULT): ConvGemmPlan {
+export function convGemmPlan(spec: ConvGemmSpec, splits?: number, choice: GemmChoice | GemmInner = f32Choice()): ConvGemmPlan {
   const g = gemmSizes(spec);
   const { tile, inner } = typeof choice === 'function' ? choice(g.M) : { tile: defaultTile(g.M), inner: choice };
   const S = splits ?? chooseSplits(g.M, g.N, g.K, tile);
@@ -266,13 +267,14 @@ export function f32Inner(TN: number, vec4: boolean): GemmInner {
   };
 }
 
-/** The default inner product: 8×4 outputs per thread (2×4 for a 16-row tile), rows ty + 8i, columns tx + 16j. */
-const F32_DEFAULT = f32Inner(4, false);
+/** Scalar reads, 8×4 outputs per thread (2×4 for a 16-row tile), rows ty + 8i, columns tx + 16j: the small tile's inner product, and `m64n64`'s. */
+const F32_STRIDED = f32Inner(4, false);
 
 /**
  * The f32 kernel variants, by name (`DI_CONV_TILE`; benchmarks/gpu/conv-sweep.mjs times each on a GPU):
  * the large tile (M > 16) each uses; convs with M ≤ 16 always take the default 16×64 tile.
- * `m64n64` is the default; names read rows × columns × depth, `v4` vec4 reads, `pf` prefetch.
+ * `m64n64-v4` is the default (measured on an H100, 2026-12-08: the best whole-step time of those tried
+ * there); names read rows × columns × depth, `v4` vec4 reads, `pf` prefetch.
  */
 export const F32_VARIANTS: Record<string, { tile: TileShape; TN: number; vec4: boolean }> = {
   m64n64: { tile: TILE_LARGE, TN: 4, vec4: false },
@@ -284,14 +286,14 @@ export const F32_VARIANTS: Record<string, { tile: TileShape; TN: number; vec4: b
   'm64n128-v4-pf': { tile: { BM: 64, BN: 128, BK: 16, threads: 128, prefetch: true }, TN: 8, vec4: true },
   'm128n128k8-v4-pf': { tile: { BM: 128, BN: 128, BK: 8, threads: 256, prefetch: true }, TN: 8, vec4: true },
 };
-export const DEFAULT_F32_VARIANT = 'm64n64';
+export const DEFAULT_F32_VARIANT = 'm64n64-v4';
 
 /** The tile and inner product of the f32 variant `name` (the default 16-row tile where M ≤ 16); a one-line error naming the variants for an unknown name. */
 export function f32Choice(name: string = DEFAULT_F32_VARIANT): GemmChoice {
   const v = F32_VARIANTS[name];
   if (!v) throw new Error(`conv-gemm: unknown tile variant '${name}' (one of ${Object.keys(F32_VARIANTS).join(', ')})`);
   const inner = f32Inner(v.TN, v.vec4);
-  return (M) => (M <= TILE_SMALL.BM ? { tile: TILE_SMALL, inner: F32_DEFAULT } : { tile: v.tile, inner });
+  return (M) => (M <= TILE_SMALL.BM ? { tile: TILE_SMALL, inner: F32_STRIDED } : { tile: v.tile, inner });
 }
 
 function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outputs: string[], inner: GemmInner, shape: TileShape): RoutineShader {
