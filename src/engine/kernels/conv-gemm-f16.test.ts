@@ -53,7 +53,7 @@ test('chooseF16: opt-in (DI_F16=1) and only where the device has f16 subgroup ma
   const browser = { features: ['subgroups', 'timestamp-query'], subgroupMinSize: 32, subgroupMaxSize: 32 };
   // a device created without the patch 'device-features': the adapter's configs but not the features
   const unpatched = { ...nvidia, features: ['shader-f16', 'timestamp-query'] };
-  assert.deepEqual(chooseF16(undefined, nvidia), { tile: NV8, on: false }, 'opt-in until measured on a GPU');
+  assert.deepEqual(chooseF16(undefined, nvidia), { tile: NV8, on: false }, 'opt-in: at initialisation gradients fall below f16 range');
   assert.deepEqual(chooseF16('0', nvidia), { tile: NV8, on: false });
   assert.deepEqual(chooseF16('1', nvidia), { tile: NV8, on: true });
   for (const facts of [llvmpipe, browser, unpatched, null]) {
