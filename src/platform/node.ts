@@ -57,6 +57,18 @@ if (typeof g.Float16Array === 'undefined') {
   }
 }
 
+// Wasm kernels compiled by V8's optimizing tier from the start. V8 first compiles every Wasm function
+// with its baseline compiler (Liftoff) and re-compiles it optimized only after enough calls; Wasm has
+// no on-stack replacement, and jax-js runs each kernel as one long call, so the first call of every kernel
+// (a whole first training step) ran in baseline code: a gan-small GAN's first step took 89.5 s instead of
+// 12.7 s, the later steps 5.8 s either way, the same losses (2-core CPU machine, 2026-12-08,
+// benchmarks/README.md). V8's flags are process-wide, so the worker threads' kernels follow.
+// `DI_WASM_LIFTOFF=1` keeps V8's default.
+if (typeof process !== 'undefined' && process.env?.DI_WASM_LIFTOFF !== '1') {
+  const v8 = (process as any).getBuiltinModule?.('node:v8') as typeof import('node:v8') | undefined;
+  v8?.setFlagsFromString('--no-liftoff');
+}
+
 export { settleWasmThreads, wasmThreads } from './node-worker.js';
 
 export const isNode = typeof process !== 'undefined' && !!process.versions?.node;
