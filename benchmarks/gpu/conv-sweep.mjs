@@ -35,9 +35,10 @@ const asked = opt('variants', 'all');
 const budgetMs = Number(opt('budget-s', '600')) * 1e3;
 const started = performance.now();
 let complete = true;
-const variants = asked === 'all' ? Object.keys(F32_VARIANTS) : asked.split(',');
-for (const v of variants) f32Choice(v); // a one-line error for an unknown name
-if (!variants.includes(DEFAULT_F32_VARIANT)) variants.unshift(DEFAULT_F32_VARIANT); // the reference
+const listed = asked === 'all' ? Object.keys(F32_VARIANTS) : asked.split(',');
+for (const v of listed) f32Choice(v); // a one-line error for an unknown name
+// the default first: it is the reference every other result is compared with (and combine.mjs's `variants[0]`)
+const variants = [DEFAULT_F32_VARIANT, ...listed.filter((v) => v !== DEFAULT_F32_VARIANT)];
 
 const info = await initDevice('webgpu');
 const dev = getWebGPUDevice();

@@ -51,7 +51,7 @@ for p in $presets; do
   case " ${TOGGLES:-} " in *" $p "*) DAWN_TOGGLES="$DAWN_TOGGLES,disable_robustness,disable_workgroup_init,skip_validation" bench --preset "$p" --parts verify,teacher,distill --tag "toggles-$p" ;; esac
   case " ${F16:-} " in *" $p "*) DI_F16=1 bench --preset "$p" --parts verify,teacher,distill --tag "f16-$p" ;; esac
   case " ${NOVIEW:-} " in *" $p "*) DI_VIEW_READS=0 bench --preset "$p" --parts teacher,distill --tag "noview-$p" ;; esac
-  case " ${TILE:-} " in *" $p "*) env ${TILE_ENV:?TILE needs TILE_ENV} node dist/cli.mjs bench --device webgpu --repeats "$repeats" --outdir "$out/res" --preset "$p" --parts verify,teacher,distill --tag "tile-$p" 2>&1 | grep -v '^Warning: max' ;; esac
+  case " ${TILE:-} " in *" $p "*) (export ${TILE_ENV:?TILE needs TILE_ENV}; bench --preset "$p" --parts verify,teacher,distill --tag "tile-$p") ;; esac
   case " ${NORECOMPUTE:-} " in *" $p "*) DI_RECOMPUTE=0 bench --preset "$p" --parts teacher,distill --tag "norecompute-$p" ;; esac
   case " ${SPLIT1024:-} " in *" $p "*) DI_REDUCE_SPLIT_MIN=1024 bench --preset "$p" --parts teacher --tag "split1024-$p" ;; esac
   case " ${LAZY:-} " in *" $p "*) DI_EAGER_SUBMIT=0 bench --preset "$p" --parts teacher,distill --tag "lazy-$p" ;; esac

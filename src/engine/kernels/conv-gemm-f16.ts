@@ -25,7 +25,7 @@
  * use the majorness-as-template form (`subgroupMatrixLoad<T, col_major>(p, offset, stride)`): Dawn
  * (webgpu 0.6.2) warns on every compile of the older `(p, offset, col_major, stride)` form.
  */
-import { contiguousStrides, convGemmPlan, defaultTile, GEMM_TILES, type ConvGemmPlan, type ConvGemmSpec, type GemmInner, type GemmTile, type TileShape, type View4 } from './conv-gemm.js';
+import { contiguousStrides, convGemmPlan, defaultTile, GEMM_TILES, tileFor, type ConvGemmPlan, type ConvGemmSpec, type GemmInner, type GemmTile, type TileShape, type View4 } from './conv-gemm.js';
 
 /** One entry of a WebGPU adapter's `info.subgroupMatrixConfigs` (Dawn / Chromium). */
 export interface SubgroupMatrixConfig {
@@ -164,7 +164,7 @@ export function f16Shape(name: string = DEFAULT_F16_SHAPE): TileShape {
 export function convGemmF16Plan(spec: ConvGemmSpec, tile: F16Tile, splits?: number, shape: string = DEFAULT_F16_SHAPE): ConvGemmPlan {
   const inner = f16Inner(tile);
   const large = f16Shape(shape);
-  return convGemmPlan(spec, splits, (M) => ({ tile: M <= GEMM_TILES.rows[1] ? defaultTile(M) : large, inner }));
+  return convGemmPlan(spec, splits, (M) => ({ tile: tileFor(M, large), inner }));
 }
 
 /**

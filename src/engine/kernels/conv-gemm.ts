@@ -108,8 +108,10 @@ export type GemmChoice = (M: number) => { tile: TileShape; inner: GemmInner };
  * last conv, the input gradient of its first), which would leave most of a 64-row tile idle. */
 const TILE_LARGE: TileShape = { BM: 64, BN: 64, BK: 16, threads: 128 };
 const TILE_SMALL: TileShape = { BM: 16, BN: 64, BK: 16, threads: 128 };
+/** The tile for a conv with M output rows: `large`, or the 16-row tile where M ≤ 16 (every kernel family and variant). */
+export const tileFor = (M: number, large: TileShape): TileShape => (M <= TILE_SMALL.BM ? TILE_SMALL : large);
 /** The default tiles for M: rows BM (64, or 16 for M ≤ 16) × BN columns, BK deep, `threads` invocations. */
-export const defaultTile = (M: number): TileShape => (M <= TILE_SMALL.BM ? TILE_SMALL : TILE_LARGE);
+export const defaultTile = (M: number): TileShape => tileFor(M, TILE_LARGE);
 /** The default tiles `convGemmPlan` makes, whatever the inner product (the f16 one uses these). */
 export const GEMM_TILES = { rows: [TILE_LARGE.BM, TILE_SMALL.BM], BN: TILE_LARGE.BN, BK: TILE_LARGE.BK, threads: TILE_LARGE.threads } as const;
 /** Workgroups that fill a large GPU (an H100 has 132 SMs): split K until M×N tiles × splits reach it. */
@@ -293,7 +295,10 @@ export function f32Choice(name: string = DEFAULT_F32_VARIANT): GemmChoice {
   const v = F32_VARIANTS[name];
   if (!v) throw new Error(`conv-gemm: unknown tile variant '${name}' (one of ${Object.keys(F32_VARIANTS).join(', ')})`);
   const inner = f32Inner(v.TN, v.vec4);
-  return (M) => (M <= TILE_SMALL.BM ? { tile: TILE_SMALL, inner: F32_STRIDED } : { tile: v.tile, inner });
+  return (M) => {
+    const tile = tileFor(M, v.tile);
+    return { tile, inner: tile === TILE_SMALL ? F32_STRIDED : inner };
+  };
 }
 
 function gemmShader(spec: ConvGemmSpec, g: Sizes, S: number, chunk: number, outputs: string[], inner: GemmInner, shape: TileShape): RoutineShader {
